@@ -1,0 +1,77 @@
+// Plain fd I/O on caller-provided buffer slices, so hot paths can reuse one
+// preallocated buffer instead of allocating per call as node:fs does.
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "register.h"
+
+namespace passfs {
+
+namespace {
+
+Napi::Value readFd(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  Slice buf = a.slice(1);
+  if (!a.ok()) return a.failure();
+  return sysResult(a.env(), read(fd, buf.data, buf.len));
+}
+
+Napi::Value writeFd(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  Slice buf = a.slice(1);
+  if (!a.ok()) return a.failure();
+  return sysResult(a.env(), write(fd, buf.data, buf.len));
+}
+
+// A FUSE reply must reach /dev/fuse in a single write; this joins the reply
+// header and a payload that lives in another buffer without copying.
+Napi::Value writev2(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  Slice first = a.slice(1);
+  Slice second = a.slice(4);
+  if (!a.ok()) return a.failure();
+  iovec iov[2] = {{first.data, first.len}, {second.data, second.len}};
+  return sysResult(a.env(), writev(fd, iov, 2));
+}
+
+Napi::Value preadFd(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  Slice buf = a.slice(1);
+  off_t pos = a.i64(4);
+  if (!a.ok()) return a.failure();
+  return sysResult(a.env(), pread(fd, buf.data, buf.len, pos));
+}
+
+Napi::Value pwriteFd(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  Slice buf = a.slice(1);
+  off_t pos = a.i64(4);
+  if (!a.ok()) return a.failure();
+  return sysResult(a.env(), pwrite(fd, buf.data, buf.len, pos));
+}
+
+Napi::Value closeFd(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  if (!a.ok()) return a.failure();
+  return sysResult(a.env(), close(fd));
+}
+
+}  // namespace
+
+void registerFdIo(Napi::Env env, Napi::Object exports) {
+  exportFunction<readFd>(env, exports, "read");
+  exportFunction<writeFd>(env, exports, "write");
+  exportFunction<writev2>(env, exports, "writev2");
+  exportFunction<preadFd>(env, exports, "pread");
+  exportFunction<pwriteFd>(env, exports, "pwrite");
+  exportFunction<closeFd>(env, exports, "close");
+}
+
+}  // namespace passfs

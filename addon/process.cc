@@ -1,0 +1,108 @@
+// Process-wide knobs and small helpers.
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdint>
+
+#include "args.h"
+#include "register.h"
+
+namespace passfs {
+
+namespace {
+
+// Only ever raises: a caller asking for less than the current soft limit
+// keeps what it has.
+Napi::Value raiseNofile(const Napi::CallbackInfo& info) {
+  Args a(info);
+  uint64_t wanted = a.u64(0);
+  if (!a.ok()) return a.failure();
+  rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) < 0) return sysResult(a.env(), -1);
+  rlim_t target = wanted < lim.rlim_max ? wanted : lim.rlim_max;
+  if (target > lim.rlim_cur) {
+    lim.rlim_cur = target;
+    if (setrlimit(RLIMIT_NOFILE, &lim) < 0) return sysResult(a.env(), -1);
+  }
+  return Napi::Number::New(a.env(), static_cast<double>(lim.rlim_cur));
+}
+
+Napi::Value umaskFn(const Napi::CallbackInfo& info) {
+  Args a(info);
+  mode_t mask = a.u32(0);
+  if (!a.ok()) return a.failure();
+  return Napi::Number::New(a.env(), umask(mask));
+}
+
+Napi::Value gettidFn(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), gettid());
+}
+
+const char* errnoSymbol(int e) {
+  switch (e) {
+    case ENOENT: return "ENOENT";
+    case EEXIST: return "EEXIST";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EINVAL: return "EINVAL";
+    case ENOSYS: return "ENOSYS";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case EXDEV: return "EXDEV";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENODATA: return "ENODATA";
+    case ERANGE: return "ERANGE";
+    case ENOSPC: return "ENOSPC";
+    case EROFS: return "EROFS";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
+    case EAGAIN: return "EAGAIN";
+    case EOPNOTSUPP: return "EOPNOTSUPP";  // same value as ENOTSUP on Linux
+    case ENXIO: return "ENXIO";
+    case EFBIG: return "EFBIG";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EFAULT: return "EFAULT";
+    case ETXTBSY: return "ETXTBSY";
+    case EMLINK: return "EMLINK";
+    case EDQUOT: return "EDQUOT";
+    case ESPIPE: return "ESPIPE";
+    case ECONNABORTED: return "ECONNABORTED";
+    case EOVERFLOW: return "EOVERFLOW";
+    case E2BIG: return "E2BIG";
+    case EINTR: return "EINTR";
+    case ECANCELED: return "ECANCELED";
+    case ENOTTY: return "ENOTTY";
+    default: return nullptr;
+  }
+}
+
+// Accepts the -errno form every other function returns as well.
+Napi::Value errnoName(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int64_t e = a.i32(0);
+  if (!a.ok()) return a.failure();
+  if (e < 0) e = -e;
+  if (const char* sym = errnoSymbol(static_cast<int>(e))) return Napi::String::New(a.env(), sym);
+  char buf[24];
+  snprintf(buf, sizeof buf, "E%lld", static_cast<long long>(e));
+  return Napi::String::New(a.env(), buf);
+}
+
+}  // namespace
+
+void registerProcess(Napi::Env env, Napi::Object exports) {
+  exportFunction<raiseNofile>(env, exports, "raiseNofile");
+  exportFunction<umaskFn>(env, exports, "umask");
+  exportFunction<gettidFn>(env, exports, "gettid");
+  exportFunction<errnoName>(env, exports, "errnoName");
+}
+
+}  // namespace passfs

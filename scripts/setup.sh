@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One set-up for `npm start`, `npm test` and `npm run bench` on a fresh machine:
+# Debian packages, npm dependencies, the native addon, the TypeScript. Each step
+# is skipped when its result is already there and up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { echo "passfs setup: $*" >&2; }
+
+# Debian packages: liburing for the addon, build tools for cmake-js, fio and
+# stress-ng for the bench and stress tests, attr for getfattr/setfattr.
+debs=(liburing-dev pkg-config cmake g++ make fio stress-ng attr util-linux)
+missing=()
+for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then say "missing Debian packages (${missing[*]}) and not root: run as root"; exit 1; fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+fi
+
+# npm dependencies (dev ones too: the build and the tests need them).
+stamp=node_modules/.passfs-installed
+if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || { [ -f package-lock.json ] && [ package-lock.json -nt "$stamp" ]; }; then
+  say "installing npm dependencies"
+  if [ -f package-lock.json ]; then npm ci --include=dev --no-audit --no-fund --loglevel=error; else npm install --include=dev --no-audit --no-fund --loglevel=error; fi
+  touch "$stamp"
+fi
+
+# The native addon, rebuilt when its sources change.
+addon=build/Release/passfs.node
+if [ ! -f "$addon" ] || [ -n "$(find addon CMakeLists.txt -newer "$addon" -print -quit)" ]; then
+  say "building the native addon"
+  npx --no-install cmake-js compile --out build --log-level error >/dev/null
+fi
+
+# The TypeScript, rebuilt when any source is newer than the last build.
+if [ ! -f dist/.built ] || [ -n "$(find src tsconfig.json -newer dist/.built -print -quit)" ]; then
+  say "compiling TypeScript"
+  npx --no-install tsc -p tsconfig.json
+  touch dist/.built
+fi

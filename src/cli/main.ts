@@ -1,0 +1,209 @@
+// The passfs command line. Argument parsing is commander's; each command is a
+// thin call into the daemon or the control socket.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Daemon, DaemonOptions, UserError, defaultWorkers, preflight, log } from '../server/daemon.js';
+import { ask, logPath, RUN_DIR } from '../server/control.js';
+import { isMountpoint } from '../server/mounts.js';
+import { native } from '../native/index.js';
+import { printStatus } from './status.js';
+import { runDemo } from './demo.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/passfs.js');
+
+function int(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`passfs: ${msg}\n`);
+  process.exit(1);
+}
+
+interface MountFlags {
+  foreground?: boolean;
+  io: 'passthrough' | 'mediated';
+  workers: number;
+  allowOther?: boolean;
+  attrTimeout: number;
+  maxInodes: number;
+  debug?: boolean;
+  readyFd?: number;
+}
+
+function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOptions {
+  return {
+    lower: path.resolve(lower),
+    mountpoint: path.resolve(mountpoint),
+    io: f.io,
+    workers: f.workers,
+    allowOther: !!f.allowOther,
+    validMs: f.attrTimeout,
+    maxInodes: f.maxInodes,
+    debug: !!f.debug,
+  };
+}
+
+async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
+  const ready = (line: string) => {
+    if (readyFd === undefined) return;
+    try {
+      fs.writeSync(readyFd, line + '\n');
+      fs.closeSync(readyFd);
+    } catch { /* the parent is gone: nothing to tell */ }
+  };
+  let d: Daemon;
+  try {
+    d = await Daemon.start(o);
+  } catch (e) {
+    const msg = e instanceof UserError ? e.message : (e as Error).stack ?? String(e);
+    ready(`error: ${msg}`);
+    fail(msg);
+  }
+  const onSignal = (sig: string) => {
+    log(`${sig}: unmounting ${d.mountpoint}`);
+    const r = d.unmount();
+    if (!r.ok) log(`unmount failed: ${r.error}`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  log(`serving ${d.lower} at ${d.mountpoint} (io ${o.io}${o.io === 'passthrough' && !d.caps.passthrough ? ' unavailable: mediated' : ''}, ${o.workers} workers, transport devfuse)`);
+  ready('ok');
+  await d.wait();
+  log(`${d.mountpoint} unmounted`);
+  process.exit(0);
+}
+
+/** Start the daemon in the background; return once its mount is live (or print why not). */
+async function background(lower: string, mountpoint: string, o: DaemonOptions, argv: string[]): Promise<void> {
+  try {
+    preflight(o);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
+  const logFile = logPath(fs.realpathSync(o.mountpoint));
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, [BIN, 'mount', lower, mountpoint, ...argv, '--foreground', '--ready-fd', '3'], {
+    detached: true,
+    stdio: ['ignore', out, out, 'pipe'],
+  });
+  fs.closeSync(out);
+  let answer = '';
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  pipe.setEncoding('utf8');
+  const result = await new Promise<string>((resolve) => {
+    pipe.on('data', (d: string) => {
+      answer += d;
+      if (answer.includes('\n')) resolve(answer.trim());
+    });
+    child.on('exit', (code) => resolve(answer.trim() || `error: daemon exited (${code}) before the mount was live; see ${logFile}`));
+  });
+  if (result !== 'ok') fail(result.replace(/^error: /, ''));
+  child.unref();
+  (pipe as unknown as { destroy(): void }).destroy();
+  process.stdout.write(`passfs: ${o.lower} mounted at ${o.mountpoint} (pid ${child.pid}, log ${logFile})\n`);
+}
+
+/** The mount flags as given, minus the ones only the parent uses, for the background child. */
+function passOn(f: MountFlags): string[] {
+  const a = ['--io', f.io, '--workers', String(f.workers), '--attr-timeout', String(f.attrTimeout), '--max-inodes', String(f.maxInodes)];
+  if (f.allowOther) a.push('--allow-other');
+  if (f.debug) a.push('--debug');
+  return a;
+}
+
+async function unmount(mountpoint: string): Promise<void> {
+  const mnt = path.resolve(mountpoint);
+  if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
+  const real = fs.realpathSync(mnt);
+  let r: { ok: boolean; lazy?: boolean; error?: string };
+  try {
+    r = await ask(real, { cmd: 'umount' });
+  } catch {
+    // No daemon answers (it died): remove the stale mount directly.
+    if (!isMountpoint(real)) fail(`${real} is not mounted`);
+    const e = native.umount2(real, 0);
+    if (e < 0) fail(`umount ${real}: ${native.errnoName(-e)}`);
+    process.stdout.write(`passfs: ${real} unmounted (no daemon was serving it)\n`);
+    return;
+  }
+  if (!r.ok) fail(`umount ${real}: ${r.error}`);
+  process.stdout.write(`passfs: ${real} ${r.lazy ? 'detached (busy; the daemon exits when its files are closed)' : 'unmounted'}\n`);
+}
+
+const program = new Command('passfs')
+  .description('FUSE passthrough daemon: mirror a directory, kernel passthrough or mediated I/O per file')
+  .showHelpAfterError('(run with --help for usage)');
+
+program
+  .command('mount')
+  .description('mount LOWER at MOUNTPOINT; returns once the mount is live (or stays in the foreground with -f)')
+  .argument('<lower>', 'the directory to mirror')
+  .argument('<mountpoint>', 'where to mount it')
+  .option('-f, --foreground', 'stay in the foreground; SIGINT/SIGTERM unmount')
+  .addOption(new Option('--io <mode>', 'I/O for every file').choices(['passthrough', 'mediated']).default('passthrough'))
+  .option('--workers <n>', 'worker threads', int(1, 64), defaultWorkers())
+  .option('--allow-other', 'let users other than root use the mount (permissions are still checked by the kernel)')
+  .option('--attr-timeout <ms>', 'entry and attribute cache timeout', int(0, 3_600_000), 1000)
+  .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 18)
+  .option('--debug', 'verbose logging')
+  .addOption(new Option('--ready-fd <fd>').argParser(int(0, 1 << 20)).hideHelp())
+  .action(async (lower: string, mountpoint: string, f: MountFlags) => {
+    if ((f.maxInodes & (f.maxInodes - 1)) !== 0) fail('--max-inodes must be a power of two');
+    const o = toOptions(lower, mountpoint, f);
+    if (f.foreground) await foreground(o, f.readyFd);
+    else await background(lower, mountpoint, o, passOn(f));
+  });
+
+program
+  .command('umount')
+  .alias('unmount')
+  .description('unmount MOUNTPOINT (detaches it if busy: the daemon exits once its files are closed)')
+  .argument('<mountpoint>')
+  .action(unmount);
+
+program
+  .command('status')
+  .description('what the daemon of MOUNTPOINT is doing')
+  .argument('<mountpoint>')
+  .option('--json', 'machine-readable output')
+  .action(async (mountpoint: string, f: { json?: boolean }) => {
+    const mnt = path.resolve(mountpoint);
+    if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
+    try {
+      const s = await ask(fs.realpathSync(mnt), { cmd: 'status' });
+      if (f.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+      else printStatus(s);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
+
+program
+  .command('kill-worker', { hidden: true })
+  .description('terminate one worker thread as if it had crashed (for drills and tests)')
+  .argument('<mountpoint>')
+  .option('--index <i>', 'worker index', int(0, 63), 0)
+  .action(async (mountpoint: string, f: { index: number }) => {
+    const r = await ask(fs.realpathSync(path.resolve(mountpoint)), { cmd: 'kill-worker', index: f.index }).catch((e: Error) => fail(e.message));
+    if (!r.ok) fail(r.error);
+    process.stdout.write(`passfs: worker ${f.index} (thread ${r.threadId}) terminated\n`);
+  });
+
+program
+  .command('demo')
+  .description('mount a demo directory twice (passthrough, mediated), do the same I/O, show who served it')
+  .option('--size <MiB>', 'file size', int(1, 4096), 64)
+  .action(async (f: { size: number }) => {
+    await runDemo(BIN, f.size).catch((e: Error) => fail(e.message));
+  });
+
+program.parseAsync(process.argv).catch((e: Error) => fail(e.message));

@@ -1,0 +1,15 @@
+// Human-readable `passfs status`.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export function printStatus(s: any): void {
+  const w = (line = '') => process.stdout.write(line + '\n');
+  w(`passfs ${s.mountpoint} <- ${s.lower}  (pid ${s.pid}, up ${s.uptimeSeconds}s)`);
+  w(`  io ${s.io}, transport ${s.transport}, mediated engine ${s.mediatedEngine}, passthrough ${s.capabilities.passthrough ? 'agreed' : 'not available'}`);
+  w(`  workers ${s.workers.alive}/${s.workers.count} alive, ${s.workers.restarts} restarts`);
+  w(`  opens: ${s.opens.passthrough} passthrough, ${s.opens.mediated} mediated, ${s.opens.fallback} fallback, ${s.opens.denied} denied`);
+  w(`  mediated bytes: ${s.bytes.read} read, ${s.bytes.written} written`);
+  w(`  inodes: ${s.inodes.inUse} in use of ${s.inodes.capacity}`);
+  const reqs = Object.entries(s.requests as Record<string, number>).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  w(`  requests: ${reqs.map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
+  const fb = Object.entries(s.fallbackReasons ?? {});
+  if (fb.length) w(`  fallback reasons: ${fb.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+}

@@ -1,0 +1,235 @@
+// The inode table, shared by every worker thread.
+//
+// FUSE node ids belong to the connection, not to a /dev/fuse fd: a LOOKUP
+// answered by one worker is followed by GETATTR, OPEN or FORGET on any other.
+// So the table lives in SharedArrayBuffers and every worker maps the same
+// memory. File descriptors are process-wide, so the O_PATH handle one worker
+// opened is usable by all.
+//
+// Layout: slot s is node id s + 1 (slot 0 is the root, node id 1). Per-slot
+// integer fields live in `ints`, 64-bit-ish ones (dev, ino, counts) in `nums`.
+// An open-addressing hash index maps (dev, ino) -> slot so that hard links
+// and repeated lookups of one lower inode share one node id.
+//
+// One lock guards the whole table. Critical sections are a few array
+// accesses, so contention is negligible next to the syscalls around them.
+// The lock word holds the owner's id so that the main thread can release the
+// lock of a worker that died holding it.
+
+export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
+
+const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, STRIDE = 8 }
+const enum F { dev = 0, ino, nlookup, generation, STRIDE = 4 }
+const enum M { lock = 0, freeTop, inUse, LENGTH = 4 }
+
+export interface InodeTableMemory {
+  capacity: number;
+  meta: SharedArrayBuffer;
+  ints: SharedArrayBuffer;
+  nums: SharedArrayBuffer;
+  free: SharedArrayBuffer;
+  index: SharedArrayBuffer;
+}
+
+export function allocateInodeTable(capacity: number): InodeTableMemory {
+  if (capacity < 16 || (capacity & (capacity - 1)) !== 0) throw new Error('inode capacity must be a power of two >= 16');
+  return {
+    capacity,
+    meta: new SharedArrayBuffer(M.LENGTH * 4),
+    ints: new SharedArrayBuffer(capacity * I.STRIDE * 4),
+    nums: new SharedArrayBuffer(capacity * F.STRIDE * 8),
+    free: new SharedArrayBuffer(capacity * 4),
+    index: new SharedArrayBuffer(capacity * 2 * 4),
+  };
+}
+
+export class InodeTable {
+  readonly capacity: number;
+  private readonly meta: Int32Array;
+  private readonly ints: Int32Array;
+  private readonly nums: Float64Array;
+  private readonly free: Int32Array;
+  private readonly index: Int32Array;
+  private readonly mask: number;
+
+  constructor(mem: InodeTableMemory, private readonly owner: number) {
+    this.capacity = mem.capacity;
+    this.meta = new Int32Array(mem.meta);
+    this.ints = new Int32Array(mem.ints);
+    this.nums = new Float64Array(mem.nums);
+    this.free = new Int32Array(mem.free);
+    this.index = new Int32Array(mem.index);
+    this.mask = mem.capacity * 2 - 1;
+  }
+
+  /** Called once, by the main thread, before any worker starts. */
+  init(rootFd: number, rootDev: number, rootIno: number): void {
+    const cap = this.capacity;
+    for (let s = 0; s < cap - 1; s++) this.free[s] = cap - 1 - s; // pop order: 1, 2, 3...
+    this.meta[M.freeTop] = cap - 1;
+    this.ints.fill(-1);
+    this.fill(0, rootFd, 0o040000, rootDev, rootIno);
+    this.nums[F.nlookup] = Infinity; // the root is never forgotten
+    this.link(0);
+  }
+
+  // ---- locking ----------------------------------------------------------------
+  lock(): void {
+    const meta = this.meta;
+    for (let spins = 0; ; spins++) {
+      const cur = Atomics.compareExchange(meta, M.lock, 0, this.owner);
+      if (cur === 0) return;
+      if (spins > 64) Atomics.wait(meta, M.lock, cur, 1);
+    }
+  }
+
+  unlock(): void {
+    Atomics.store(this.meta, M.lock, 0);
+    Atomics.notify(this.meta, M.lock, 1);
+  }
+
+  /** Release the lock if `owner` (a dead worker) holds it. Returns true if it did. */
+  breakLock(owner: number): boolean {
+    if (Atomics.compareExchange(this.meta, M.lock, owner, 0) !== owner) return false;
+    Atomics.notify(this.meta, M.lock, 1);
+    return true;
+  }
+
+  // ---- lookups (caller holds the lock) -------------------------------------------
+  /** The slot holding (dev, ino), or -1. */
+  find(dev: number, ino: number): number {
+    const index = this.index;
+    const mask = this.mask;
+    for (let h = hash(dev, ino) & mask; ; h = (h + 1) & mask) {
+      const v = index[h];
+      if (v === 0) return -1;
+      const s = v - 1;
+      const b = s * F.STRIDE;
+      if (this.nums[b + F.ino] === ino && this.nums[b + F.dev] === dev) return s;
+    }
+  }
+
+  /** Take a free slot for a new inode; -1 when the table is full. */
+  insert(fd: number, type: number, dev: number, ino: number): number {
+    const top = this.meta[M.freeTop];
+    if (top === 0) return -1;
+    const s = this.free[top - 1];
+    this.meta[M.freeTop] = top - 1;
+    this.meta[M.inUse]++;
+    this.fill(s, fd, type, dev, ino);
+    this.nums[s * F.STRIDE + F.generation]++;
+    this.link(s);
+    return s;
+  }
+
+  /** Drop `n` lookups; when none remain, free the slot and return its O_PATH fd (to close), else -1. */
+  forget(s: number, n: number): number {
+    const b = s * F.STRIDE;
+    const left = this.nums[b + F.nlookup] - n;
+    if (left > 0 || s === 0) {
+      this.nums[b + F.nlookup] = Math.max(left, 0);
+      return -1;
+    }
+    const fd = this.ints[s * I.STRIDE + I.fd];
+    this.unlink(s);
+    this.ints.fill(-1, s * I.STRIDE, s * I.STRIDE + I.STRIDE);
+    this.nums[b + F.nlookup] = 0;
+    this.free[this.meta[M.freeTop]++] = s;
+    this.meta[M.inUse]--;
+    return fd;
+  }
+
+  // ---- fields ----------------------------------------------------------------------
+  valid(s: number): boolean { return s >= 0 && s < this.capacity && this.ints[s * I.STRIDE + I.fd] >= 0; }
+  fd(s: number): number { return this.ints[s * I.STRIDE + I.fd]; }
+  type(s: number): number { return this.ints[s * I.STRIDE + I.type]; }
+  generation(s: number): number { return this.nums[s * F.STRIDE + F.generation]; }
+  addLookup(s: number, n = 1): void { this.nums[s * F.STRIDE + F.nlookup] += n; }
+  nlookup(s: number): number { return this.nums[s * F.STRIDE + F.nlookup]; }
+  inUse(): number { return this.meta[M.inUse]; }
+
+  // Per-inode I/O mode, shared by all opens (the kernel's rule: one mode per inode).
+  opens(s: number): number { return this.ints[s * I.STRIDE + I.opens]; }
+  ioMode(s: number): IoMode { return this.ints[s * I.STRIDE + I.opens] > 0 ? this.ints[s * I.STRIDE + I.ioMode] : IoMode.None; }
+  backingId(s: number): number { return this.ints[s * I.STRIDE + I.backingId]; }
+  backingFd(s: number): number { return this.ints[s * I.STRIDE + I.backingFd]; }
+
+  /** Count one more open in `mode` (and remember the backing file of a first passthrough open). */
+  addOpen(s: number, mode: IoMode, backingId = -1, backingFd = -1): void {
+    const b = s * I.STRIDE;
+    if (this.ints[b + I.opens] <= 0) {
+      this.ints[b + I.opens] = 0;
+      this.ints[b + I.ioMode] = mode;
+      this.ints[b + I.backingId] = backingId;
+      this.ints[b + I.backingFd] = backingFd;
+    }
+    this.ints[b + I.opens]++;
+  }
+
+  /**
+   * Count one release. When the last open goes, returns the backing id and fd
+   * to close (as [id, fd]); otherwise null.
+   */
+  dropOpen(s: number): [number, number] | null {
+    const b = s * I.STRIDE;
+    if (--this.ints[b + I.opens] > 0) return null;
+    this.ints[b + I.opens] = 0;
+    const id = this.ints[b + I.backingId];
+    const fd = this.ints[b + I.backingFd];
+    this.ints[b + I.backingId] = -1;
+    this.ints[b + I.backingFd] = -1;
+    this.ints[b + I.ioMode] = IoMode.None;
+    return id > 0 || fd >= 0 ? [id, fd] : null;
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+  private fill(s: number, fd: number, type: number, dev: number, ino: number): void {
+    const b = s * I.STRIDE;
+    this.ints.fill(-1, b, b + I.STRIDE);
+    this.ints[b + I.fd] = fd;
+    this.ints[b + I.type] = type;
+    this.ints[b + I.opens] = 0;
+    this.ints[b + I.ioMode] = IoMode.None;
+    const f = s * F.STRIDE;
+    this.nums[f + F.dev] = dev;
+    this.nums[f + F.ino] = ino;
+    this.nums[f + F.nlookup] = 1;
+  }
+
+  private link(s: number): void {
+    const b = s * F.STRIDE;
+    const mask = this.mask;
+    let h = hash(this.nums[b + F.dev], this.nums[b + F.ino]) & mask;
+    while (this.index[h] !== 0) h = (h + 1) & mask;
+    this.index[h] = s + 1;
+  }
+
+  /** Remove slot s from the index: linear probing with backward-shift deletion (no tombstones). */
+  private unlink(s: number): void {
+    const index = this.index;
+    const mask = this.mask;
+    const b = s * F.STRIDE;
+    let i = hash(this.nums[b + F.dev], this.nums[b + F.ino]) & mask;
+    while (index[i] !== s + 1) {
+      if (index[i] === 0) return;
+      i = (i + 1) & mask;
+    }
+    for (let j = (i + 1) & mask; index[j] !== 0; j = (j + 1) & mask) {
+      const o = (index[j] - 1) * F.STRIDE;
+      const home = hash(this.nums[o + F.dev], this.nums[o + F.ino]) & mask;
+      // Move entry j into the hole at i if its home position is not in (i, j].
+      const between = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!between) {
+        index[i] = index[j];
+        i = j;
+      }
+    }
+    index[i] = 0;
+  }
+}
+
+function hash(dev: number, ino: number): number {
+  const lo = ino >>> 0;
+  const hi = Math.floor(ino / 4294967296) >>> 0;
+  return (Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) ^ Math.imul(dev >>> 0, 0x85ebca77)) >>> 0;
+}

@@ -1,0 +1,45 @@
+// Linux (x86_64 / generic) constants the mirror needs. One home for them.
+
+export const E = {
+  PERM: 1, NOENT: 2, INTR: 4, IO: 5, BADF: 9, AGAIN: 11, NOMEM: 12, ACCES: 13,
+  BUSY: 16, EXIST: 17, XDEV: 18, NODEV: 19, NOTDIR: 20, ISDIR: 21, INVAL: 22, NFILE: 23,
+  MFILE: 24, NOSPC: 28, ROFS: 30, RANGE: 34, NOSYS: 38, NOTEMPTY: 39, LOOP: 40,
+  NODATA: 61, OPNOTSUPP: 95, CONNABORTED: 103, STALE: 116,
+} as const;
+
+export const O = {
+  RDONLY: 0, WRONLY: 1, RDWR: 2, ACCMODE: 3,
+  CREAT: 0o100, EXCL: 0o200, NOCTTY: 0o400, TRUNC: 0o1000, APPEND: 0o2000,
+  NONBLOCK: 0o4000, DIRECT: 0o40000, DIRECTORY: 0o200000, NOFOLLOW: 0o400000,
+  NOATIME: 0o1000000, CLOEXEC: 0o2000000, PATH: 0o10000000,
+} as const;
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_EMPTY_PATH = 0x1000;
+
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+/** Every path the daemon resolves on the lower side stays beneath its start and follows no links. */
+export const RESOLVE_CONFINED = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_IXGRP = 0o0010;
+
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+
+export const SEEK_SET = 0;
+
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MNT_DETACH = 2;
+
+export const XATTR_CAPS = 'security.capability';

@@ -1,0 +1,707 @@
+// The mirror file system: every FUSE request a mirror needs, served on the
+// lower directory through O_PATH handles and *at calls.
+//
+// Confinement: the daemon never resolves a path with more than one component
+// and never follows a link. Names come from the kernel one component at a
+// time and are resolved relative to the parent's O_PATH handle with
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (or with
+// AT_SYMLINK_NOFOLLOW for the calls openat2 does not cover). Symlinks are
+// handed back to the kernel as text, which follows them in the caller's own
+// view, exactly as it would natively. "/proc/self/fd/N" is only ever used on
+// the daemon's own handles, which already point inside LOWER.
+import { Native, St, Sfs } from '../native/index.js';
+import {
+  Op, OP_SLOTS, ROOT_ID, IN_HEADER, OUT_HEADER, ENTRY_OUT, ATTR_OUT, OPEN_OUT, WRITE_IN,
+  DIRENT_BASE, DIRENTPLUS_BASE, STATFS_OUT,
+  FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE, FATTR_ATIME, FATTR_MTIME, FATTR_FH,
+  FATTR_ATIME_NOW, FATTR_MTIME_NOW, FATTR_KILL_SUIDGID,
+  FOPEN_PASSTHROUGH, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID, FUSE_FSYNC_FDATASYNC,
+} from '../fuse/abi.js';
+import { Request, Reply, decodeDev } from '../fuse/codec.js';
+import { InodeTable, IoMode } from './inodes.js';
+import { C } from '../server/stats.js';
+import {
+  E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED,
+  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_ISUID, S_ISGID, S_IXGRP, UTIME_NOW, UTIME_OMIT, SEEK_SET, XATTR_CAPS,
+} from './linux.js';
+
+/** Handlers return a body length (>= 0), a negative errno, or NO_REPLY. */
+export const NO_REPLY = -0x10000;
+
+export interface MirrorOptions {
+  /** The mount-wide I/O mode asked for. */
+  io: 'passthrough' | 'mediated';
+  /** The kernel agreed to FUSE_PASSTHROUGH. */
+  passthrough: boolean;
+  /** Entry and attribute cache timeout. */
+  validMs: number;
+  /** Log one line (fallbacks and other noteworthy events). */
+  log: (msg: string) => void;
+}
+
+/** High bit of a file handle: this open is in passthrough mode (fh's low 32 bits are the fd). */
+const FH_PASSTHROUGH = 2 ** 32;
+const TWO32 = 2 ** 32;
+const EMPTY = '';
+const DOT = 0x2e;
+const SLASH = 0x2f;
+
+type Handler = (req: Request, rep: Reply) => number;
+
+export class Mirror {
+  private readonly st = new Float64Array(St.LENGTH);
+  private readonly st2 = new Float64Array(St.LENGTH);
+  private readonly sfs = new Float64Array(Sfs.LENGTH);
+  private readonly dents = new Uint8Array(256 * 1024);
+  private readonly dentsView = new DataView(this.dents.buffer);
+  private readonly small = new Uint8Array(8);
+  /** The operations table: one entry per opcode, unknown ones get ENOSYS. */
+  private readonly ops: (Handler | undefined)[] = new Array(OP_SLOTS);
+
+  constructor(
+    private readonly sys: Native,
+    private readonly table: InodeTable,
+    private readonly stats: Float64Array,
+    private readonly devFd: number,
+    private readonly opt: MirrorOptions,
+  ) {
+    const t: Partial<Record<keyof typeof Op, Handler>> = {
+      LOOKUP: this.lookup, FORGET: this.forget, BATCH_FORGET: this.batchForget,
+      GETATTR: this.getattr, SETATTR: this.setattr, READLINK: this.readlink,
+      SYMLINK: this.symlink, MKNOD: this.mknod, MKDIR: this.mkdir,
+      UNLINK: this.unlink, RMDIR: this.rmdir, RENAME: this.rename, RENAME2: this.rename2,
+      LINK: this.link, OPEN: this.open, CREATE: this.create, READ: this.read,
+      WRITE: this.write, FLUSH: this.flush, RELEASE: this.release, FSYNC: this.fsync,
+      OPENDIR: this.opendir, READDIR: this.readdir, READDIRPLUS: this.readdirplus,
+      RELEASEDIR: this.releasedir, FSYNCDIR: this.fsync, STATFS: this.statfs,
+      SETXATTR: this.setxattr, GETXATTR: this.getxattr, LISTXATTR: this.listxattr,
+      REMOVEXATTR: this.removexattr, FALLOCATE: this.fallocate, LSEEK: this.lseek,
+      COPY_FILE_RANGE: this.copyFileRange, COPY_FILE_RANGE_64: this.copyFileRange,
+      INTERRUPT: this.interrupt, DESTROY: this.destroy,
+    };
+    for (const [name, fn] of Object.entries(t)) this.ops[Op[name as keyof typeof Op]] = fn!.bind(this);
+  }
+
+  /** Serve one request; returns the reply length to send, or 0 for no reply. */
+  dispatch(req: Request, rep: Reply): number {
+    const op = req.opcode;
+    this.stats[op < OP_SLOTS ? op : 0]++;
+    const fn = op < OP_SLOTS ? this.ops[op] : undefined;
+    let r: number;
+    try {
+      r = fn ? fn(req, rep) : -E.NOSYS;
+    } catch (e) {
+      this.opt.log(`internal error in ${op}: ${(e as Error).stack ?? e}`);
+      r = -E.IO;
+    }
+    if (r === NO_REPLY) return 0;
+    if (r < 0) {
+      if (r !== -E.NOENT) this.stats[C.errors]++;
+      return rep.finish(req, 0, -r);
+    }
+    return rep.finish(req, r);
+  }
+
+  // ---- helpers ------------------------------------------------------------------
+  /** The slot of the request's node, or -1 for an id the table does not hold. */
+  private slot(nodeid: number): number {
+    const s = nodeid - 1;
+    return this.table.valid(s) ? s : -1;
+  }
+
+  private proc(fd: number): string {
+    return `/proc/self/fd/${fd}`;
+  }
+
+  /** Names must be single, real components: the kernel never sends others, and we refuse them if it did. */
+  private badName(name: Uint8Array): boolean {
+    const n = name.length;
+    if (n === 0 || n > 255) return true;
+    if (name[0] === DOT && (n === 1 || (n === 2 && name[1] === DOT))) return true;
+    return name.indexOf(SLASH) >= 0;
+  }
+
+  /**
+   * Resolve `name` under the directory handle `pfd`, count one lookup and
+   * write a fuse_entry_out at body offset `off`. Returns 0 or -errno.
+   */
+  private enter(pfd: number, name: Uint8Array, rep: Reply, off: number): number {
+    const { sys, table, st } = this;
+    let r = sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st);
+    if (r < 0) return r;
+    table.lock();
+    let s = table.find(st[St.dev], st[St.ino]);
+    if (s >= 0) table.addLookup(s);
+    table.unlock();
+    if (s < 0) {
+      const fd = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+      if (fd < 0) return fd;
+      r = sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st);
+      if (r < 0) { sys.close(fd); return r; }
+      table.lock();
+      s = table.find(st[St.dev], st[St.ino]);
+      if (s >= 0) table.addLookup(s);
+      else s = table.insert(fd, st[St.mode] & S_IFMT, st[St.dev], st[St.ino]);
+      const inserted = s >= 0 && table.fd(s) === fd;
+      table.unlock();
+      if (!inserted) sys.close(fd);
+      if (s < 0) return -E.NFILE;
+    }
+    rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
+    return 0;
+  }
+
+  private stat(fd: number): number {
+    return this.sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, this.st);
+  }
+
+  /**
+   * A new node belongs to the caller. The daemon creates as root (so the
+   * lower fs applies setgid-directory inheritance), then hands it over.
+   */
+  private chownNew(pfd: number, name: Uint8Array, req: Request, mode: number): void {
+    if (req.uid === 0 && req.gid === 0) return;
+    const { sys, st2 } = this;
+    let gid = req.gid;
+    if (sys.fstatat(pfd, EMPTY, AT_EMPTY_PATH, st2) === 0 && (st2[St.mode] & S_ISGID)) gid = st2[St.gid];
+    sys.fchownat(pfd, name, req.uid, gid, AT_SYMLINK_NOFOLLOW);
+    // chown drops suid/sgid on regular files; put back what the caller asked for.
+    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(pfd, name, mode & 0o7777);
+  }
+
+  /**
+   * Clear suid, sgid (when group-executable) and security.capability, as the
+   * kernel does natively when an unprivileged caller writes or truncates.
+   * Needed because the daemon negotiates FUSE_HANDLE_KILLPRIV_V2.
+   */
+  private killPrivs(fd: number): void {
+    const { sys, st2 } = this;
+    if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st2) < 0) return;
+    const mode = st2[St.mode];
+    let keep = mode & 0o7777 & ~S_ISUID;
+    if (mode & S_IXGRP) keep &= ~S_ISGID;
+    if (keep !== (mode & 0o7777)) sys.fchmodat(AT_FDCWD, this.proc(fd), keep);
+    sys.removexattr(this.proc(fd), XATTR_CAPS, true);
+  }
+
+  /** Would a write by a caller without CAP_FSETID have to clear something on this file? */
+  private hasPrivs(fd: number, mode: number): boolean {
+    if (mode & S_ISUID) return true;
+    if ((mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return true;
+    return this.sys.getxattr(this.proc(fd), XATTR_CAPS, this.small, 0, 0, true) >= 0;
+  }
+
+  // ---- entries ----------------------------------------------------------------------
+  private lookup(req: Request, rep: Reply): number {
+    const p = this.slot(req.nodeid);
+    if (p < 0) return -E.STALE;
+    const name = req.name(0);
+    if (this.badName(name)) return -E.NOENT;
+    const r = this.enter(this.table.fd(p), name, rep, 0);
+    return r < 0 ? r : ENTRY_OUT;
+  }
+
+  private forgetOne(nodeid: number, n: number): void {
+    const s = this.slot(nodeid);
+    if (s < 0) return;
+    const { table } = this;
+    table.lock();
+    const fd = table.forget(s, n);
+    table.unlock();
+    if (fd >= 0) this.sys.close(fd);
+  }
+
+  private forget(req: Request): number {
+    this.forgetOne(req.nodeid, req.u64(0));
+    return NO_REPLY;
+  }
+
+  private batchForget(req: Request): number {
+    const count = req.u32(0);
+    for (let i = 0, off = 8; i < count && IN_HEADER + off + 16 <= req.len; i++, off += 16) {
+      this.forgetOne(req.u64(off), req.u64(off + 8));
+    }
+    return NO_REPLY;
+  }
+
+  private getattr(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    if (s < 0) return -E.STALE;
+    const r = this.stat(this.table.fd(s));
+    if (r < 0) return r;
+    rep.attrOut(0, this.st, this.opt.validMs);
+    return ATTR_OUT;
+  }
+
+  private setattr(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    if (s < 0) return -E.STALE;
+    const { sys } = this;
+    const fd = this.table.fd(s);
+    const valid = req.u32(0);
+    const fh = valid & FATTR_FH ? req.u64(8) % TWO32 : -1;
+    let r = 0;
+    if (valid & FATTR_MODE) {
+      r = fh >= 0 ? sys.fchmod(fh, req.u32(68)) : sys.fchmodat(AT_FDCWD, this.proc(fd), req.u32(68) & 0o7777);
+      if (r < 0) return r;
+    }
+    if (valid & (FATTR_UID | FATTR_GID)) {
+      const uid = valid & FATTR_UID ? req.u32(76) : -1;
+      const gid = valid & FATTR_GID ? req.u32(80) : -1;
+      r = sys.fchownat(fd, EMPTY, uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      if (r < 0) return r;
+    }
+    if (valid & FATTR_SIZE) {
+      if (valid & FATTR_KILL_SUIDGID) this.killPrivs(fd);
+      const size = req.u64(16);
+      r = fh >= 0 ? sys.ftruncate(fh, size) : sys.truncate(this.proc(fd), size);
+      if (r < 0) return r;
+    }
+    if (valid & (FATTR_ATIME | FATTR_MTIME)) {
+      const aNs = valid & FATTR_ATIME ? (valid & FATTR_ATIME_NOW ? UTIME_NOW : req.u32(56)) : UTIME_OMIT;
+      const mNs = valid & FATTR_MTIME ? (valid & FATTR_MTIME_NOW ? UTIME_NOW : req.u32(60)) : UTIME_OMIT;
+      r = sys.utimensat(fd, EMPTY, req.u64(32), aNs, req.u64(40), mNs, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      if (r < 0) return r;
+    }
+    r = this.stat(fd);
+    if (r < 0) return r;
+    rep.attrOut(0, this.st, this.opt.validMs);
+    return ATTR_OUT;
+  }
+
+  private readlink(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    if (s < 0) return -E.STALE;
+    return this.sys.readlinkat(this.table.fd(s), EMPTY, rep.buf, OUT_HEADER, 4096);
+  }
+
+  /** The common tail of the node-creating requests: hand the node to the caller, then look it up. */
+  private created(pfd: number, name: Uint8Array, req: Request, rep: Reply, mode: number, r: number): number {
+    if (r < 0) return r;
+    this.chownNew(pfd, name, req, mode);
+    const e = this.enter(pfd, name, rep, 0);
+    return e < 0 ? e : ENTRY_OUT;
+  }
+
+  private parentOf(req: Request, nameOff: number): [number, Uint8Array] | number {
+    const p = this.slot(req.nodeid);
+    if (p < 0) return -E.STALE;
+    const name = req.name(nameOff);
+    if (this.badName(name)) return -E.INVAL;
+    return [this.table.fd(p), name];
+  }
+
+  private mknod(req: Request, rep: Reply): number {
+    const pn = this.parentOf(req, 16);
+    if (typeof pn === 'number') return pn;
+    const mode = req.u32(0);
+    return this.created(pn[0], pn[1], req, rep, mode, this.sys.mknodat(pn[0], pn[1], mode, decodeDev(req.u32(4))));
+  }
+
+  private mkdir(req: Request, rep: Reply): number {
+    const pn = this.parentOf(req, 8);
+    if (typeof pn === 'number') return pn;
+    const mode = req.u32(0) | S_IFDIR;
+    return this.created(pn[0], pn[1], req, rep, mode, this.sys.mkdirat(pn[0], pn[1], mode & 0o7777));
+  }
+
+  private symlink(req: Request, rep: Reply): number {
+    const pn = this.parentOf(req, 0);
+    if (typeof pn === 'number') return pn;
+    const target = req.name(req.after(0));
+    return this.created(pn[0], pn[1], req, rep, S_IFLNK, this.sys.symlinkat(target, pn[0], pn[1]));
+  }
+
+  private link(req: Request, rep: Reply): number {
+    const pn = this.parentOf(req, 8);
+    if (typeof pn === 'number') return pn;
+    const old = this.slot(req.u64(0));
+    if (old < 0) return -E.STALE;
+    const r = this.sys.linkat(this.table.fd(old), EMPTY, pn[0], pn[1], AT_EMPTY_PATH);
+    if (r < 0) return r;
+    const e = this.enter(pn[0], pn[1], rep, 0);
+    return e < 0 ? e : ENTRY_OUT;
+  }
+
+  private unlink(req: Request): number {
+    const pn = this.parentOf(req, 0);
+    if (typeof pn === 'number') return pn;
+    return this.sys.unlinkat(pn[0], pn[1], 0);
+  }
+
+  private rmdir(req: Request): number {
+    const pn = this.parentOf(req, 0);
+    if (typeof pn === 'number') return pn;
+    return this.sys.unlinkat(pn[0], pn[1], AT_REMOVEDIR);
+  }
+
+  private renameCommon(req: Request, nameOff: number, flags: number): number {
+    const pn = this.parentOf(req, nameOff);
+    if (typeof pn === 'number') return pn;
+    const np = this.slot(req.u64(0));
+    if (np < 0) return -E.STALE;
+    const newName = req.name(req.after(nameOff));
+    if (this.badName(newName)) return -E.INVAL;
+    return this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
+  }
+
+  private rename(req: Request): number {
+    return this.renameCommon(req, 8, 0);
+  }
+
+  private rename2(req: Request): number {
+    return this.renameCommon(req, 16, req.u32(8));
+  }
+
+  // ---- open files -------------------------------------------------------------------------
+  /**
+   * Decide the I/O mode of one open and account for it. The kernel allows one
+   * mode per inode, so an inode that is already open keeps its mode: a later
+   * opener joins it. Returns [fh, open_flags, backing_id] or -errno.
+   */
+  private openNode(s: number, req: Request, flags: number, openFlags: number, preFd = -1, preFdIsBacking = false): [number, number, number] | number {
+    const { sys, table, stats } = this;
+    const ifd = table.fd(s);
+    const writing = (flags & O.ACCMODE) !== O.RDONLY;
+    let want = this.opt.io === 'passthrough' && this.opt.passthrough ? IoMode.Passthrough : IoMode.Mediated;
+    // The write trap: with KILLPRIV_V2 a passthrough write by this opener
+    // would not clear suid/sgid/capabilities. Serve such writers ourselves.
+    const privileged = writing && req.uid !== 0 && this.stat(ifd) === 0 && this.hasPrivs(ifd, this.st[St.mode]);
+    if (privileged && want === IoMode.Passthrough) {
+      want = IoMode.Mediated;
+      stats[C.privMediated]++;
+    }
+    let mode: IoMode;
+    let backingId = 0;
+    let fallbackErr = 0;
+    table.lock();
+    try {
+      const existing = table.ioMode(s);
+      mode = existing !== IoMode.None ? existing : want;
+      if (existing !== IoMode.None && existing !== want) stats[C.modeJoined]++;
+      if (mode === IoMode.Passthrough && existing === IoMode.None) {
+        // First open: register one backing file for the inode. Read-write when
+        // the lower fs allows, so later writers can share it.
+        let bfd = preFd >= 0 && preFdIsBacking ? preFd : sys.reopen(ifd, O.RDWR | O.CLOEXEC);
+        if (bfd < 0 && !writing) bfd = sys.reopen(ifd, O.RDONLY | O.CLOEXEC);
+        const id = bfd < 0 ? bfd : sys.backingOpen(this.devFd, bfd);
+        if (id > 0) {
+          stats[C.backingOpened]++;
+          table.addOpen(s, IoMode.Passthrough, id, bfd);
+          backingId = id;
+          preFd = -1;
+        } else {
+          if (bfd >= 0 && bfd !== preFd) sys.close(bfd);
+          fallbackErr = -id;
+          mode = IoMode.Mediated;
+          table.addOpen(s, IoMode.Mediated);
+        }
+      } else if (mode === IoMode.Passthrough) {
+        table.addOpen(s, IoMode.Passthrough);
+        backingId = table.backingId(s);
+      } else {
+        table.addOpen(s, IoMode.Mediated);
+      }
+    } finally {
+      table.unlock();
+    }
+    if (fallbackErr) {
+      stats[C.openFallback]++;
+      stats[C.FALLBACK_BASE + (fallbackErr < 160 ? fallbackErr : 0)]++;
+      this.opt.log(`passthrough refused for node ${s + 1} (${sys.errnoName(fallbackErr)}): serving it mediated`);
+    }
+    if (mode === IoMode.Passthrough) {
+      if (preFd >= 0) sys.close(preFd);
+      // A privileged file that must join an inode already in passthrough:
+      // clear now what this writer's writes would clear (see README).
+      if (privileged) this.killPrivs(ifd);
+      const bfd = table.backingFd(s);
+      if (flags & O.TRUNC) {
+        if (openFlags & FUSE_OPEN_KILL_SUIDGID) this.killPrivs(ifd);
+        const r = sys.ftruncate(bfd, 0);
+        if (r < 0) { this.releaseNode(s, FH_PASSTHROUGH + bfd); return r; }
+      }
+      stats[C.openPassthrough]++;
+      return [FH_PASSTHROUGH + bfd, FOPEN_PASSTHROUGH, backingId];
+    }
+    if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) this.killPrivs(ifd);
+    if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
+    const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~(O.NOFOLLOW | O.CREAT | O.EXCL | O.NOCTTY)) | O.CLOEXEC);
+    if (fd < 0) { this.releaseNode(s, -1); return fd; }
+    stats[C.openMediated]++;
+    return [fd, 0, 0];
+  }
+
+  /** Undo one open's accounting; close what the last one leaves behind. */
+  private releaseNode(s: number, fh: number): void {
+    const { sys, table } = this;
+    table.lock();
+    const last = table.dropOpen(s);
+    table.unlock();
+    if (fh >= 0 && fh < FH_PASSTHROUGH) sys.close(fh);
+    if (last) {
+      if (last[0] > 0) {
+        sys.backingClose(this.devFd, last[0]);
+        this.stats[C.backingClosed]++;
+      }
+      if (last[1] >= 0) sys.close(last[1]);
+    }
+  }
+
+  private writeOpenOut(rep: Reply, off: number, o: [number, number, number]): void {
+    rep.u64(off, o[0]);
+    rep.u32(off + 8, o[1]);
+    rep.i32(off + 12, o[2]);
+  }
+
+  private open(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    if (s < 0) return -E.STALE;
+    if ((this.table.type(s) & S_IFMT) !== S_IFREG) return -E.INVAL;
+    const o = this.openNode(s, req, req.u32(0), req.u32(4));
+    if (typeof o === 'number') return o;
+    this.writeOpenOut(rep, 0, o);
+    return OPEN_OUT;
+  }
+
+  private create(req: Request, rep: Reply): number {
+    const pn = this.parentOf(req, 16);
+    if (typeof pn === 'number') return pn;
+    const [pfd, name] = pn;
+    const { sys } = this;
+    const flags = req.u32(0);
+    const mode = req.u32(4) & 0o7777;
+    const passthrough = this.opt.io === 'passthrough' && this.opt.passthrough;
+    // A passthrough backing file is opened read-write (see openNode); a
+    // mediated one keeps the caller's access mode and flags.
+    const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~(O.NOFOLLOW | O.NOCTTY | O.CREAT | O.EXCL);
+    let created = true;
+    let fd = sys.openat2(pfd, name, base | O.CREAT | O.EXCL | O.CLOEXEC, mode, RESOLVE_CONFINED);
+    if (fd === -E.EXIST && !(flags & O.EXCL)) {
+      created = false;
+      fd = sys.openat2(pfd, name, base | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    }
+    if (fd < 0) return fd;
+    if (created) this.chownNew(pfd, name, req, S_IFREG | mode);
+    const e = this.enter(pfd, name, rep, 0);
+    if (e < 0) {
+      sys.close(fd);
+      if (created) sys.unlinkat(pfd, name, 0);
+      return e;
+    }
+    const s = rep.dv.getUint32(OUT_HEADER, true) - 1;
+    const o = this.openNode(s, req, flags & ~O.TRUNC, 0, fd, passthrough);
+    if (typeof o === 'number') return o;
+    this.writeOpenOut(rep, ENTRY_OUT, o);
+    return ENTRY_OUT + OPEN_OUT;
+  }
+
+  private read(req: Request, rep: Reply): number {
+    const fd = req.u64(0) % TWO32;
+    const n = this.sys.pread(fd, rep.buf, OUT_HEADER, Math.min(req.u32(16), rep.buf.length - OUT_HEADER), req.u64(8));
+    if (n > 0) this.stats[C.bytesRead] += n;
+    return n;
+  }
+
+  private write(req: Request, rep: Reply): number {
+    const fd = req.u64(0) % TWO32;
+    if (req.u32(20) & FUSE_WRITE_KILL_SUIDGID) this.killPrivs(fd);
+    const n = this.sys.pwrite(fd, req.buf, IN_HEADER + WRITE_IN, req.u32(16), req.u64(8));
+    if (n < 0) return n;
+    this.stats[C.bytesWritten] += n;
+    rep.u32(0, n);
+    rep.u32(4, 0);
+    return 8;
+  }
+
+  private flush(): number {
+    // Writes are already on the lower fs when acknowledged: nothing to flush.
+    return 0;
+  }
+
+  private release(req: Request): number {
+    const s = this.slot(req.nodeid);
+    if (s >= 0) this.releaseNode(s, req.u64(0));
+    return 0;
+  }
+
+  private fsync(req: Request): number {
+    return this.sys.fsync(req.u64(0) % TWO32, (req.u32(8) & FUSE_FSYNC_FDATASYNC) !== 0);
+  }
+
+  private fallocate(req: Request): number {
+    return this.sys.fallocate(req.u64(0) % TWO32, req.u32(24), req.u64(8), req.u64(16));
+  }
+
+  private lseek(req: Request, rep: Reply): number {
+    const r = this.sys.lseek(req.u64(0) % TWO32, req.u64(8), req.u32(16));
+    if (r < 0) return r;
+    rep.u64(0, r);
+    return 8;
+  }
+
+  private copyFileRange(req: Request, rep: Reply): number {
+    const n = this.sys.copyFileRange(req.u64(0) % TWO32, req.u64(8), req.u64(24) % TWO32, req.u64(32), req.u64(40), 0);
+    if (n < 0) return n;
+    if (req.opcode === Op.COPY_FILE_RANGE_64) {
+      rep.u64(0, n);
+      return 8;
+    }
+    rep.u32(0, n);
+    rep.u32(4, 0);
+    return 8;
+  }
+
+  // ---- directories ------------------------------------------------------------------------
+  private opendir(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    if (s < 0) return -E.STALE;
+    const fd = this.sys.reopen(this.table.fd(s), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    if (fd < 0) return fd;
+    this.writeOpenOut(rep, 0, [fd, 0, 0]);
+    return OPEN_OUT;
+  }
+
+  private releasedir(req: Request): number {
+    this.sys.close(req.u64(0) % TWO32);
+    return 0;
+  }
+
+  private readdir(req: Request, rep: Reply): number {
+    return this.listDir(req, rep, false);
+  }
+
+  private readdirplus(req: Request, rep: Reply): number {
+    return this.listDir(req, rep, true);
+  }
+
+  /**
+   * READDIR and READDIRPLUS. Offsets are the lower fs's own d_off cookies,
+   * copied byte for byte (ext4's are 64-bit hashes a double cannot hold).
+   * An entry is looked up (and counted) only once it is sure to fit.
+   */
+  private listDir(req: Request, rep: Reply, plus: boolean): number {
+    const { sys, dents, dentsView: dv } = this;
+    const fd = req.u64(0) % TWO32;
+    const size = Math.min(req.u32(16), rep.buf.length - OUT_HEADER);
+    const r = sys.lseek(fd, req.dv.getBigUint64(IN_HEADER + 8, true), SEEK_SET);
+    if (r < 0) return r;
+    // fuse_dirent is larger than linux_dirent64; direntplus much larger.
+    const want = Math.min(dents.length, plus ? Math.max(512, size >> 2) : size);
+    const n = sys.getdents64(fd, dents, 0, want);
+    if (n < 0) return n;
+    const s = plus ? this.slot(req.nodeid) : -1;
+    const pfd = s >= 0 ? this.table.fd(s) : -1;
+    const out = rep.buf;
+    const odv = rep.dv;
+    let used = 0;
+    for (let p = 0; p < n;) {
+      const reclen = dv.getUint16(p + 16, true);
+      const type = dents[p + 18];
+      let end = dents.indexOf(0, p + 19);
+      if (end < 0 || end > p + reclen) end = p + reclen;
+      const nameLen = end - (p + 19);
+      const base = plus ? DIRENTPLUS_BASE : DIRENT_BASE;
+      const rec = (base + nameLen + 7) & ~7;
+      if (used + rec > size) break;
+      const name = dents.subarray(p + 19, end);
+      let o = OUT_HEADER + used;
+      if (plus) {
+        const dot = name[0] === DOT && (nameLen === 1 || (nameLen === 2 && name[1] === DOT));
+        if (dot || this.enter(pfd, name, rep, used) < 0) {
+          // The kernel skips entries with node id 0; "." and ".." are always such.
+          rep.zero(used, ENTRY_OUT);
+        }
+        o += ENTRY_OUT;
+      }
+      // fuse_dirent: ino, off (the cookie, copied raw), namelen, type, name
+      out.set(dents.subarray(p, p + 16), o);
+      odv.setUint32(o + 16, nameLen, true);
+      odv.setUint32(o + 20, type, true);
+      out.set(name, o + 24);
+      out.fill(0, o + 24 + nameLen, OUT_HEADER + used + rec);
+      used += rec;
+      p += reclen;
+    }
+    return used;
+  }
+
+  private statfs(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    const r = this.sys.fstatfs(this.table.fd(s >= 0 ? s : ROOT_ID - 1), this.sfs);
+    if (r < 0) return r;
+    const f = this.sfs;
+    rep.u64(0, f[Sfs.blocks]);
+    rep.u64(8, f[Sfs.bfree]);
+    rep.u64(16, f[Sfs.bavail]);
+    rep.u64(24, f[Sfs.files]);
+    rep.u64(32, f[Sfs.ffree]);
+    rep.u32(40, f[Sfs.bsize]);
+    rep.u32(44, f[Sfs.namelen]);
+    rep.u32(48, f[Sfs.frsize]);
+    rep.zero(52, STATFS_OUT - 52);
+    return STATFS_OUT;
+  }
+
+  // ---- xattrs -------------------------------------------------------------------------------
+  private xattrPath(req: Request): string | null {
+    const s = this.slot(req.nodeid);
+    return s < 0 ? null : this.proc(this.table.fd(s));
+  }
+
+  private getxattr(req: Request, rep: Reply): number {
+    const path = this.xattrPath(req);
+    if (path === null) return -E.STALE;
+    const size = req.u32(0);
+    const name = req.name(8);
+    if (size === 0) {
+      const n = this.sys.getxattr(path, name, rep.buf, OUT_HEADER, 0, true);
+      if (n < 0) return n;
+      rep.u32(0, n);
+      rep.u32(4, 0);
+      return 8;
+    }
+    return this.sys.getxattr(path, name, rep.buf, OUT_HEADER, Math.min(size, rep.buf.length - OUT_HEADER), true);
+  }
+
+  private listxattr(req: Request, rep: Reply): number {
+    const path = this.xattrPath(req);
+    if (path === null) return -E.STALE;
+    const size = req.u32(0);
+    if (size === 0) {
+      const n = this.sys.listxattr(path, rep.buf, OUT_HEADER, 0, true);
+      if (n < 0) return n;
+      rep.u32(0, n);
+      rep.u32(4, 0);
+      return 8;
+    }
+    return this.sys.listxattr(path, rep.buf, OUT_HEADER, Math.min(size, rep.buf.length - OUT_HEADER), true);
+  }
+
+  private setxattr(req: Request): number {
+    const path = this.xattrPath(req);
+    if (path === null) return -E.STALE;
+    const size = req.u32(0);
+    const flags = req.u32(4);
+    const valueOff = IN_HEADER + req.after(8);
+    if (valueOff + size > req.len) return -E.INVAL;
+    return this.sys.setxattr(path, req.name(8), req.buf, valueOff, size, flags, true);
+  }
+
+  private removexattr(req: Request): number {
+    const path = this.xattrPath(req);
+    if (path === null) return -E.STALE;
+    return this.sys.removexattr(path, req.name(0), true);
+  }
+
+  // ---- session ------------------------------------------------------------------------------
+  private interrupt(): number {
+    // Every request is served synchronously, so there is never one to interrupt.
+    return NO_REPLY;
+  }
+
+  private destroy(): number {
+    return 0;
+  }
+}
+

@@ -1,0 +1,116 @@
+// The thin native layer. Every function here is one system call (or a tiny
+// fixed sequence of them) that Node does not offer. Conventions:
+//  - Failures never throw: a negative return value is -errno. Throwing would
+//    cost an Error object per ENOENT, and lookups fail often.
+//  - A `Name` is either a JS string or a byte view (Uint8Array). Views let the
+//    FUSE layer hand names straight from the request buffer, byte-exact, so a
+//    file name that is not valid UTF-8 survives the round trip.
+//  - Buffers are (view, offset, length) triples so hot paths reuse one
+//    preallocated buffer per worker.
+//  - Numbers are doubles: offsets and sizes up to 2^53 are exact.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export type Name = string | Uint8Array;
+
+/** Indexes into the Float64Array filled by `fstatat`. */
+export const enum St {
+  dev = 0, ino, mode, nlink, uid, gid, rdev, size, blocks, blksize,
+  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, LENGTH,
+}
+
+/** Indexes into the Float64Array filled by `fstatfs`. */
+export const enum Sfs { blocks = 0, bfree, bavail, files, ffree, bsize, namelen, frsize, LENGTH }
+
+export interface Native {
+  // ---- /dev/fuse -------------------------------------------------------
+  /** open("/dev/fuse", O_RDWR|O_CLOEXEC), blocking. */
+  devOpen(): number;
+  /** A new O_RDWR|O_CLOEXEC|O_NONBLOCK fd attached to the same connection (FUSE_DEV_IOC_CLONE). */
+  devClone(masterFd: number): number;
+  /** FUSE_DEV_IOC_BACKING_OPEN: returns a backing id > 0. */
+  backingOpen(devFd: number, fd: number): number;
+  /** FUSE_DEV_IOC_BACKING_CLOSE. */
+  backingClose(devFd: number, backingId: number): number;
+  /**
+   * Watch a non-blocking device fd from this thread's event loop (uv_poll).
+   * Whenever it is readable, read() requests into `buf` one at a time and call
+   * `onRequest(n)` with each length, at most `batch` per wake-up before
+   * yielding to the event loop. `buf` is reused for the next request as soon as
+   * the callback returns. On a read error other than EAGAIN/EINTR/ENOENT the
+   * callback gets -errno once (-ENODEV after unmount) and the watch stops.
+   * Returns a watch id (> 0).
+   */
+  devWatch(fd: number, buf: Uint8Array, batch: number, onRequest: (n: number) => void): number;
+  devUnwatch(watchId: number): number;
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): number;
+  umount2(target: string, flags: number): number;
+
+  // ---- plain fd I/O ------------------------------------------------------
+  read(fd: number, buf: Uint8Array, off: number, len: number): number;
+  write(fd: number, buf: Uint8Array, off: number, len: number): number;
+  /** One writev of two slices (reply header + payload living in another buffer). */
+  writev2(fd: number, a: Uint8Array, aOff: number, aLen: number, b: Uint8Array, bOff: number, bLen: number): number;
+  pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  close(fd: number): number;
+
+  // ---- the lower file system ----------------------------------------------
+  openat(dirFd: number, path: Name, flags: number, mode: number): number;
+  /** openat2 with struct open_how { flags, mode, resolve }. */
+  openat2(dirFd: number, path: Name, flags: number, mode: number, resolve: number): number;
+  /** open("/proc/self/fd/<fd>", flags): turns an O_PATH handle into a real open file. */
+  reopen(fd: number, flags: number): number;
+  fstatat(dirFd: number, path: Name, flags: number, out: Float64Array): number;
+  fstatfs(fd: number, out: Float64Array): number;
+  mkdirat(dirFd: number, name: Name, mode: number): number;
+  mknodat(dirFd: number, name: Name, mode: number, rdev: number): number;
+  symlinkat(target: Name, dirFd: number, name: Name): number;
+  readlinkat(dirFd: number, path: Name, buf: Uint8Array, off: number, len: number): number;
+  linkat(oldDirFd: number, oldPath: Name, newDirFd: number, newPath: Name, flags: number): number;
+  unlinkat(dirFd: number, name: Name, flags: number): number;
+  renameat2(oldDirFd: number, oldName: Name, newDirFd: number, newName: Name, flags: number): number;
+  fchownat(dirFd: number, path: Name, uid: number, gid: number, flags: number): number;
+  fchmodat(dirFd: number, path: Name, mode: number): number;
+  fchmod(fd: number, mode: number): number;
+  /** Nanosecond fields may be UTIME_NOW or UTIME_OMIT. */
+  utimensat(dirFd: number, path: Name, aSec: number, aNsec: number, mSec: number, mNsec: number, flags: number): number;
+  truncate(path: Name, size: number): number;
+  ftruncate(fd: number, size: number): number;
+  fsync(fd: number, dataOnly: boolean): number;
+  fallocate(fd: number, mode: number, offset: number, len: number): number;
+  /** `offset` may be a bigint: directory cookies use all 64 bits. */
+  lseek(fd: number, offset: number | bigint, whence: number): number;
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): number;
+  getdents64(fd: number, buf: Uint8Array, off: number, len: number): number;
+  /** xattrs by path; `follow` false uses the l* variants. len 0 asks for the size. */
+  getxattr(path: Name, name: Name, buf: Uint8Array, off: number, len: number, follow: boolean): number;
+  setxattr(path: Name, name: Name, buf: Uint8Array, off: number, len: number, flags: number, follow: boolean): number;
+  listxattr(path: Name, buf: Uint8Array, off: number, len: number, follow: boolean): number;
+  removexattr(path: Name, name: Name, follow: boolean): number;
+
+  // ---- process ----------------------------------------------------------------
+  /** Raise RLIMIT_NOFILE soft limit to min(n, hard); returns the new soft limit. */
+  raiseNofile(n: number): number;
+  umask(mask: number): number;
+  gettid(): number;
+  /** strerror-style name for an errno, e.g. 2 -> "ENOENT". */
+  errnoName(errno: number): string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+function load(): Native {
+  // src/native/ and dist/native/ both sit two levels below the package root.
+  const file = path.resolve(here, '../../build/Release/passfs.node');
+  try {
+    return require(file) as Native;
+  } catch (e) {
+    throw new Error(`passfs: native addon not built (${file}): run "npm run setup" (${(e as Error).message})`);
+  }
+}
+
+export const native: Native = load();

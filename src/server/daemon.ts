@@ -1,0 +1,313 @@
+// The main thread of a mount: checks its input, mounts, answers INIT, then
+// hands the connection to a pool of workers and watches over them. It also
+// serves the control socket (status, umount, worker control).
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { native, St } from '../native/index.js';
+import { REQUEST_BUFFER, Op } from '../fuse/abi.js';
+import { Request, Reply } from '../fuse/codec.js';
+import { negotiate, Capabilities } from '../fuse/init.js';
+import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
+import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
+import { allocateStats, summarize } from './stats.js';
+import { ControlServer } from './control.js';
+import { isMountpoint } from './mounts.js';
+import type { WorkerTask, WorkerResult } from './worker.js';
+
+export class UserError extends Error {}
+
+export interface DaemonOptions {
+  lower: string;
+  mountpoint: string;
+  io: 'passthrough' | 'mediated';
+  workers: number;
+  allowOther: boolean;
+  /** Entry and attribute timeout in milliseconds. */
+  validMs: number;
+  maxInodes: number;
+  debug: boolean;
+}
+
+interface Slot {
+  index: number;
+  fd: number;
+  threadId: number;
+  restarts: number;
+  running: boolean;
+}
+
+const MAIN_LOCK_OWNER = 0x7fff;
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export function log(msg: string): void {
+  process.stderr.write(`passfs: ${msg}\n`);
+}
+
+/** Validate what we can before touching anything; every failure is one clear line. */
+export function preflight(o: DaemonOptions): void {
+  if (process.getuid?.() !== 0) throw new UserError('passfs must run as root (it mounts and registers backing files)');
+  if (!fs.existsSync('/dev/fuse')) throw new UserError('/dev/fuse is missing: load the fuse module (modprobe fuse)');
+  const dirCheck = (what: string, p: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      throw new UserError(`${what} ${p} does not exist`);
+    }
+    if (!st.isDirectory()) throw new UserError(`${what} ${p} is not a directory`);
+  };
+  dirCheck('lower directory', o.lower);
+  dirCheck('mount point', o.mountpoint);
+  if (isMountpoint(o.mountpoint) && fs.realpathSync(o.mountpoint) !== '/') {
+    throw new UserError(`mount point ${o.mountpoint} is already mounted`);
+  }
+  const lower = fs.realpathSync(o.lower);
+  const mnt = fs.realpathSync(o.mountpoint);
+  if (mnt === lower || mnt.startsWith(lower + '/') || lower.startsWith(mnt + '/')) {
+    throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
+  }
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new UserError('--workers must be an integer from 1 to 64');
+}
+
+export class Daemon {
+  readonly startedAt = new Date();
+  private readonly statsMem: SharedArrayBuffer;
+  private readonly inodesMem;
+  private readonly table: InodeTable;
+  private readonly slots: Slot[] = [];
+  private pool!: Piscina;
+  private control!: ControlServer;
+  private stopping = false;
+  private ended!: Promise<void>;
+  private endResolve!: () => void;
+  private running = 0;
+  caps!: Capabilities;
+
+  private constructor(
+    readonly opt: DaemonOptions,
+    readonly lower: string,
+    readonly mountpoint: string,
+    private readonly rootFd: number,
+    private readonly devFd: number,
+  ) {
+    this.statsMem = allocateStats(opt.workers);
+    this.inodesMem = allocateInodeTable(opt.maxInodes);
+    this.table = new InodeTable(this.inodesMem, MAIN_LOCK_OWNER);
+    this.ended = new Promise((r) => (this.endResolve = r));
+  }
+
+  /** Mount and start serving. Resolves once the mount is live and every worker is up. */
+  static async start(opt: DaemonOptions): Promise<Daemon> {
+    preflight(opt);
+    const lower = fs.realpathSync(opt.lower);
+    const mountpoint = fs.realpathSync(opt.mountpoint);
+    native.umask(0); // modes from the kernel are already masked with the caller's umask
+    native.raiseNofile(1 << 20);
+    const rootFd = native.openat2(AT_FDCWD, lower, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
+    if (rootFd < 0) throw new UserError(`cannot open lower directory ${lower}: ${native.errnoName(-rootFd)}`);
+    const devFd = native.devOpen();
+    if (devFd < 0) {
+      native.close(rootFd);
+      throw new UserError(`cannot open /dev/fuse: ${native.errnoName(-devFd)}`);
+    }
+    const d = new Daemon(opt, lower, mountpoint, rootFd, devFd);
+    try {
+      d.mount();
+      await d.startWorkers();
+      d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
+      await d.control.listen();
+    } catch (e) {
+      d.abortStart();
+      throw e;
+    }
+    return d;
+  }
+
+  private mount(): void {
+    const { opt, devFd } = this;
+    const st = new Float64Array(St.LENGTH);
+    native.fstatat(this.rootFd, '', AT_EMPTY_PATH, st);
+    this.table.init(this.rootFd, st[St.dev], st[St.ino]);
+    const data = [`fd=${devFd}`, 'rootmode=40000', 'user_id=0', 'group_id=0', 'default_permissions'];
+    if (opt.allowOther) data.push('allow_other');
+    const r = native.mount(`passfs:${this.lower}`, this.mountpoint, 'fuse.passfs', 0, data.join(','));
+    if (r < 0) throw new UserError(`mount ${this.mountpoint}: ${native.errnoName(-r)}`);
+    this.mounted = true;
+    // The first request is always INIT; answer it here, before any worker exists.
+    const req = new Request(new Uint8Array(REQUEST_BUFFER));
+    const rep = new Reply(64 * 1024);
+    const n = native.read(devFd, req.buf, 0, req.buf.length);
+    if (n < 0) throw new UserError(`reading INIT: ${native.errnoName(-n)}`);
+    req.load();
+    if (req.opcode !== Op.INIT) throw new UserError(`expected INIT, got opcode ${req.opcode}`);
+    const { len, caps } = negotiate(req, rep, { passthrough: opt.io === 'passthrough', uring: false, maxBackground: 64 });
+    this.caps = caps;
+    const w = native.write(devFd, rep.buf, 0, len);
+    if (w < 0) throw new UserError(`replying to INIT: ${native.errnoName(-w)}`);
+    if (opt.io === 'passthrough' && !caps.passthrough) {
+      log('this kernel does not offer FUSE passthrough: every file is served mediated');
+    }
+  }
+
+  private mounted = false;
+
+  private async startWorkers(): Promise<void> {
+    const n = this.opt.workers;
+    this.pool = new Piscina({
+      filename: path.join(here, 'worker.js'),
+      minThreads: n,
+      maxThreads: n,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+      maxQueue: 0,
+    });
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      this.slots.push({ index: i, fd: -1, threadId: 0, restarts: 0, running: false });
+      started.push(this.launch(i));
+    }
+    await Promise.all(started);
+  }
+
+  /** Start (or restart) worker `i` with a fresh clone of the device fd. Resolves once it is serving. */
+  private launch(i: number): Promise<void> {
+    const slot = this.slots[i];
+    const fd = native.devClone(this.devFd);
+    if (fd < 0) return Promise.reject(new UserError(`cloning /dev/fuse: ${native.errnoName(-fd)}`));
+    slot.fd = fd;
+    const { port1, port2 } = new MessageChannel();
+    const task: WorkerTask = {
+      index: i,
+      fd,
+      inodes: this.inodesMem,
+      stats: this.statsMem,
+      io: this.opt.io,
+      passthrough: this.caps.passthrough,
+      validMs: this.opt.validMs,
+      debug: this.opt.debug,
+      port: port2,
+    };
+    return new Promise((ready) => {
+      port1.once('message', (m: { threadId: number }) => {
+        slot.threadId = m.threadId;
+        slot.running = true;
+        ready();
+      });
+      port1.unref();
+      this.running++;
+      this.pool.run(task, { transferList: [port2 as never] }).then(
+        (_r: WorkerResult) => this.workerEnded(slot, null),
+        (e: Error) => this.workerEnded(slot, e),
+      );
+    });
+  }
+
+  private workerEnded(slot: Slot, err: Error | null): void {
+    slot.running = false;
+    this.running--;
+    // Requests this worker had taken but not answered end with ECONNABORTED
+    // once its fd is closed; nothing is left hanging.
+    native.close(slot.fd);
+    slot.fd = -1;
+    if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`);
+    if (err && !this.stopping) {
+      slot.restarts++;
+      log(`worker ${slot.index} ended (${err.message}); starting a replacement`);
+      this.launch(slot.index).catch((e) => log(`cannot restart worker ${slot.index}: ${e.message}`));
+      return;
+    }
+    // A worker ends cleanly when the connection is gone (unmount): so do we.
+    this.stopping = true;
+    if (this.running === 0) this.endResolve();
+  }
+
+  /** Resolves when the file system has been unmounted and every worker has finished. */
+  async wait(): Promise<void> {
+    await this.ended;
+    await this.cleanup();
+  }
+
+  private cleanedUp = false;
+  private async cleanup(): Promise<void> {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    await this.control?.close();
+    await this.pool?.destroy();
+    native.close(this.devFd);
+    native.close(this.rootFd);
+  }
+
+  /** Unmount. When the mount is busy, detach it: it keeps serving open files until they close. */
+  unmount(): { ok: boolean; lazy: boolean; error?: string } {
+    this.stopping = true;
+    let r = native.umount2(this.mountpoint, 0);
+    if (r === -E.BUSY) {
+      r = native.umount2(this.mountpoint, MNT_DETACH);
+      if (r === 0) {
+        log(`${this.mountpoint} is busy: detached; serving open files until they are closed`);
+        return { ok: true, lazy: true };
+      }
+    }
+    if (r < 0 && r !== -E.INVAL) return { ok: false, lazy: false, error: native.errnoName(-r) };
+    return { ok: true, lazy: false };
+  }
+
+  private abortStart(): void {
+    this.stopping = true;
+    if (this.mounted) native.umount2(this.mountpoint, MNT_DETACH);
+    void this.pool?.destroy();
+    for (const s of this.slots) if (s.fd >= 0) native.close(s.fd);
+    native.close(this.devFd);
+    native.close(this.rootFd);
+  }
+
+  status(): object {
+    const sum = summarize(this.statsMem, native.errnoName);
+    return {
+      version: 1,
+      pid: process.pid,
+      lower: this.lower,
+      mountpoint: this.mountpoint,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      io: this.opt.io,
+      transport: 'devfuse',
+      mediatedEngine: 'sync',
+      workers: {
+        count: this.slots.length,
+        alive: this.slots.filter((s) => s.running).length,
+        restarts: this.slots.reduce((a, s) => a + s.restarts, 0),
+        list: this.slots.map((s) => ({ index: s.index, threadId: s.threadId, running: s.running, restarts: s.restarts })),
+      },
+      capabilities: this.caps,
+      inodes: { inUse: this.table.inUse(), capacity: this.table.capacity },
+      ...sum,
+    };
+  }
+
+  private async command(cmd: { cmd: string; [k: string]: unknown }): Promise<unknown> {
+    switch (cmd.cmd) {
+      case 'status':
+        return this.status();
+      case 'umount':
+        return this.unmount();
+      case 'kill-worker': {
+        // For tests and drills: terminate one worker thread as if it had crashed.
+        const slot = this.slots[Number(cmd.index ?? 0)];
+        if (!slot || !slot.running) return { ok: false, error: 'no such running worker' };
+        const t = this.pool.threads.find((w) => w.threadId === slot.threadId);
+        if (!t) return { ok: false, error: 'worker thread not found' };
+        await t.terminate();
+        return { ok: true, threadId: slot.threadId };
+      }
+      default:
+        return { ok: false, error: `unknown command ${cmd.cmd}` };
+    }
+  }
+}
+
+export const defaultWorkers = (): number => Math.max(1, os.availableParallelism());

@@ -1,0 +1,72 @@
+// Counters shared between the workers (which count) and the main thread (which
+// reports). Each worker owns one row, so counting is a plain array increment
+// with no atomics; the main thread sums the rows when asked.
+import { OP_SLOTS, opNames } from '../fuse/abi.js';
+
+export const enum C {
+  // 0 .. OP_SLOTS-1: requests by opcode
+  openPassthrough = OP_SLOTS,
+  openMediated,
+  openFallback,
+  openDenied,
+  bytesRead,
+  bytesWritten,
+  /** Opens kept mediated because a write by this opener must clear suid/sgid/capabilities. */
+  privMediated,
+  /** Opens that joined the inode's existing mode instead of the one they would have had. */
+  modeJoined,
+  errors,
+  backingOpened,
+  backingClosed,
+  /** Fallback reasons by errno: FALLBACK_BASE + errno. */
+  FALLBACK_BASE = OP_SLOTS + 16,
+  STRIDE = OP_SLOTS + 16 + 160,
+}
+
+export function allocateStats(workers: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(workers * C.STRIDE * 8);
+}
+
+/** A worker's row. */
+export function statsRow(mem: SharedArrayBuffer, worker: number): Float64Array {
+  return new Float64Array(mem, worker * C.STRIDE * 8, C.STRIDE);
+}
+
+export interface StatsSummary {
+  requests: Record<string, number>;
+  opens: { passthrough: number; mediated: number; fallback: number; denied: number; privilegedMediated: number; joinedInodeMode: number };
+  fallbackReasons: Record<string, number>;
+  bytes: { read: number; written: number };
+  errors: number;
+  backing: { opened: number; closed: number; live: number };
+}
+
+export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => string): StatsSummary {
+  const all = new Float64Array(mem);
+  const rows = all.length / C.STRIDE;
+  const sum = new Float64Array(C.STRIDE);
+  for (let r = 0; r < rows; r++) for (let i = 0; i < C.STRIDE; i++) sum[i] += all[r * C.STRIDE + i];
+  const requests: Record<string, number> = {};
+  for (let op = 0; op < OP_SLOTS; op++) {
+    const name = opNames[op];
+    if (name) requests[name] = sum[op];
+    else if (sum[op]) requests[`OP_${op}`] = sum[op];
+  }
+  const fallbackReasons: Record<string, number> = {};
+  for (let e = 0; e < 160; e++) if (sum[C.FALLBACK_BASE + e]) fallbackReasons[errnoName(e)] = sum[C.FALLBACK_BASE + e];
+  return {
+    requests,
+    opens: {
+      passthrough: sum[C.openPassthrough],
+      mediated: sum[C.openMediated],
+      fallback: sum[C.openFallback],
+      denied: sum[C.openDenied],
+      privilegedMediated: sum[C.privMediated],
+      joinedInodeMode: sum[C.modeJoined],
+    },
+    fallbackReasons,
+    bytes: { read: sum[C.bytesRead], written: sum[C.bytesWritten] },
+    errors: sum[C.errors],
+    backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },
+  };
+}

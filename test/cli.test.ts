@@ -1,0 +1,83 @@
+// The command line: clear one-line errors with a non-zero exit, clean unmounts on signals.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { cli, scratch, mount, isMounted, waitUnmounted, USER, BIN } from './helpers.js';
+
+const t = suite('cli');
+let base: string;
+t.before(() => {
+  base = scratch();
+  fs.mkdirSync(path.join(base, 'lower'));
+  fs.mkdirSync(path.join(base, 'mnt'));
+  fs.writeFileSync(path.join(base, 'file'), '');
+});
+t.after(() => fs.rmSync(base, { recursive: true, force: true }));
+
+const b = (p: string) => path.join(base, p);
+
+function fails(args: string[], pattern: string | RegExp, opts = {}) {
+  const r = cli(args, opts);
+  assert.is.not(r.status, 0, `expected a failure for ${args.join(' ')}`);
+  assert.match(r.stderr, pattern);
+  assert.ok(r.stderr.trim().split('\n').length <= 2, `error should be one line: ${r.stderr}`);
+  assert.not.ok(isMounted(b('mnt')), 'nothing may be left mounted');
+}
+
+t('bad input gives one clear line and a non-zero exit', () => {
+  fails(['mount', b('nope'), b('mnt')], /lower directory .*nope does not exist/);
+  fails(['mount', b('file'), b('mnt')], /lower directory .*file is not a directory/);
+  fails(['mount', b('lower'), b('nomnt')], /mount point .*nomnt does not exist/);
+  fails(['mount', b('lower'), b('file')], /mount point .*file is not a directory/);
+  fails(['mount', b('lower'), b('mnt'), '--io', 'bogus'], /--io.*bogus|Allowed choices/);
+  fails(['mount', b('lower'), b('mnt'), '--workers', '0'], /--workers/);
+  fails(['mount', b('lower'), b('mnt'), '--frobnicate'], /unknown option/);
+  fails(['mount', b('lower'), b('lower/..')], /must not contain each other|already mounted/);
+  fails(['mount', b('lower'), b('mnt')], /must run as root/, { uid: USER.uid, gid: USER.gid });
+  fails(['status', b('mnt')], /no passfs daemon serves/);
+  fails(['umount', b('mnt')], /is not mounted/);
+});
+
+t('a mount point already mounted is refused', () => {
+  const M = mount([]);
+  try {
+    const r = cli(['mount', b('lower'), M.mnt]);
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, /already mounted/);
+  } finally {
+    M.umount();
+  }
+});
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  t(`${sig} unmounts a foreground daemon cleanly and keeps what was written`, async () => {
+    const child = spawn(process.execPath, [BIN, 'mount', b('lower'), b('mnt'), '-f'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    for (let i = 0; i < 100 && !isMounted(b('mnt')); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(isMounted(b('mnt')), err);
+    fs.writeFileSync(b(`mnt/${sig}`), 'kept');
+    child.kill(sig);
+    const code = await new Promise((r) => child.on('exit', r));
+    assert.is(code, 0, err);
+    waitUnmounted(b('mnt'));
+    assert.is(fs.readFileSync(b(`lower/${sig}`), 'utf8'), 'kept');
+  });
+}
+
+t('a busy mount is detached on SIGTERM and served until its files close', async () => {
+  const child = spawn(process.execPath, [BIN, 'mount', b('lower'), b('mnt'), '-f'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !isMounted(b('mnt')); i++) await new Promise((r) => setTimeout(r, 50));
+  const fd = fs.openSync(b('mnt/busy'), 'w');
+  child.kill('SIGTERM');
+  waitUnmounted(b('mnt'));
+  fs.writeSync(fd, 'late write');
+  fs.closeSync(fd);
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.is(code, 0);
+  assert.is(fs.readFileSync(b('lower/busy'), 'utf8'), 'late write');
+});
+
+t.run();
