@@ -46,6 +46,16 @@ uint32_t Args::u32(size_t i) {
 int64_t Args::i64(size_t i) {
   double d = 0;
   if (thrown_) return 0;
+  // A bigint carries all 64 bits (directory offsets are 64-bit cookies), so
+  // it is taken as the raw two's-complement value.
+  napi_valuetype t;
+  if (napi_typeof(env(), info_[i], &t) == napi_ok && t == napi_bigint) {
+    uint64_t v = 0;
+    bool lossless = false;
+    napi_get_value_bigint_uint64(env(), info_[i], &v, &lossless);
+    if (!lossless) typeError(i, "a 64-bit bigint");
+    return static_cast<int64_t>(v);
+  }
   if (napi_get_value_double(env(), info_[i], &d) != napi_ok || std::trunc(d) != d || d < -kTwo63 ||
       d >= kTwo63) {
     typeError(i, "an integer");

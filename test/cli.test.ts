@@ -56,7 +56,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     const child = spawn(process.execPath, [BIN, 'mount', b('lower'), b('mnt'), '-f'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
-    for (let i = 0; i < 100 && !isMounted(b('mnt')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !err.includes('serving'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(isMounted(b('mnt')), err);
     fs.writeFileSync(b(`mnt/${sig}`), 'kept');
     child.kill(sig);

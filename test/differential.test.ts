@@ -91,6 +91,8 @@ for (const io of ['passthrough', 'mediated'] as const) {
       const fill = Math.floor(rand() * 256);
       const mode = pick([0o600, 0o644, 0o755, 0o700, 0o666]);
       const xname = pick(['user.a', 'user.b']);
+      const dir = pick(dirs);
+      const mtime = pick([1000, 2000]);
       const run = (root: string): string => {
         const p = (r: string) => path.join(root, r);
         switch (kind) {
@@ -107,7 +109,7 @@ for (const io of ['passthrough', 'mediated'] as const) {
           case 'mkdir': return outcome(() => fs.mkdirSync(p(a), mode | 0o700));
           case 'rmdir': return outcome(() => fs.rmdirSync(p(a)));
           case 'chmod': return outcome(() => fs.chmodSync(p(a), mode));
-          case 'utimens': return outcome(() => fs.utimesSync(p(a), 1000, pick([1000, 2000])));
+          case 'utimens': return outcome(() => fs.utimesSync(p(a), 1000, mtime));
           case 'setxattr': return outcome(() => native.setxattr(p(a), xname, Buffer.alloc(len % 64, fill), 0, len % 64, 0, false));
           case 'getxattr': return outcome(() => {
             const buf = new Uint8Array(64);
@@ -115,7 +117,7 @@ for (const io of ['passthrough', 'mediated'] as const) {
             return n < 0 ? n : Buffer.from(buf.subarray(0, n));
           });
           case 'removexattr': return outcome(() => native.removexattr(p(a), xname, false));
-          case 'readdir': return outcome(() => fs.readdirSync(p(pick(dirs))));
+          case 'readdir': return outcome(() => fs.readdirSync(p(dir)));
           case 'read': return outcome(() => fs.readFileSync(p(a)));
         }
       };

@@ -82,7 +82,7 @@ for (const io of ['passthrough', 'mediated'] as const) {
     assert.is(want, 0o777);
     assert.is((fs.statSync(through).mode & 0o7777).toString(8), want.toString(8));
     assert.is(fs.readFileSync(through, 'utf8'), 'xmore\n');
-    // setgid without group-exec is a mandatory-lock marker: kept, natively and here
+    // setgid without group-exec: cleared for a writer outside the file's group, natively and here
     for (const p of [native, through]) fs.chmodSync(p, 0o2666);
     asUser(`echo more >> ${native}`);
     asUser(`echo more >> ${M.m('mounted-6777')}`);

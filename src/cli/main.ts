@@ -59,7 +59,21 @@ async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
       fs.closeSync(readyFd);
     } catch { /* the parent is gone: nothing to tell */ }
   };
-  let d: Daemon;
+  // Signals are caught from the start: one arriving while the mount comes up
+  // is acted on as soon as it is up, so a mount is never left behind.
+  let d: Daemon | undefined;
+  let pending: string | undefined;
+  const onSignal = (sig: string) => {
+    if (!d) {
+      pending = sig;
+      return;
+    }
+    log(`${sig}: unmounting ${d.mountpoint}`);
+    const r = d.unmount();
+    if (!r.ok) log(`unmount failed: ${r.error}`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   try {
     d = await Daemon.start(o);
   } catch (e) {
@@ -67,15 +81,9 @@ async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
     ready(`error: ${msg}`);
     fail(msg);
   }
-  const onSignal = (sig: string) => {
-    log(`${sig}: unmounting ${d.mountpoint}`);
-    const r = d.unmount();
-    if (!r.ok) log(`unmount failed: ${r.error}`);
-  };
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
   log(`serving ${d.lower} at ${d.mountpoint} (io ${o.io}${o.io === 'passthrough' && !d.caps.passthrough ? ' unavailable: mediated' : ''}, ${o.workers} workers, transport devfuse)`);
   ready('ok');
+  if (pending) onSignal(pending);
   await d.wait();
   log(`${d.mountpoint} unmounted`);
   process.exit(0);

@@ -9,6 +9,7 @@
 // handed back to the kernel as text, which follows them in the caller's own
 // view, exactly as it would natively. "/proc/self/fd/N" is only ever used on
 // the daemon's own handles, which already point inside LOWER.
+import { readFileSync } from 'node:fs';
 import { Native, St, Sfs } from '../native/index.js';
 import {
   Op, OP_SLOTS, ROOT_ID, IN_HEADER, OUT_HEADER, ENTRY_OUT, ATTR_OUT, OPEN_OUT, WRITE_IN,
@@ -170,25 +171,39 @@ export class Mirror {
   }
 
   /**
-   * Clear suid, sgid (when group-executable) and security.capability, as the
-   * kernel does natively when an unprivileged caller writes or truncates.
-   * Needed because the daemon negotiates FUSE_HANDLE_KILLPRIV_V2.
+   * Clear what a write or truncation by this caller clears natively, as the
+   * kernel's setattr_should_drop_suidgid decides it: suid always; sgid when
+   * the file is group-executable or the caller is not in the file's group;
+   * and security.capability. Needed because the daemon agrees to
+   * FUSE_HANDLE_KILLPRIV_V2 (see fuse/init.ts).
    */
-  private killPrivs(fd: number): void {
+  private killPrivs(fd: number, req: Request): void {
     const { sys, st2 } = this;
     if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st2) < 0) return;
-    const mode = st2[St.mode];
-    let keep = mode & 0o7777 & ~S_ISUID;
-    if (mode & S_IXGRP) keep &= ~S_ISGID;
-    if (keep !== (mode & 0o7777)) sys.fchmodat(AT_FDCWD, this.proc(fd), keep);
+    const mode = st2[St.mode] & 0o7777;
+    let keep = mode & ~S_ISUID;
+    if ((mode & S_ISGID) && ((mode & S_IXGRP) || !this.inGroup(req, st2[St.gid]))) keep &= ~S_ISGID;
+    if (keep !== mode) sys.fchmodat(AT_FDCWD, this.proc(fd), keep);
     sys.removexattr(this.proc(fd), XATTR_CAPS, true);
   }
 
-  /** Would a write by a caller without CAP_FSETID have to clear something on this file? */
-  private hasPrivs(fd: number, mode: number): boolean {
+  /** Would a write by this caller (not root, so without CAP_FSETID) have to clear something? */
+  private hasPrivs(fd: number, mode: number, gid: number, req: Request): boolean {
     if (mode & S_ISUID) return true;
-    if ((mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return true;
+    if ((mode & S_ISGID) && ((mode & S_IXGRP) || !this.inGroup(req, gid))) return true;
     return this.sys.getxattr(this.proc(fd), XATTR_CAPS, this.small, 0, 0, true) >= 0;
+  }
+
+  /** Is the caller in group `gid`? Its supplementary groups come from /proc (only on this rare path). */
+  private inGroup(req: Request, gid: number): boolean {
+    if (req.gid === gid) return true;
+    try {
+      const status = readFileSync(`/proc/${req.pid}/status`, 'utf8');
+      const line = /^Groups:\s*(.*)$/m.exec(status)?.[1] ?? '';
+      return line.split(/\s+/).includes(String(gid));
+    } catch {
+      return false; // the caller is gone: assume the stricter answer
+    }
   }
 
   // ---- entries ----------------------------------------------------------------------
@@ -252,7 +267,7 @@ export class Mirror {
       if (r < 0) return r;
     }
     if (valid & FATTR_SIZE) {
-      if (valid & FATTR_KILL_SUIDGID) this.killPrivs(fd);
+      if (valid & FATTR_KILL_SUIDGID) this.killPrivs(fd, req);
       const size = req.u64(16);
       r = fh >= 0 ? sys.ftruncate(fh, size) : sys.truncate(this.proc(fd), size);
       if (r < 0) return r;
@@ -366,7 +381,7 @@ export class Mirror {
     let want = this.opt.io === 'passthrough' && this.opt.passthrough ? IoMode.Passthrough : IoMode.Mediated;
     // The write trap: with KILLPRIV_V2 a passthrough write by this opener
     // would not clear suid/sgid/capabilities. Serve such writers ourselves.
-    const privileged = writing && req.uid !== 0 && this.stat(ifd) === 0 && this.hasPrivs(ifd, this.st[St.mode]);
+    const privileged = writing && req.uid !== 0 && this.stat(ifd) === 0 && this.hasPrivs(ifd, this.st[St.mode], this.st[St.gid], req);
     if (privileged && want === IoMode.Passthrough) {
       want = IoMode.Mediated;
       stats[C.privMediated]++;
@@ -414,17 +429,17 @@ export class Mirror {
       if (preFd >= 0) sys.close(preFd);
       // A privileged file that must join an inode already in passthrough:
       // clear now what this writer's writes would clear (see README).
-      if (privileged) this.killPrivs(ifd);
+      if (privileged) this.killPrivs(ifd, req);
       const bfd = table.backingFd(s);
       if (flags & O.TRUNC) {
-        if (openFlags & FUSE_OPEN_KILL_SUIDGID) this.killPrivs(ifd);
+        if (openFlags & FUSE_OPEN_KILL_SUIDGID) this.killPrivs(ifd, req);
         const r = sys.ftruncate(bfd, 0);
         if (r < 0) { this.releaseNode(s, FH_PASSTHROUGH + bfd); return r; }
       }
       stats[C.openPassthrough]++;
       return [FH_PASSTHROUGH + bfd, FOPEN_PASSTHROUGH, backingId];
     }
-    if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) this.killPrivs(ifd);
+    if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) this.killPrivs(ifd, req);
     if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
     const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~(O.NOFOLLOW | O.CREAT | O.EXCL | O.NOCTTY)) | O.CLOEXEC);
     if (fd < 0) { this.releaseNode(s, -1); return fd; }
@@ -505,7 +520,7 @@ export class Mirror {
 
   private write(req: Request, rep: Reply): number {
     const fd = req.u64(0) % TWO32;
-    if (req.u32(20) & FUSE_WRITE_KILL_SUIDGID) this.killPrivs(fd);
+    if (req.u32(20) & FUSE_WRITE_KILL_SUIDGID) this.killPrivs(fd, req);
     const n = this.sys.pwrite(fd, req.buf, IN_HEADER + WRITE_IN, req.u32(16), req.u64(8));
     if (n < 0) return n;
     this.stats[C.bytesWritten] += n;
