@@ -132,7 +132,7 @@ async function unmount(mountpoint: string): Promise<void> {
   const mnt = path.resolve(mountpoint);
   if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
   const real = fs.realpathSync(mnt);
-  let r: { ok: boolean; lazy?: boolean; error?: string };
+  let r: { ok: boolean; lazy?: boolean; pid?: number; error?: string };
   try {
     r = await ask(real, { cmd: 'umount' });
   } catch {
@@ -144,7 +144,25 @@ async function unmount(mountpoint: string): Promise<void> {
     return;
   }
   if (!r.ok) fail(`umount ${real}: ${r.error}`);
+  // Return once the daemon has finished (unless it must keep serving a detached mount).
+  if (!r.lazy && r.pid) await waitExit(r.pid, 30_000);
   process.stdout.write(`passfs: ${real} ${r.lazy ? 'detached (busy; the daemon exits when its files are closed)' : 'unmounted'}\n`);
+}
+
+async function waitExit(pid: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    // Gone, or a zombie nobody has reaped yet (its parent, the mount command, has exited).
+    let state: string;
+    try {
+      state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    } catch {
+      return;
+    }
+    if (state === 'Z' || state === 'X') return;
+    if (Date.now() > end) fail(`daemon ${pid} did not exit after unmounting`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const program = new Command('passfs')

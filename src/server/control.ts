@@ -22,10 +22,15 @@ export type Command = { cmd: string; [k: string]: unknown };
 export class ControlServer {
   private server: net.Server;
   readonly path: string;
+  /** The socket file's inode: on close, remove the file only if it is still ours. */
+  private ino = -1;
+  private readonly open = new Set<net.Socket>();
 
   constructor(mountpoint: string, handle: (c: Command) => Promise<unknown>) {
     this.path = socketPath(mountpoint);
     this.server = net.createServer((sock) => {
+      this.open.add(sock);
+      sock.on('close', () => this.open.delete(sock));
       let buf = '';
       sock.setEncoding('utf8');
       sock.on('data', (d) => {
@@ -56,14 +61,18 @@ export class ControlServer {
       this.server.once('error', reject);
       this.server.listen(this.path, () => {
         fs.chmodSync(this.path, 0o600);
+        this.ino = fs.statSync(this.path).ino;
         resolve();
       });
     });
   }
 
+  /** Stop listening; clients still connected are cut off (the daemon is going away). */
   close(): Promise<void> {
+    for (const sock of this.open) sock.destroy();
     return new Promise((resolve) => this.server.close(() => {
-      fs.rmSync(this.path, { force: true });
+      // A new daemon on the same mount point may already listen here.
+      if (fs.statSync(this.path, { throwIfNoEntry: false })?.ino === this.ino) fs.rmSync(this.path, { force: true });
       resolve();
     }));
   }
@@ -81,6 +90,7 @@ export function ask(mountpoint: string, cmd: Command, timeoutMs = 10_000): Promi
     sock.on('data', (d) => (buf += d));
     sock.on('end', () => {
       clearTimeout(timer);
+      sock.destroy();
       try {
         resolve(JSON.parse(buf));
       } catch {

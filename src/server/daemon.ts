@@ -242,18 +242,19 @@ export class Daemon {
   }
 
   /** Unmount. When the mount is busy, detach it: it keeps serving open files until they close. */
-  unmount(): { ok: boolean; lazy: boolean; error?: string } {
+  unmount(): { ok: boolean; lazy: boolean; pid: number; error?: string } {
+    const pid = process.pid;
     this.stopping = true;
     let r = native.umount2(this.mountpoint, 0);
     if (r === -E.BUSY) {
       r = native.umount2(this.mountpoint, MNT_DETACH);
       if (r === 0) {
         log(`${this.mountpoint} is busy: detached; serving open files until they are closed`);
-        return { ok: true, lazy: true };
+        return { ok: true, lazy: true, pid };
       }
     }
-    if (r < 0 && r !== -E.INVAL) return { ok: false, lazy: false, error: native.errnoName(-r) };
-    return { ok: true, lazy: false };
+    if (r < 0 && r !== -E.INVAL) return { ok: false, lazy: false, pid, error: native.errnoName(-r) };
+    return { ok: true, lazy: false, pid };
   }
 
   private abortStart(): void {
