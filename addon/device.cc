@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "args.h"
-#include "fuse_ioctl.h"
+#include "fuse_abi.h"
 #include "register.h"
 
 namespace passfs {

@@ -16,13 +16,12 @@
 #include <unordered_map>
 
 #include "args.h"
+#include "instance.h"
 #include "register.h"
 
 namespace passfs {
 
 namespace {
-
-class WatchTable;
 
 struct Watch {
   uv_poll_t poll;
@@ -38,6 +37,9 @@ struct Watch {
   std::optional<Napi::AsyncContext> async;
 };
 
+}  // namespace
+
+// Outside the anonymous namespace so InstanceData can point to it.
 class WatchTable {
  public:
   explicit WatchTable(napi_env env) { napi_add_env_cleanup_hook(env, onEnvCleanup, this); }
@@ -80,6 +82,8 @@ class WatchTable {
   uint32_t nextId_ = 1;
   std::unordered_map<uint32_t, Watch*> watches_;
 };
+
+namespace {
 
 // Calls onRequest(value). Returns false when the batch must end: the callback
 // threw, the thread is terminating, or the callback closed its own watch.
@@ -183,7 +187,7 @@ Napi::Value devWatch(const Napi::CallbackInfo& info) {
     return errResult(env, -rc);
   }
   w->poll.data = w;
-  w->table = env.GetInstanceData<WatchTable>();
+  w->table = instanceData(env)->watches;
   w->env = env;
   w->fd = fd;
   w->batch = batch;
@@ -204,7 +208,7 @@ Napi::Value devUnwatch(const Napi::CallbackInfo& info) {
   uint32_t id = a.u32(0);
   if (!a.ok()) return a.failure();
   Napi::Env env = a.env();
-  Watch* w = env.GetInstanceData<WatchTable>()->find(id);
+  Watch* w = instanceData(env)->watches->find(id);
   // Unknown, or already ended by an error and reported through the callback.
   if (w == nullptr) return errResult(env, ENOENT);
   w->table->close(w);
@@ -214,8 +218,8 @@ Napi::Value devUnwatch(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerDevWatch(Napi::Env env, Napi::Object exports) {
-  // The table frees itself from its env cleanup hook, hence no finalizer.
-  napi_set_instance_data(env, new WatchTable(env), nullptr, nullptr);
+  // The table frees itself from its env cleanup hook.
+  instanceData(env)->watches = new WatchTable(env);
   exportFunction<devWatch>(env, exports, "devWatch");
   exportFunction<devUnwatch>(env, exports, "devUnwatch");
 }

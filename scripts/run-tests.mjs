@@ -13,6 +13,21 @@ const files = fs.readdirSync(path.join(root, 'test'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 const uvu = path.join(root, 'node_modules/uvu/bin.js');
+
+// FUSE over io_uring is a global kernel switch the daemon never touches; the
+// suite turns it on for its own mounts and puts it back as it found it.
+const URING = '/sys/module/fuse/parameters/enable_uring';
+let uringBefore = null;
+try {
+  uringBefore = fs.readFileSync(URING, 'utf8').trim();
+  if (uringBefore !== 'Y') fs.writeFileSync(URING, 'Y');
+} catch (e) {
+  process.stdout.write(`cannot enable FUSE over io_uring (${e.message}): the uring configurations will fail\n`);
+}
+const restore = () => {
+  if (uringBefore && uringBefore !== 'Y') fs.writeFileSync(URING, uringBefore);
+};
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { restore(); process.exit(1); });
 let passed = 0;
 let failed = 0;
 for (const f of files) {
@@ -36,5 +51,6 @@ for (const f of files) {
   if (bad || skipped || process.env.VERBOSE) process.stdout.write(out);
   process.stdout.write(`${f}: ${ok} passed, ${bad + skipped} failed (${((Date.now() - t0) / 1000).toFixed(1)}s)\n`);
 }
+restore();
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed ? 1 : 0);

@@ -25,7 +25,8 @@ export interface Mount {
   /** Path on the lower directory. */
   l(...p: string[]): string;
   status(): Promise<any>;
-  umount(): void;
+  /** Unmount and remove the scratch directories (keep them with keep = true). */
+  umount(keep?: boolean): void;
 }
 
 export function scratch(prefix = 'passfs-test-'): string {
@@ -55,13 +56,13 @@ export function mount(options: string[] = [], lower?: string): Mount {
     m: (...p) => path.join(mnt, ...p),
     l: (...p) => path.join(low, ...p),
     status: () => ask(mnt, { cmd: 'status' }),
-    umount() {
+    umount(keep = false) {
       if (!mounted) return;
       mounted = false;
       const u = cli(['umount', mnt]);
       if (u.status !== 0) throw new Error(`umount failed: ${u.stderr}`);
       waitUnmounted(mnt);
-      fs.rmSync(base, { recursive: true, force: true });
+      if (!keep) fs.rmSync(base, { recursive: true, force: true });
     },
   };
 }
@@ -105,3 +106,17 @@ export function statOf(p: string): Record<string, number | bigint> {
     rdev: s.rdev, mtimeNs: s.mtimeNs, atimeNs: s.atimeNs, blocks: s.blocks,
   };
 }
+
+/**
+ * The configurations the data-path suites run under: passthrough over both
+ * transports, and mediated with each engine over each transport. The test
+ * runner turns FUSE over io_uring on for the run (and restores it).
+ */
+export const CONFIGS: { name: string; args: string[]; io: 'passthrough' | 'mediated' }[] = [
+  { name: 'passthrough/devfuse', io: 'passthrough', args: ['--io', 'passthrough', '--transport', 'devfuse'] },
+  { name: 'passthrough/uring', io: 'passthrough', args: ['--io', 'passthrough', '--transport', 'uring'] },
+  { name: 'mediated-sync/devfuse', io: 'mediated', args: ['--io', 'mediated', '--mediated', 'sync', '--transport', 'devfuse'] },
+  { name: 'mediated-async/devfuse', io: 'mediated', args: ['--io', 'mediated', '--mediated', 'async', '--transport', 'devfuse'] },
+  { name: 'mediated-sync/uring', io: 'mediated', args: ['--io', 'mediated', '--mediated', 'sync', '--transport', 'uring'] },
+  { name: 'mediated-async/uring', io: 'mediated', args: ['--io', 'mediated', '--mediated', 'async', '--transport', 'uring'] },
+];

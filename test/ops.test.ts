@@ -6,16 +6,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../src/native/index.js';
 import { AT_FDCWD } from '../src/fs/linux.js';
-import { mount, Mount, code, statOf, asUser, sh, scratch, USER } from './helpers.js';
+import { mount, Mount, code, statOf, asUser, sh, scratch, USER, CONFIGS } from './helpers.js';
 
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 
-for (const io of ['passthrough', 'mediated'] as const) {
-  const t = suite(`ops (${io})`);
+for (const cfg of CONFIGS) {
+  const io = cfg.io;
+  const t = suite(`ops (${cfg.name})`);
   let M: Mount;
   t.before(() => {
-    M = mount(['--io', io]);
+    M = mount(cfg.args);
   });
   t.after(() => M.umount());
 

@@ -4,15 +4,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { mount, Mount, asUser, sh } from './helpers.js';
+import { mount, Mount, asUser, sh, CONFIGS } from './helpers.js';
 
 const MiB = 1 << 20;
 
-for (const io of ['passthrough', 'mediated'] as const) {
-  const t = suite(`data path (${io})`);
+for (const cfg of CONFIGS) {
+  const io = cfg.io;
+  const t = suite(`data path (${cfg.name})`);
   let M: Mount;
   t.before(() => {
-    M = mount(['--io', io]);
+    M = mount(cfg.args);
   });
   t.after(() => M.umount());
 

@@ -34,6 +34,10 @@ interface MountFlags {
   allowOther?: boolean;
   attrTimeout: number;
   maxInodes: number;
+  transport: 'auto' | 'uring' | 'devfuse';
+  mediated: 'sync' | 'async';
+  queueDepth: number;
+  payloadSize: number;
   debug?: boolean;
   readyFd?: number;
 }
@@ -47,6 +51,10 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     allowOther: !!f.allowOther,
     validMs: f.attrTimeout,
     maxInodes: f.maxInodes,
+    transport: f.transport,
+    mediated: f.mediated,
+    queueDepth: f.queueDepth,
+    payloadSize: f.payloadSize,
     debug: !!f.debug,
   };
 }
@@ -81,7 +89,7 @@ async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
     ready(`error: ${msg}`);
     fail(msg);
   }
-  log(`serving ${d.lower} at ${d.mountpoint} (io ${o.io}${o.io === 'passthrough' && !d.caps.passthrough ? ' unavailable: mediated' : ''}, ${o.workers} workers, transport devfuse)`);
+  log(`serving ${d.lower} at ${d.mountpoint} (io ${o.io}${o.io === 'passthrough' && !d.caps.passthrough ? ' unavailable: mediated' : ''}, ${o.workers} workers, transport ${d.transport}, mediated engine ${o.mediated})`);
   ready('ok');
   if (pending) onSignal(pending);
   await d.wait();
@@ -122,7 +130,8 @@ async function background(lower: string, mountpoint: string, o: DaemonOptions, a
 
 /** The mount flags as given, minus the ones only the parent uses, for the background child. */
 function passOn(f: MountFlags): string[] {
-  const a = ['--io', f.io, '--workers', String(f.workers), '--attr-timeout', String(f.attrTimeout), '--max-inodes', String(f.maxInodes)];
+  const a = ['--io', f.io, '--workers', String(f.workers), '--attr-timeout', String(f.attrTimeout), '--max-inodes', String(f.maxInodes),
+    '--transport', f.transport, '--mediated', f.mediated, '--queue-depth', String(f.queueDepth), '--payload-size', String(f.payloadSize)];
   if (f.allowOther) a.push('--allow-other');
   if (f.debug) a.push('--debug');
   return a;
@@ -180,6 +189,10 @@ program
   .option('--allow-other', 'let users other than root use the mount (permissions are still checked by the kernel)')
   .option('--attr-timeout <ms>', 'entry and attribute cache timeout', int(0, 3_600_000), 1000)
   .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 18)
+  .addOption(new Option('--transport <t>', 'FUSE-over-io_uring when the kernel offers it, or force one').choices(['auto', 'uring', 'devfuse']).default('auto'))
+  .addOption(new Option('--mediated <engine>', 'how mediated reads and writes reach the lower file').choices(['sync', 'async']).default('async'))
+  .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)
+  .option('--payload-size <bytes>', 'payload buffer of each io_uring entry', int(65536, 1 << 20), 1 << 20)
   .option('--debug', 'verbose logging')
   .addOption(new Option('--ready-fd <fd>').argParser(int(0, 1 << 20)).hideHelp())
   .action(async (lower: string, mountpoint: string, f: MountFlags) => {

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { Native, St, Sfs } from '../native/index.js';
 import {
-  Op, OP_SLOTS, ROOT_ID, IN_HEADER, OUT_HEADER, ENTRY_OUT, ATTR_OUT, OPEN_OUT, WRITE_IN,
+  Op, OP_SLOTS, ROOT_ID, IN_HEADER, ENTRY_OUT, ATTR_OUT, OPEN_OUT, WRITE_IN,
   DIRENT_BASE, DIRENTPLUS_BASE, STATFS_OUT,
   FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE, FATTR_ATIME, FATTR_MTIME, FATTR_FH,
   FATTR_ATIME_NOW, FATTR_MTIME_NOW, FATTR_KILL_SUIDGID,
@@ -21,6 +21,8 @@ import {
 import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { InodeTable, IoMode } from './inodes.js';
 import { C } from '../server/stats.js';
+import { Exchange, PENDING } from '../server/transports/transport.js';
+import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED,
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_ISUID, S_ISGID, S_IXGRP, UTIME_NOW, UTIME_OMIT, SEEK_SET, XATTR_CAPS,
@@ -28,6 +30,10 @@ import {
 
 /** Handlers return a body length (>= 0), a negative errno, or NO_REPLY. */
 export const NO_REPLY = -0x10000;
+/** A handler's way of saying the engine took the request and will send its reply. */
+const PENDING_BODY = -0x10001;
+/** The handler finished the whole reply itself (its length is in `finished`). */
+const FINISHED = -0x10002;
 
 export interface MirrorOptions {
   /** The mount-wide I/O mode asked for. */
@@ -38,6 +44,8 @@ export interface MirrorOptions {
   validMs: number;
   /** Log one line (fallbacks and other noteworthy events). */
   log: (msg: string) => void;
+  /** Builds the engine that serves mediated reads and writes. */
+  engine: (complete: Complete) => MediatedEngine;
 }
 
 /** High bit of a file handle: this open is in passthrough mode (fh's low 32 bits are the fd). */
@@ -45,9 +53,16 @@ const FH_PASSTHROUGH = 2 ** 32;
 const TWO32 = 2 ** 32;
 const EMPTY = '';
 const DOT = 0x2e;
+/**
+ * Open flags the daemon does not pass on to its own lower file: the kernel
+ * already resolved the path (NOFOLLOW, CREAT, EXCL), there is no terminal
+ * (NOCTTY), and O_DIRECT would demand aligned buffers for the daemon's reads
+ * and writes; the application's O_DIRECT still bypasses the FUSE page cache.
+ */
+const MEDIATED_DROP = O.NOFOLLOW | O.CREAT | O.EXCL | O.NOCTTY | O.DIRECT;
 const SLASH = 0x2f;
 
-type Handler = (req: Request, rep: Reply) => number;
+type Handler = (req: Request, rep: Reply, x: Exchange) => number;
 
 export class Mirror {
   private readonly st = new Float64Array(St.LENGTH);
@@ -58,6 +73,7 @@ export class Mirror {
   private readonly small = new Uint8Array(8);
   /** The operations table: one entry per opcode, unknown ones get ENOSYS. */
   private readonly ops: (Handler | undefined)[] = new Array(OP_SLOTS);
+  readonly engine: MediatedEngine;
 
   constructor(
     private readonly sys: Native,
@@ -74,28 +90,32 @@ export class Mirror {
       LINK: this.link, OPEN: this.open, CREATE: this.create, READ: this.read,
       WRITE: this.write, FLUSH: this.flush, RELEASE: this.release, FSYNC: this.fsync,
       OPENDIR: this.opendir, READDIR: this.readdir, READDIRPLUS: this.readdirplus,
-      RELEASEDIR: this.releasedir, FSYNCDIR: this.fsync, STATFS: this.statfs,
+      RELEASEDIR: this.releasedir, FSYNCDIR: this.fsyncdir, STATFS: this.statfs,
       SETXATTR: this.setxattr, GETXATTR: this.getxattr, LISTXATTR: this.listxattr,
       REMOVEXATTR: this.removexattr, FALLOCATE: this.fallocate, LSEEK: this.lseek,
       COPY_FILE_RANGE: this.copyFileRange, COPY_FILE_RANGE_64: this.copyFileRange,
       INTERRUPT: this.interrupt, DESTROY: this.destroy,
     };
     for (const [name, fn] of Object.entries(t)) this.ops[Op[name as keyof typeof Op]] = fn!.bind(this);
+    this.engine = opt.engine(this.complete);
   }
 
-  /** Serve one request; returns the reply length to send, or 0 for no reply. */
-  dispatch(req: Request, rep: Reply): number {
+  /** Serve one request; returns the reply length to send, 0 for no reply, or PENDING (sent later by the engine). */
+  dispatch(x: Exchange): number {
+    const { req, rep } = x;
     const op = req.opcode;
     this.stats[op < OP_SLOTS ? op : 0]++;
     const fn = op < OP_SLOTS ? this.ops[op] : undefined;
     let r: number;
     try {
-      r = fn ? fn(req, rep) : -E.NOSYS;
+      r = fn ? fn(req, rep, x) : -E.NOSYS;
     } catch (e) {
       this.opt.log(`internal error in ${op}: ${(e as Error).stack ?? e}`);
       r = -E.IO;
     }
     if (r === NO_REPLY) return 0;
+    if (r === PENDING_BODY) return PENDING;
+    if (r === FINISHED) return this.finished;
     if (r < 0) {
       if (r !== -E.NOENT) this.stats[C.errors]++;
       return rep.finish(req, 0, -r);
@@ -287,7 +307,7 @@ export class Mirror {
   private readlink(req: Request, rep: Reply): number {
     const s = this.slot(req.nodeid);
     if (s < 0) return -E.STALE;
-    return this.sys.readlinkat(this.table.fd(s), EMPTY, rep.buf, OUT_HEADER, 4096);
+    return this.sys.readlinkat(this.table.fd(s), EMPTY, rep.buf, rep.at(0), Math.min(4096, rep.room));
   }
 
   /** The common tail of the node-creating requests: hand the node to the caller, then look it up. */
@@ -441,7 +461,7 @@ export class Mirror {
     }
     if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) this.killPrivs(ifd, req);
     if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
-    const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~(O.NOFOLLOW | O.CREAT | O.EXCL | O.NOCTTY)) | O.CLOEXEC);
+    const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~MEDIATED_DROP) | O.CLOEXEC);
     if (fd < 0) { this.releaseNode(s, -1); return fd; }
     stats[C.openMediated]++;
     return [fd, 0, 0];
@@ -489,7 +509,7 @@ export class Mirror {
     const passthrough = this.opt.io === 'passthrough' && this.opt.passthrough;
     // A passthrough backing file is opened read-write (see openNode); a
     // mediated one keeps the caller's access mode and flags.
-    const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~(O.NOFOLLOW | O.NOCTTY | O.CREAT | O.EXCL);
+    const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
     let created = true;
     let fd = sys.openat2(pfd, name, base | O.CREAT | O.EXCL | O.CLOEXEC, mode, RESOLVE_CONFINED);
     if (fd === -E.EXIST && !(flags & O.EXCL)) {
@@ -504,30 +524,54 @@ export class Mirror {
       if (created) sys.unlinkat(pfd, name, 0);
       return e;
     }
-    const s = rep.dv.getUint32(OUT_HEADER, true) - 1;
+    const s = rep.dv.getUint32(rep.at(0), true) - 1;
     const o = this.openNode(s, req, flags & ~O.TRUNC, 0, fd, passthrough);
     if (typeof o === 'number') return o;
     this.writeOpenOut(rep, ENTRY_OUT, o);
     return ENTRY_OUT + OPEN_OUT;
   }
 
-  private read(req: Request, rep: Reply): number {
-    const fd = req.u64(0) % TWO32;
-    const n = this.sys.pread(fd, rep.buf, OUT_HEADER, Math.min(req.u32(16), rep.buf.length - OUT_HEADER), req.u64(8));
-    if (n > 0) this.stats[C.bytesRead] += n;
-    return n;
+  private read(req: Request, _rep: Reply, x: Exchange): number {
+    return this.viaEngine(x, this.engine.read(x, req.u64(0) % TWO32, req.u32(16), req.u64(8)));
   }
 
-  private write(req: Request, rep: Reply): number {
+  private write(req: Request, _rep: Reply, x: Exchange): number {
     const fd = req.u64(0) % TWO32;
     if (req.u32(20) & FUSE_WRITE_KILL_SUIDGID) this.killPrivs(fd, req);
-    const n = this.sys.pwrite(fd, req.buf, IN_HEADER + WRITE_IN, req.u32(16), req.u64(8));
-    if (n < 0) return n;
-    this.stats[C.bytesWritten] += n;
-    rep.u32(0, n);
-    rep.u32(4, 0);
-    return 8;
+    return this.viaEngine(x, this.engine.write(x, fd, req.u32(16), req.u64(8)));
   }
+
+  /** Engines return a finished reply length or PENDING; dispatch wants a body length or a marker. */
+  private viaEngine(x: Exchange, len: number): number {
+    if (len === PENDING) return PENDING_BODY;
+    this.finished = len;
+    return FINISHED;
+  }
+  private finished = 0;
+
+  /**
+   * The reply of a mediated I/O request once its result is known, for both
+   * engines: returns the total reply length.
+   */
+  readonly complete: Complete = (x: Exchange, kind: IoKind, res: number): number => {
+    const { req, rep } = x;
+    if (res < 0) {
+      this.stats[C.errors]++;
+      return rep.finish(req, 0, -res);
+    }
+    switch (kind) {
+      case IoKind.Read:
+        this.stats[C.bytesRead] += res;
+        return rep.finish(req, res);
+      case IoKind.Write:
+        this.stats[C.bytesWritten] += res;
+        rep.u32(0, res);
+        rep.u32(4, 0);
+        return rep.finish(req, 8);
+      default:
+        return rep.finish(req, 0);
+    }
+  };
 
   private flush(): number {
     // Writes are already on the lower fs when acknowledged: nothing to flush.
@@ -540,12 +584,16 @@ export class Mirror {
     return 0;
   }
 
-  private fsync(req: Request): number {
+  private fsync(req: Request, _rep: Reply, x: Exchange): number {
+    return this.viaEngine(x, this.engine.fsync(x, req.u64(0) % TWO32, (req.u32(8) & FUSE_FSYNC_FDATASYNC) !== 0));
+  }
+
+  private fsyncdir(req: Request): number {
     return this.sys.fsync(req.u64(0) % TWO32, (req.u32(8) & FUSE_FSYNC_FDATASYNC) !== 0);
   }
 
-  private fallocate(req: Request): number {
-    return this.sys.fallocate(req.u64(0) % TWO32, req.u32(24), req.u64(8), req.u64(16));
+  private fallocate(req: Request, _rep: Reply, x: Exchange): number {
+    return this.viaEngine(x, this.engine.fallocate(x, req.u64(0) % TWO32, req.u32(24), req.u64(8), req.u64(16)));
   }
 
   private lseek(req: Request, rep: Reply): number {
@@ -598,8 +646,8 @@ export class Mirror {
   private listDir(req: Request, rep: Reply, plus: boolean): number {
     const { sys, dents, dentsView: dv } = this;
     const fd = req.u64(0) % TWO32;
-    const size = Math.min(req.u32(16), rep.buf.length - OUT_HEADER);
-    const r = sys.lseek(fd, req.dv.getBigUint64(IN_HEADER + 8, true), SEEK_SET);
+    const size = Math.min(req.u32(16), rep.room);
+    const r = sys.lseek(fd, req.big64(8), SEEK_SET);
     if (r < 0) return r;
     // fuse_dirent is larger than linux_dirent64; direntplus much larger.
     const want = Math.min(dents.length, plus ? Math.max(512, size >> 2) : size);
@@ -620,7 +668,7 @@ export class Mirror {
       const rec = (base + nameLen + 7) & ~7;
       if (used + rec > size) break;
       const name = dents.subarray(p + 19, end);
-      let o = OUT_HEADER + used;
+      let o = rep.at(used);
       if (plus) {
         const dot = name[0] === DOT && (nameLen === 1 || (nameLen === 2 && name[1] === DOT));
         if (dot || this.enter(pfd, name, rep, used) < 0) {
@@ -634,7 +682,7 @@ export class Mirror {
       odv.setUint32(o + 16, nameLen, true);
       odv.setUint32(o + 20, type, true);
       out.set(name, o + 24);
-      out.fill(0, o + 24 + nameLen, OUT_HEADER + used + rec);
+      out.fill(0, o + 24 + nameLen, rep.at(used + rec));
       used += rec;
       p += reclen;
     }
@@ -670,13 +718,13 @@ export class Mirror {
     const size = req.u32(0);
     const name = req.name(8);
     if (size === 0) {
-      const n = this.sys.getxattr(path, name, rep.buf, OUT_HEADER, 0, true);
+      const n = this.sys.getxattr(path, name, rep.buf, rep.at(0), 0, true);
       if (n < 0) return n;
       rep.u32(0, n);
       rep.u32(4, 0);
       return 8;
     }
-    return this.sys.getxattr(path, name, rep.buf, OUT_HEADER, Math.min(size, rep.buf.length - OUT_HEADER), true);
+    return this.sys.getxattr(path, name, rep.buf, rep.at(0), Math.min(size, rep.room), true);
   }
 
   private listxattr(req: Request, rep: Reply): number {
@@ -684,13 +732,13 @@ export class Mirror {
     if (path === null) return -E.STALE;
     const size = req.u32(0);
     if (size === 0) {
-      const n = this.sys.listxattr(path, rep.buf, OUT_HEADER, 0, true);
+      const n = this.sys.listxattr(path, rep.buf, rep.at(0), 0, true);
       if (n < 0) return n;
       rep.u32(0, n);
       rep.u32(4, 0);
       return 8;
     }
-    return this.sys.listxattr(path, rep.buf, OUT_HEADER, Math.min(size, rep.buf.length - OUT_HEADER), true);
+    return this.sys.listxattr(path, rep.buf, rep.at(0), Math.min(size, rep.room), true);
   }
 
   private setxattr(req: Request): number {
@@ -698,9 +746,9 @@ export class Mirror {
     if (path === null) return -E.STALE;
     const size = req.u32(0);
     const flags = req.u32(4);
-    const valueOff = IN_HEADER + req.after(8);
-    if (valueOff + size > req.len) return -E.INVAL;
-    return this.sys.setxattr(path, req.name(8), req.buf, valueOff, size, flags, true);
+    const valueOff = req.after(8);
+    if (IN_HEADER + valueOff + size > req.len) return -E.INVAL;
+    return this.sys.setxattr(path, req.name(8), req.buf, req.at(valueOff), size, flags, true);
   }
 
   private removexattr(req: Request): number {

@@ -6,10 +6,15 @@ import { St } from '../native/index.js';
 
 const TWO32 = 4294967296;
 
-/** A view over one request in a reusable buffer. `load` re-points it. */
+/**
+ * A view over one request in a reusable buffer. `load` re-points it; `base`
+ * is where the in-header starts (0 for /dev/fuse; inside an io_uring entry's
+ * buffer the header and fixed arguments are placed just before the payload).
+ */
 export class Request {
   readonly buf: Uint8Array;
   readonly dv: DataView;
+  base = 0;
   len = 0;
   opcode = 0;
   nodeid = 0;
@@ -23,68 +28,94 @@ export class Request {
   }
 
   /** Parse the fixed header of the request that is now in the buffer. */
-  load(): void {
+  load(base = 0): void {
     const dv = this.dv;
-    this.len = dv.getUint32(0, true);
-    this.opcode = dv.getUint32(4, true);
-    this.nodeid = readU64(dv, 16);
-    this.uid = dv.getUint32(24, true);
-    this.gid = dv.getUint32(28, true);
-    this.pid = dv.getUint32(32, true);
+    this.base = base;
+    this.len = dv.getUint32(base, true);
+    this.opcode = dv.getUint32(base + 4, true);
+    this.nodeid = readU64(dv, base + 16);
+    this.uid = dv.getUint32(base + 24, true);
+    this.gid = dv.getUint32(base + 28, true);
+    this.pid = dv.getUint32(base + 32, true);
   }
 
-  /** Argument accessors take offsets relative to the end of the in-header. */
-  u32(off: number): number { return this.dv.getUint32(IN_HEADER + off, true); }
-  i32(off: number): number { return this.dv.getInt32(IN_HEADER + off, true); }
-  u64(off: number): number { return readU64(this.dv, IN_HEADER + off); }
+  /** Absolute buffer index of argument offset `off` (offsets are relative to the end of the in-header). */
+  at(off: number): number { return this.base + IN_HEADER + off; }
+  u32(off: number): number { return this.dv.getUint32(this.at(off), true); }
+  i32(off: number): number { return this.dv.getInt32(this.at(off), true); }
+  u64(off: number): number { return readU64(this.dv, this.at(off)); }
+  big64(off: number): bigint { return this.dv.getBigUint64(this.at(off), true); }
 
   /** A NUL-terminated name starting at arg offset `off`: its bytes (without NUL). */
   name(off: number): Uint8Array {
-    const start = IN_HEADER + off;
+    const start = this.at(off);
+    const limit = this.base + this.len;
     let end = this.buf.indexOf(0, start);
-    if (end < 0 || end > this.len) end = this.len;
+    if (end < 0 || end > limit) end = limit;
     return this.buf.subarray(start, end);
   }
 
   /** Offset (arg-relative) just past the NUL of the name at `off`. */
   after(off: number): number {
-    const end = this.buf.indexOf(0, IN_HEADER + off);
-    return end - IN_HEADER + 1;
+    const end = this.buf.indexOf(0, this.at(off));
+    return end - this.at(0) + 1;
+  }
+
+  /** Copy this request (header, arguments, payload) to the start of `into`; returns `into` loaded. */
+  copyTo(into: Request): Request {
+    into.buf.set(this.buf.subarray(this.base, this.base + this.len), 0);
+    into.load(0);
+    return into;
   }
 }
 
-/** A reply under construction: body at OUT_HEADER, header filled by `finish`. */
+/**
+ * A reply under construction: the out-header at `base`, the body right after
+ * it; `finish` fills the header. `base` > 0 lets the body land exactly at the
+ * start of an io_uring entry's payload buffer.
+ */
 export class Reply {
   readonly buf: Uint8Array;
   readonly dv: DataView;
+  readonly base: number;
+  /** Bytes of body that fit. */
+  readonly room: number;
 
-  constructor(size: number) {
-    this.buf = new Uint8Array(new ArrayBuffer(size));
-    this.dv = new DataView(this.buf.buffer);
+  constructor(buf: Uint8Array | number, base = 0) {
+    this.buf = typeof buf === 'number' ? new Uint8Array(new ArrayBuffer(buf)) : buf;
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.base = base;
+    this.room = this.buf.length - base - OUT_HEADER;
   }
 
   /** Fill the out-header for a reply to `req` with `bodyLen` bytes (or an error). Returns the total length. */
   finish(req: Request, bodyLen: number, errno = 0): number {
     const total = OUT_HEADER + (errno ? 0 : bodyLen);
     const dv = this.dv;
-    dv.setUint32(0, total, true);
-    dv.setInt32(4, errno ? -errno : 0, true);
-    // Copy the request's 64-bit unique as two halves: no BigInt on the hot path.
-    dv.setUint32(8, req.dv.getUint32(8, true), true);
-    dv.setUint32(12, req.dv.getUint32(12, true), true);
+    const b = this.base;
+    // Read the request's 64-bit unique first (the two may share memory), as two halves: no BigInt.
+    const lo = req.dv.getUint32(req.base + 8, true);
+    const hi = req.dv.getUint32(req.base + 12, true);
+    dv.setUint32(b, total, true);
+    dv.setInt32(b + 4, errno ? -errno : 0, true);
+    dv.setUint32(b + 8, lo, true);
+    dv.setUint32(b + 12, hi, true);
     return total;
   }
 
+  /** Absolute buffer index of body offset `off`. */
+  at(off: number): number { return this.base + OUT_HEADER + off; }
   // Body writers take offsets relative to the end of the out-header.
-  u32(off: number, v: number): void { this.dv.setUint32(OUT_HEADER + off, v, true); }
-  i32(off: number, v: number): void { this.dv.setInt32(OUT_HEADER + off, v, true); }
-  u64(off: number, v: number): void { writeU64(this.dv, OUT_HEADER + off, v); }
-  zero(off: number, len: number): void { this.buf.fill(0, OUT_HEADER + off, OUT_HEADER + off + len); }
+  u16(off: number, v: number): void { this.dv.setUint16(this.at(off), v, true); }
+  u32(off: number, v: number): void { this.dv.setUint32(this.at(off), v, true); }
+  i32(off: number, v: number): void { this.dv.setInt32(this.at(off), v, true); }
+  u64(off: number, v: number): void { writeU64(this.dv, this.at(off), v); }
+  zero(off: number, len: number): void { this.buf.fill(0, this.at(off), this.at(off) + len); }
 
   /** struct fuse_attr from a stat array. */
   attr(off: number, st: Float64Array): void {
     const dv = this.dv;
-    const o = OUT_HEADER + off;
+    const o = this.at(off);
     writeU64(dv, o, st[St.ino]);
     writeU64(dv, o + 8, st[St.size]);
     writeU64(dv, o + 16, st[St.blocks]);

@@ -8,6 +8,8 @@ export interface InitWishes {
   /** Ask for FUSE_OVER_IO_URING. */
   uring: boolean;
   maxBackground: number;
+  /** Largest READ/WRITE payload (bounded by MAX_WRITE; with io_uring, by the entries' payload buffers). */
+  maxWrite: number;
 }
 
 export interface Capabilities {
@@ -79,8 +81,8 @@ export function negotiate(req: Request, rep: Reply, wishes: InitWishes): { len: 
     passthrough,
     killprivV2: agreed.includes('HANDLE_KILLPRIV_V2'),
     uring: agreed.includes('OVER_IO_URING'),
-    maxWrite: MAX_WRITE,
-    maxPages: MAX_PAGES,
+    maxWrite: Math.min(MAX_WRITE, wishes.maxWrite),
+    maxPages: Math.min(MAX_PAGES, Math.floor(wishes.maxWrite / 4096)),
     maxBackground: wishes.maxBackground,
     maxReadahead,
     maxStackDepth: passthrough ? 1 : 0,
@@ -90,11 +92,11 @@ export function negotiate(req: Request, rep: Reply, wishes: InitWishes): { len: 
   rep.u32(4, KERNEL_MINOR);
   rep.u32(8, maxReadahead);
   rep.u32(12, outLo);
-  rep.dv.setUint16(16 + 16, wishes.maxBackground, true);
-  rep.dv.setUint16(16 + 18, Math.floor((wishes.maxBackground * 3) / 4), true);
-  rep.u32(20, MAX_WRITE);
+  rep.u16(16, wishes.maxBackground);
+  rep.u16(18, Math.floor((wishes.maxBackground * 3) / 4));
+  rep.u32(20, caps.maxWrite);
   rep.u32(24, 1); // time granularity: nanoseconds
-  rep.dv.setUint16(16 + 28, MAX_PAGES, true);
+  rep.u16(28, caps.maxPages);
   rep.u32(32, outHi);
   rep.u32(36, caps.maxStackDepth);
   return { len: rep.finish(req, INIT_OUT), caps };

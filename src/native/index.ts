@@ -91,6 +91,33 @@ export interface Native {
   listxattr(path: Name, buf: Uint8Array, off: number, len: number, follow: boolean): number;
   removexattr(path: Name, name: Name, follow: boolean): number;
 
+  // ---- io_uring (one ring per worker thread) ---------------------------------------
+  /**
+   * Create a ring with `entries` SQEs (IORING_SETUP_SQE128 when `sqe128`, as
+   * FUSE-over-io_uring needs). Completions are reaped from this thread's event
+   * loop (an eventfd registered with the ring, watched by uv_poll): whenever
+   * some are ready, the addon copies up to cqes.length / 2 of them into `cqes`
+   * as [userData, res] pairs and calls `onComplete(n)`, repeating until the
+   * completion queue is empty. Returns a ring id (> 0) or -errno.
+   */
+  uringCreate(entries: number, sqe128: boolean, cqes: Float64Array, onComplete: (n: number) => void): number;
+  /** Prepare (do not submit) a read/write of buf[off, off+len) at file position `pos`. 0, or -EBUSY when the SQ is full. */
+  uringRead(ring: number, fd: number, buf: Uint8Array, off: number, len: number, pos: number, userData: number): number;
+  uringWrite(ring: number, fd: number, buf: Uint8Array, off: number, len: number, pos: number, userData: number): number;
+  uringFsync(ring: number, fd: number, dataOnly: boolean, userData: number): number;
+  uringFallocate(ring: number, fd: number, mode: number, offset: number, len: number, userData: number): number;
+  /**
+   * FUSE_IO_URING_CMD_REGISTER for queue `qid` on the /dev/fuse fd: the entry's
+   * header buffer (fuse_uring_req_header, 288 bytes) and payload buffer.
+   */
+  uringFuseRegister(ring: number, devFd: number, qid: number, header: Uint8Array, payload: Uint8Array, userData: number): number;
+  /** FUSE_IO_URING_CMD_COMMIT_AND_FETCH: commit the reply now in the entry's buffers, wait for the next request. */
+  uringFuseCommit(ring: number, devFd: number, qid: number, commitId: number, userData: number): number;
+  /** One io_uring_enter for everything prepared: returns the number submitted or -errno. */
+  uringSubmit(ring: number): number;
+  /** Stop watching completions and tear the ring down (in-flight FUSE commands are cancelled by the kernel). */
+  uringClose(ring: number): number;
+
   // ---- process ----------------------------------------------------------------
   /** Raise RLIMIT_NOFILE soft limit to min(n, hard); returns the new soft limit. */
   raiseNofile(n: number): number;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { native, St } from '../native/index.js';
-import { REQUEST_BUFFER, Op } from '../fuse/abi.js';
+import { REQUEST_BUFFER, MAX_WRITE, Op } from '../fuse/abi.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
@@ -29,6 +29,12 @@ export interface DaemonOptions {
   /** Entry and attribute timeout in milliseconds. */
   validMs: number;
   maxInodes: number;
+  /** FUSE-over-io_uring when the kernel offers it (auto), always (uring), never (devfuse). */
+  transport: 'auto' | 'uring' | 'devfuse';
+  mediated: 'sync' | 'async';
+  /** Ring entries per queue, and the payload buffer of each. */
+  queueDepth: number;
+  payloadSize: number;
   debug: boolean;
 }
 
@@ -41,6 +47,26 @@ interface Slot {
 }
 
 const MAIN_LOCK_OWNER = 0x7fff;
+export const URING_PARAM = '/sys/module/fuse/parameters/enable_uring';
+
+/** The kernel's global switch for FUSE over io_uring (passfs never changes it). */
+export function uringEnabled(): boolean {
+  try {
+    return fs.readFileSync(URING_PARAM, 'utf8').trim() === 'Y';
+  } catch {
+    return false;
+  }
+}
+
+/** FUSE-over-io_uring queue ids: one per possible CPU. */
+function possibleCpus(): number {
+  try {
+    const s = fs.readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    return Math.max(...s.split(',').map((r) => Number(r.split('-').pop()))) + 1;
+  } catch {
+    return os.cpus().length;
+  }
+}
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export function log(msg: string): void {
@@ -71,6 +97,9 @@ export function preflight(o: DaemonOptions): void {
     throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
   }
   if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new UserError('--workers must be an integer from 1 to 64');
+  if (o.transport === 'uring' && !uringEnabled()) {
+    throw new UserError(`--transport uring: FUSE over io_uring is off in this kernel (enable it with: echo Y > ${URING_PARAM})`);
+  }
 }
 
 export class Daemon {
@@ -144,16 +173,25 @@ export class Daemon {
     if (n < 0) throw new UserError(`reading INIT: ${native.errnoName(-n)}`);
     req.load();
     if (req.opcode !== Op.INIT) throw new UserError(`expected INIT, got opcode ${req.opcode}`);
-    const { len, caps } = negotiate(req, rep, { passthrough: opt.io === 'passthrough', uring: false, maxBackground: 64 });
+    const { len, caps } = negotiate(req, rep, {
+      passthrough: opt.io === 'passthrough',
+      uring: opt.transport !== 'devfuse',
+      maxBackground: opt.mediated === 'async' ? 256 : 64,
+      maxWrite: opt.transport === 'devfuse' ? MAX_WRITE : opt.payloadSize,
+    });
     this.caps = caps;
     const w = native.write(devFd, rep.buf, 0, len);
     if (w < 0) throw new UserError(`replying to INIT: ${native.errnoName(-w)}`);
     if (opt.io === 'passthrough' && !caps.passthrough) {
       log('this kernel does not offer FUSE passthrough: every file is served mediated');
     }
+    if (opt.transport === 'uring' && !caps.uring) throw new UserError('the kernel did not agree to FUSE over io_uring');
+    this.transport = caps.uring ? 'uring' : 'devfuse';
+    if (opt.transport === 'auto') log(`transport: ${this.transport}${caps.uring ? '' : ` (FUSE over io_uring is off; ${URING_PARAM})`}`);
   }
 
   private mounted = false;
+  transport: 'uring' | 'devfuse' = 'devfuse';
 
   private async startWorkers(): Promise<void> {
     const n = this.opt.workers;
@@ -188,6 +226,10 @@ export class Daemon {
       io: this.opt.io,
       passthrough: this.caps.passthrough,
       validMs: this.opt.validMs,
+      mediated: this.opt.mediated,
+      queues: this.transport === 'uring' ? this.queuesOf(i) : [],
+      queueDepth: this.opt.queueDepth,
+      payloadSize: this.opt.payloadSize,
       debug: this.opt.debug,
       port: port2,
     };
@@ -204,6 +246,13 @@ export class Daemon {
         (e: Error) => this.workerEnded(slot, e),
       );
     });
+  }
+
+  /** The FUSE-over-io_uring queues worker `i` serves: every queue, dealt round-robin. */
+  private queuesOf(i: number): number[] {
+    const q: number[] = [];
+    for (let c = i; c < possibleCpus(); c += this.opt.workers) q.push(c);
+    return q;
   }
 
   private workerEnded(slot: Slot, err: Error | null): void {
@@ -276,8 +325,9 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       io: this.opt.io,
-      transport: 'devfuse',
-      mediatedEngine: 'sync',
+      transport: this.transport,
+      mediatedEngine: this.opt.mediated,
+      uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize } : null,
       workers: {
         count: this.slots.length,
         alive: this.slots.filter((s) => s.running).length,

@@ -18,6 +18,9 @@ export const enum C {
   errors,
   backingOpened,
   backingClosed,
+  /** Requests by the transport that carried them. */
+  viaDevfuse,
+  viaUring,
   /** Fallback reasons by errno: FALLBACK_BASE + errno. */
   FALLBACK_BASE = OP_SLOTS + 16,
   STRIDE = OP_SLOTS + 16 + 160,
@@ -39,6 +42,7 @@ export interface StatsSummary {
   bytes: { read: number; written: number };
   errors: number;
   backing: { opened: number; closed: number; live: number };
+  transports: { devfuse: number; uring: number };
 }
 
 export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => string): StatsSummary {
@@ -67,6 +71,7 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     fallbackReasons,
     bytes: { read: sum[C.bytesRead], written: sum[C.bytesWritten] },
     errors: sum[C.errors],
+    transports: { devfuse: sum[C.viaDevfuse], uring: sum[C.viaUring] },
     backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },
   };
 }

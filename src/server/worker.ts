@@ -10,7 +10,10 @@ import { InodeTable, InodeTableMemory } from '../fs/inodes.js';
 import { Mirror } from '../fs/mirror.js';
 import { statsRow } from './stats.js';
 import { DevFuseTransport } from './transports/devfuse.js';
+import { UringTransport } from './transports/uring.js';
 import { Transport } from './transports/transport.js';
+import { Ring } from '../io/ring.js';
+import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 
 export interface WorkerTask {
   index: number;
@@ -20,6 +23,12 @@ export interface WorkerTask {
   io: 'passthrough' | 'mediated';
   passthrough: boolean;
   validMs: number;
+  /** Mediated reads and writes: inline pread/pwrite, or io_uring. */
+  mediated: 'sync' | 'async';
+  /** FUSE-over-io_uring queues this worker serves (empty: /dev/fuse reads only). */
+  queues: number[];
+  queueDepth: number;
+  payloadSize: number;
   debug: boolean;
   /** Tells the main thread this worker is serving (and which thread it is). */
   port: MessagePort;
@@ -30,20 +39,36 @@ export interface WorkerResult {
   tid: number;
 }
 
+/** Exchange ids: /dev/fuse ones from 0, ring entries above. */
+const URING_ID_BASE = 1024;
+
 export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   const log = (m: string) => process.stderr.write(`passfs[worker ${task.index}]: ${m}\n`);
   // Owner ids for the table lock: workers are 1.., the main thread is 0x7fff.
   const table = new InodeTable(task.inodes, task.index + 1);
-  const mirror = new Mirror(native, table, statsRow(task.stats, task.index), task.fd, {
+  const uringEntries = task.queues.length * task.queueDepth;
+  // One ring serves both the FUSE queues and the async engine; sized above all that can be in flight.
+  const ring = task.mediated === 'async' || uringEntries > 0 ? new Ring(Math.max(64, 2 ** Math.ceil(Math.log2(uringEntries * 2 + 64))), uringEntries > 0) : null;
+  const stats = statsRow(task.stats, task.index);
+  const mirror = new Mirror(native, table, stats, task.fd, {
     io: task.io,
     passthrough: task.passthrough,
     validMs: task.validMs,
     log,
+    engine: (complete) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, complete) : new SyncEngine(complete)),
   });
-  const transport: Transport = new DevFuseTransport(task.fd, log);
-  const serving = transport.serve((req, rep) => mirror.dispatch(req, rep));
+  const dispatch = mirror.dispatch.bind(mirror);
+  // /dev/fuse always: requests arrive there until the rings take over, and
+  // interrupts and notifications never leave it.
+  const transports: Transport[] = [new DevFuseTransport(task.fd, stats, log)];
+  if (ring && uringEntries > 0) {
+    transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, URING_ID_BASE, stats, log));
+  }
+  const serving = Promise.race(transports.map((t) => t.serve(dispatch)));
   task.port.postMessage({ threadId });
   task.port.close();
   await serving;
+  for (const t of transports) t.stop();
+  ring?.close();
   return { index: task.index, tid: native.gettid() };
 }

@@ -4,37 +4,56 @@ import { native } from '../../native/index.js';
 import { REQUEST_BUFFER } from '../../fuse/abi.js';
 import { Request, Reply } from '../../fuse/codec.js';
 import { E } from '../../fs/linux.js';
-import { Dispatch, Transport } from './transport.js';
+import { Dispatch, Exchange, ExchangeOwner, PENDING, Transport } from './transport.js';
+import { C } from '../stats.js';
 
 /** Requests read per wake-up before the event loop gets a turn. */
 const BATCH = 32;
 
-export class DevFuseTransport implements Transport {
+interface Slot extends Exchange {
+  busy: boolean;
+}
+
+export class DevFuseTransport implements Transport, ExchangeOwner {
   readonly name = 'devfuse';
-  private readonly req = new Request(new Uint8Array(new ArrayBuffer(REQUEST_BUFFER)));
-  private readonly rep = new Reply(REQUEST_BUFFER);
+  /** The exchange every request is read into; reused as soon as dispatch returns. */
+  private readonly main: Exchange;
+  /** Stable exchanges for requests served asynchronously, allocated on first use. */
+  private readonly slots: Slot[] = [];
+  private readonly freeSlots: Slot[] = [];
   private watch = 0;
   private done: (() => void) | null = null;
 
-  constructor(private readonly fd: number, private readonly log: (m: string) => void) {}
+  /**
+   * @param idBase first exchange id of this transport (ids are unique per worker)
+   * @param maxAsync how many requests may be in flight asynchronously
+   */
+  constructor(
+    private readonly fd: number,
+    private readonly stats: Float64Array,
+    private readonly log: (m: string) => void,
+    private readonly idBase = 0,
+    private readonly maxAsync = 32,
+  ) {
+    const buf = new Uint8Array(new ArrayBuffer(REQUEST_BUFFER));
+    this.main = { id: idBase, req: new Request(buf), rep: new Reply(REQUEST_BUFFER), stable: false, owner: this };
+  }
 
   serve(dispatch: Dispatch): Promise<void> {
-    const { req, rep, fd } = this;
+    const { main, fd } = this;
     return new Promise((resolve) => {
       this.done = resolve;
-      this.watch = native.devWatch(fd, req.buf, BATCH, (n) => {
-        if (n < 0) {
+      this.watch = native.devWatch(fd, main.req.buf, BATCH, (n) => {
+        if (n <= 0) {
           // ENODEV: the file system was unmounted; anything else is fatal for this fd.
-          if (n !== -E.NODEV) this.log(`read /dev/fuse: ${native.errnoName(-n)}`);
+          if (n !== -E.NODEV) this.log(`read /dev/fuse: ${n ? native.errnoName(-n) : 'end of file'}`);
           this.finish();
           return;
         }
-        req.load();
-        const len = dispatch(req, rep);
-        if (len === 0) return;
-        const w = native.write(fd, rep.buf, 0, len);
-        // ENOENT: the request was interrupted and the kernel no longer waits for it.
-        if (w < 0 && w !== -E.NOENT) this.log(`reply to ${req.opcode}: ${native.errnoName(-w)}`);
+        main.req.load();
+        this.stats[C.viaDevfuse]++;
+        const len = dispatch(main);
+        if (len !== PENDING) this.write(main, len);
       });
       if (this.watch < 0) {
         this.log(`cannot watch /dev/fuse: ${native.errnoName(-this.watch)}`);
@@ -43,8 +62,39 @@ export class DevFuseTransport implements Transport {
     });
   }
 
+  send(x: Exchange, len: number): void {
+    this.write(x, len);
+    const s = x as Slot;
+    if (s.busy) {
+      s.busy = false;
+      this.freeSlots.push(s);
+    }
+  }
+
+  stabilize(x: Exchange): Exchange | null {
+    let s = this.freeSlots.pop();
+    if (!s) {
+      if (this.slots.length >= this.maxAsync) return null;
+      // One buffer serves as both request and reply: the reply header is
+      // written over the request header only when the request is done.
+      const buf = new Uint8Array(new ArrayBuffer(REQUEST_BUFFER));
+      s = { id: this.idBase + 1 + this.slots.length, req: new Request(buf), rep: new Reply(buf), stable: true, owner: this, busy: false };
+      this.slots.push(s);
+    }
+    s.busy = true;
+    x.req.copyTo(s.req);
+    return s;
+  }
+
   stop(): void {
     this.finish();
+  }
+
+  private write(x: Exchange, len: number): void {
+    if (len === 0) return;
+    const w = native.write(this.fd, x.rep.buf, x.rep.base, len);
+    // ENOENT: the request was interrupted and the kernel no longer waits for it.
+    if (w < 0 && w !== -E.NOENT) this.log(`reply to opcode ${x.req.opcode}: ${native.errnoName(-w)}`);
   }
 
   private finish(): void {

@@ -1,11 +1,32 @@
 // A transport moves requests from the kernel to the file system and replies
-// back. The file system side (fs/mirror.ts) only sees a Request and a Reply;
-// each transport owns its buffers and the way it waits, always through the
-// worker's own event loop (no thread per request, no busy polling).
+// back. The file system (fs/mirror.ts) sees an Exchange: one request and the
+// reply being built for it, plus the way to send that reply later when the
+// request is served asynchronously. Each transport owns its buffers and waits
+// through the worker's own event loop: no thread per request, no busy polling.
 import { Request, Reply } from '../../fuse/codec.js';
 
-/** Serves one request in `req`, writing its reply into `rep`; returns the reply length or 0 for none. */
-export type Dispatch = (req: Request, rep: Reply) => number;
+export interface Exchange {
+  /** Unique within the worker: completions of async I/O find their exchange by it. */
+  readonly id: number;
+  readonly req: Request;
+  readonly rep: Reply;
+  /** True when req and rep stay valid until `owner.send` (false: the buffer is reused after dispatch returns). */
+  readonly stable: boolean;
+  readonly owner: ExchangeOwner;
+}
+
+export interface ExchangeOwner {
+  /** Send the reply of `x` (total length from `rep.finish`); 0 sends nothing. Frees the exchange. */
+  send(x: Exchange, len: number): void;
+  /** A stable copy of an unstable exchange, for serving it asynchronously; null when none is free. */
+  stabilize(x: Exchange): Exchange | null;
+}
+
+/** What dispatch returns when the reply will be sent later through `owner.send`. */
+export const PENDING = -1;
+
+/** Serves one exchange: returns the reply length, 0 for no reply, or PENDING. */
+export type Dispatch = (x: Exchange) => number;
 
 export interface Transport {
   readonly name: string;

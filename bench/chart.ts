@@ -1,0 +1,115 @@
+// The SVG chart of a result: ratios to native (higher is better), one group
+// of bars per job (per phase for the small-files job), one colour per mode, a
+// dashed line at 1.0 (native). Plain standalone SVG 1.1, no scripts, no fonts
+// to fetch: a browser shows the file as is.
+import type { BenchResult } from './results.js';
+
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+export interface ChartGroup {
+  job: string;
+  metric: string;
+  label: string;
+}
+
+/** The groups of bars: fio jobs by MiB/s (IOPS gives the same ratio), every phase of the metadata jobs. */
+export function chartGroups(r: BenchResult): ChartGroup[] {
+  const out: ChartGroup[] = [];
+  for (const j of r.jobs) {
+    if (j.kind === 'fio') out.push({ job: j.name, metric: 'MiB/s', label: j.name });
+    else if (j.kind === 'files') for (const m of j.metrics) out.push({ job: j.name, metric: m.key, label: `files: ${m.key}` });
+    else for (const m of j.metrics) out.push({ job: j.name, metric: m.key, label: j.name });
+  }
+  return out;
+}
+
+const f1 = (x: number) => (Math.round(x * 10) / 10).toString();
+
+export function renderChart(r: BenchResult): string {
+  const modes = r.parameters.modes.filter((m) => m !== 'native');
+  const hasNative = r.parameters.modes.includes('native');
+  const groups = chartGroups(r);
+  const ratio = (g: ChartGroup, mode: string) =>
+    r.summary.find((s) => s.job === g.job && s.metric === g.metric && s.mode === mode)?.ratio ?? null;
+  const all = groups.flatMap((g) => modes.map((m) => ratio(g, m))).filter((x): x is number => x !== null);
+  const maxRatio = Math.max(1.2, ...all.map((x) => x * 1.08));
+  const step = maxRatio > 3 ? 0.5 : maxRatio > 1.6 ? 0.25 : 0.2;
+  const yMax = Math.ceil(maxRatio / step) * step;
+
+  const bar = 16;
+  const gap = 18;
+  const groupW = Math.max(1, modes.length) * bar + gap;
+  const left = 64;
+  const right = 24;
+  const top = 84;
+  const plotH = 300;
+  const bottom = 118;
+  const width = Math.max(560, left + groups.length * groupW + right);
+  const height = top + plotH + bottom;
+  const y = (v: number) => top + plotH - (Math.min(v, yMax) / yMax) * plotH;
+
+  const o: string[] = [];
+  o.push('<?xml version="1.0" encoding="UTF-8"?>');
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  o.push('<title>passfs bench: ratio to native (higher is better)</title>');
+  o.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
+  const p = r.parameters;
+  o.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">passfs: ratio to native, higher is better</text>`);
+  o.push(`<text x="${left}" y="42" fill="#555">${escapeXml(
+    `${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, kernel ${r.machine.kernel}, ${r.machine.cpus} CPUs, file ${p.size}, ` +
+    `${p.reps} rep${p.reps > 1 ? 's' : ''}, median; fio by MiB/s, metadata by time (native s / mode s)`,
+  )}</text>`);
+
+  // Legend.
+  let lx = left;
+  modes.forEach((m, i) => {
+    o.push(`<rect x="${lx}" y="54" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    o.push(`<text x="${lx + 16}" y="65">${escapeXml(m)}</text>`);
+    lx += 28 + m.length * 7;
+  });
+  o.push(`<line x1="${lx}" y1="60" x2="${lx + 22}" y2="60" stroke="#c00" stroke-width="1.5" stroke-dasharray="5,3"/>`);
+  o.push(`<text x="${lx + 27}" y="65">native = 1.0</text>`);
+
+  // Axis and grid.
+  o.push('<g stroke="#ddd" stroke-width="1">');
+  for (let v = 0; v <= yMax + 1e-9; v += step) o.push(`<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${width - right}" y2="${y(v).toFixed(1)}"/>`);
+  o.push('</g>');
+  o.push('<g fill="#555" text-anchor="end">');
+  for (let v = 0; v <= yMax + 1e-9; v += step) o.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}">${v.toFixed(step < 0.25 ? 1 : 2)}</text>`);
+  o.push('</g>');
+  o.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#888"/>`);
+  o.push(`<line x1="${left}" y1="${top + plotH}" x2="${width - right}" y2="${top + plotH}" stroke="#888"/>`);
+  o.push(`<text transform="translate(18 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#555">ratio to native</text>`);
+
+  // Bars.
+  groups.forEach((g, gi) => {
+    const gx = left + gap / 2 + gi * groupW;
+    modes.forEach((m, mi) => {
+      const v = ratio(g, m);
+      const x = gx + mi * bar;
+      const attrs = `data-job="${escapeXml(g.job)}" data-metric="${escapeXml(g.metric)}" data-mode="${escapeXml(m)}"`;
+      if (v === null) {
+        o.push(`<rect class="bar missing" ${attrs} x="${x}" y="${top + plotH}" width="${bar - 2}" height="0" fill="none"><title>${escapeXml(`${g.label}, ${m}: no figure`)}</title></rect>`);
+        o.push(`<text x="${x + (bar - 2) / 2}" y="${top + plotH - 4}" text-anchor="middle" font-size="10" fill="#c00">${hasNative ? '×' : ''}</text>`);
+        return;
+      }
+      const h = top + plotH - y(v);
+      o.push(`<rect class="bar" ${attrs} data-ratio="${v.toFixed(4)}" x="${x}" y="${y(v).toFixed(1)}" width="${bar - 2}" height="${h.toFixed(1)}" fill="${PALETTE[mi % PALETTE.length]}"><title>${escapeXml(`${g.label}, ${m}: ${v.toFixed(2)}x native`)}</title></rect>`);
+      const ty = Math.max(top + 26, y(v) - 4);
+      o.push(`<text transform="translate(${(x + (bar - 2) / 2 + 3.5).toFixed(1)} ${ty.toFixed(1)}) rotate(-90)" font-size="10" fill="#333">${v.toFixed(2)}${v > yMax ? '+' : ''}</text>`);
+    });
+    const lxg = gx + (modes.length * bar) / 2;
+    o.push(`<text transform="translate(${lxg.toFixed(1)} ${top + plotH + 14}) rotate(-40)" text-anchor="end">${escapeXml(g.label)}</text>`);
+  });
+
+  // The native line, over the bars.
+  o.push(`<line x1="${left}" y1="${y(1).toFixed(1)}" x2="${width - right}" y2="${y(1).toFixed(1)}" stroke="#c00" stroke-width="1.5" stroke-dasharray="5,3"/>`);
+  if (!hasNative) o.push(`<text x="${left + 10}" y="${top + 20}" fill="#c00">no native mode in this run: no ratios</text>`);
+  o.push(`<text x="${left}" y="${height - 10}" fill="#777" font-size="10">${escapeXml(`modes: ${r.parameters.modes.join(', ')}; passfs ${r.versions.passfs}, fio ${r.versions.fio}; y axis in steps of ${f1(step)}`)}</text>`);
+  o.push('</svg>');
+  return o.join('\n') + '\n';
+}

@@ -1,0 +1,38 @@
+// The modes the bench compares. One entry per mode: `native` runs the jobs on
+// the lower directory itself; every other mode mounts the same lower directory
+// with `passfs mount LOWER MNT <args>` and runs the jobs through the mount.
+// A new daemon configuration is one more line here, then `--modes name,...`.
+
+export interface Mode {
+  name: string;
+  /** passfs mount arguments after LOWER MNT; null for native (no mount). */
+  mount: string[] | null;
+  /** The mode needs FUSE-over-io_uring switched on in the kernel (a global switch the bench sets and restores). */
+  uring?: boolean;
+  description: string;
+}
+
+export const MODES: readonly Mode[] = [
+  { name: 'native', mount: null, description: 'the lower directory itself, no FUSE' },
+  { name: 'passthrough', mount: ['--io', 'passthrough'], description: 'FUSE passthrough: reads and writes go from the kernel to the lower file' },
+  { name: 'mediated', mount: ['--io', 'mediated'], description: 'every read and write served by the daemon (its default engine)' },
+  { name: 'mediated-sync', mount: ['--io', 'mediated', '--mediated', 'sync'], description: 'mediated, synchronous pread/pwrite in the workers' },
+  { name: 'mediated-async', mount: ['--io', 'mediated', '--mediated', 'async'], description: 'mediated, asynchronous engine' },
+  { name: 'passthrough-devfuse', mount: ['--io', 'passthrough', '--transport', 'devfuse'], description: 'passthrough, requests read from /dev/fuse' },
+  { name: 'passthrough-uring', mount: ['--io', 'passthrough', '--transport', 'uring'], uring: true, description: 'passthrough, requests over FUSE-over-io_uring' },
+  { name: 'mediated-uring', mount: ['--io', 'mediated', '--transport', 'uring'], uring: true, description: 'mediated, requests over FUSE-over-io_uring' },
+];
+
+export const DEFAULT_MODES = ['native', 'passthrough', 'mediated'];
+
+/** Look up modes by name; throws with the known names on an unknown one. */
+export function resolveModes(names: string[]): Mode[] {
+  const out: Mode[] = [];
+  for (const n of names) {
+    const m = MODES.find((x) => x.name === n);
+    if (!m) throw new Error(`unknown mode "${n}" (known: ${MODES.map((x) => x.name).join(', ')})`);
+    if (!out.includes(m)) out.push(m);
+  }
+  if (out.length === 0) throw new Error('no modes given');
+  return out;
+}

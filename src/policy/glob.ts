@@ -1,0 +1,92 @@
+// Globs for paths, process names and executables, compiled once at load to
+// plain RegExps (picomatch: the matcher behind micromatch, chokidar, fast-glob;
+// well kept, no native code, bash-like syntax people already know).
+//
+// Dotfiles are handled explicitly: `*`, `?` and `**` DO match names that begin
+// with a dot (picomatch's `dot: true`), so `secrets/**` covers `secrets/.env`
+// and a deny rule cannot be sidestepped by a leading dot. To single dotfiles
+// out, write the dot: `**/.*`.
+import picomatch from 'picomatch';
+
+export type GlobKind = 'path' | 'comm' | 'exe';
+
+const OPTIONS: Record<GlobKind, picomatch.PicomatchOptions> = {
+  // posix paths whatever the platform; `*` stops at `/`, `**` crosses it.
+  path: { dot: true, windows: false },
+  exe: { dot: true, windows: false },
+  // Process names are not paths (kernel threads are called "kworker/0:1"):
+  // `*` matches any characters there, `/` included.
+  comm: { dot: true, windows: false, bash: true },
+};
+
+/** TASK_COMM_LEN - 1: the kernel keeps at most 15 bytes of a process name. */
+export const COMM_MAX = 15;
+
+export interface CompiledGlob {
+  glob: string;
+  test: (s: string) => boolean;
+}
+
+export interface GlobList {
+  globs: readonly string[];
+  each: readonly CompiledGlob[];
+}
+
+const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
+
+/** Checks one glob; returns the reason it is refused, or undefined. */
+export function checkGlob(g: unknown, kind: GlobKind): string | undefined {
+  if (typeof g !== 'string') return `expected a glob (a string), got ${typeof g === 'object' ? (g === null ? 'null' : Array.isArray(g) ? 'a list' : 'a mapping') : String(g)}`;
+  if (g === '') return 'an empty glob matches nothing';
+  if (g.length > 4096) return 'the glob is longer than 4096 characters';
+  if (g.includes('\0')) return 'the glob contains a NUL character';
+  const body = g.replace(/^!+/, '');
+  if (body === '') return `${JSON.stringify(g)} is not a glob`;
+  if (kind === 'path') {
+    if (body.startsWith('/')) return `${JSON.stringify(g)}: globs are relative to the mount root, drop the leading "/"`;
+    if (body.endsWith('/')) return `${JSON.stringify(g)} never matches: paths have no trailing "/" (use "${body}**" for what is under it, or "${body.replace(/\/+$/, '')}" for the directory itself)`;
+    if (body.includes('//')) return `${JSON.stringify(g)} never matches: paths have no empty parts ("//")`;
+    if (body.split('/').some((p) => p === '.' || p === '..')) return `${JSON.stringify(g)} never matches: paths have no "." or ".." parts`;
+  } else if (kind === 'exe') {
+    if (!body.startsWith('/') && !body.startsWith('*')) return `${JSON.stringify(g)} never matches: executables are absolute paths (start with "/", or "**/" for any directory)`;
+  } else if (kind === 'comm') {
+    if (!GLOB_CHARS.test(body) && Buffer.byteLength(body) > COMM_MAX)
+      return `${JSON.stringify(g)} never matches: the kernel keeps only the first ${COMM_MAX} bytes of a process name (use ${JSON.stringify(Buffer.from(body).subarray(0, COMM_MAX).toString())})`;
+  }
+  try {
+    picomatch.makeRe(g, OPTIONS[kind]);
+  } catch (e) {
+    return `${JSON.stringify(g)} is not a valid glob: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return undefined;
+}
+
+/** A glob with wildcards but no "/" matches at the mount root only: worth a warning. */
+export function rootOnlyWildcard(g: string): boolean {
+  const body = g.replace(/^!+/, '');
+  return !body.includes('/') && /[*?[{]/.test(body) && !body.startsWith('**');
+}
+
+/** Compiles one glob (already checked) to a test equivalent to picomatch(glob, opts)(s). */
+export function compileGlob(glob: string, kind: GlobKind): CompiledGlob {
+  const re = picomatch.makeRe(glob, OPTIONS[kind]);
+  // Same as picomatch's own matcher (empty input never matches; the glob
+  // itself always does), without the per-call result object it allocates.
+  return { glob, test: (s: string) => s !== '' && (s === glob || re.test(s)) };
+}
+
+export function compileGlobs(globs: readonly string[], kind: GlobKind): GlobList {
+  return { globs, each: globs.map((g) => compileGlob(g, kind)) };
+}
+
+/** True when one of the globs matches (a list is OR). */
+export function anyGlob(list: GlobList, s: string): boolean {
+  const each = list.each;
+  for (let i = 0; i < each.length; i++) if (each[i].test(s)) return true;
+  return false;
+}
+
+/** The picomatch options used for a kind (for tests comparing with picomatch itself). */
+export function globOptions(kind: GlobKind): picomatch.PicomatchOptions {
+  return { ...OPTIONS[kind] };
+}

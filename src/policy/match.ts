@@ -1,0 +1,247 @@
+// The compiled policy and its matcher. decide() runs at every open and create:
+// everything it needs is built at load (globs and regexes compiled, lists
+// turned into bitmasks and flat range arrays, one frozen Decision per rule),
+// so a call allocates nothing unless a content pattern has to look at bytes.
+import { ContentTest, MatchSpec, MODE_BIT, PolicySpec, TYPE_BIT } from './schema.js';
+import { anyGlob } from './glob.js';
+import { formatRanges, inRanges } from './ranges.js';
+import { Access, Decision, OpenContext, PolicyNeeds, ProcessInfo, RuleInfo } from './types.js';
+
+/** A rule ready for matching. */
+export interface CompiledRule {
+  readonly index: number;
+  readonly name: string;
+  readonly line: number;
+  readonly description?: string;
+  readonly match: MatchSpec;
+  /** No conditions: matches every open. */
+  readonly always: boolean;
+  readonly typeMask: number;
+  readonly modeMask: number;
+  readonly decision: Decision;
+  readonly summary: string;
+}
+
+/** The bits of MODE_BIT an access sets. */
+export function accessBits(a: Access): number {
+  let b = 0;
+  if (a.read) b |= MODE_BIT.read;
+  if (a.write) b |= MODE_BIT.write;
+  if (a.read && a.write) b |= MODE_BIT['read-write'];
+  if (a.read && !a.write) b |= MODE_BIT['read-only'];
+  if (a.write && !a.read) b |= MODE_BIT['write-only'];
+  if (a.create) b |= MODE_BIT.create;
+  if (a.truncate) b |= MODE_BIT.truncate;
+  return b;
+}
+
+/** The bytes as a string with one char per byte (latin1), for content patterns. */
+export function bytesToLatin1(b: Uint8Array, n: number): string {
+  const len = Math.min(n, b.length);
+  return Buffer.from(b.buffer, b.byteOffset, len).toString('latin1');
+}
+
+export function magicMatches(magic: Uint8Array, content: Uint8Array): boolean {
+  if (content.length < magic.length) return false;
+  for (let i = 0; i < magic.length; i++) if (content[i] !== magic[i]) return false;
+  return true;
+}
+
+/** Content tests (OR). `text` caches the latin1 form of the first `want` bytes. */
+function contentMatches(tests: readonly ContentTest[], content: Uint8Array, cache: { text?: string }, want: number): boolean {
+  for (let i = 0; i < tests.length; i++) {
+    const t = tests[i];
+    if (t.kind === 'magic') {
+      if (magicMatches(t.magic, content)) return true;
+    } else {
+      if (cache.text === undefined) cache.text = bytesToLatin1(content, want);
+      const s = cache.text.length > t.bytes ? cache.text.slice(0, t.bytes) : cache.text;
+      if (t.re.test(s)) return true;
+    }
+  }
+  return false;
+}
+
+function quoteList(xs: readonly string[]): string {
+  return xs.map((x) => JSON.stringify(x)).join(' | ');
+}
+
+export function describeContent(t: ContentTest): string {
+  return t.kind === 'magic' ? `magic ${t.hex}` : `pattern /${t.source}/${t.re.flags} in ${t.bytes} bytes`;
+}
+
+/** One line saying what a match requires. */
+export function describeMatch(m: MatchSpec): string {
+  const parts: string[] = [];
+  if (m.path) parts.push(`path ${quoteList(m.path.globs)}`);
+  if (m.type) parts.push(`type ${m.type.types.join(' | ')}`);
+  if (m.uid) parts.push(`uid ${formatRanges(m.uid, 'id')}`);
+  if (m.gid) parts.push(`gid ${formatRanges(m.gid, 'id')}`);
+  if (m.comm) parts.push(`comm ${quoteList(m.comm.globs)}`);
+  if (m.exe) parts.push(`exe ${quoteList(m.exe.globs)}`);
+  if (m.mode) parts.push(`mode ${m.mode.modes.join(' | ')}`);
+  if (m.size) parts.push(`size ${formatRanges(m.size, 'size')}`);
+  if (m.content) parts.push(`content ${m.content.map(describeContent).join(' | ')}`);
+  return parts.length ? parts.join('; ') : 'every open';
+}
+
+export function describeAction(d: { action: string; audit: boolean; errno: number }, errnoName: string): string {
+  if (d.action === 'deny') return `deny ${errnoName} (${d.errno})`;
+  if (d.action === 'mediated' && d.audit) return 'mediated, audited';
+  return d.action;
+}
+
+export class Policy {
+  /** The policy file's name, as given to the loader. */
+  readonly file: string;
+  /** The text it was loaded from: post it to worker threads and load it again there. */
+  readonly text: string;
+  /** sha256 of the text, hex: tells which policy a daemon runs. */
+  readonly digest: string;
+  /** The rules in order; `rules[d.ruleIndex]` for a Decision d. */
+  readonly rules: readonly RuleInfo[];
+  /** The decision when no rule matches. */
+  readonly default: Decision;
+  /** What decide() may read, over all reachable rules. */
+  readonly needs: Readonly<PolicyNeeds>;
+  /** Things that load but look like mistakes, one line each ("FILE:LINE: ..."). */
+  readonly warnings: readonly string[];
+  /** @internal The compiled rules (for explain). */
+  readonly compiled: readonly CompiledRule[];
+  /** @internal Index of the first rule that matches everything, or rules.length. */
+  readonly reachable: number;
+
+  /** @internal Use loadPolicy / loadPolicyFile. */
+  constructor(
+    spec: PolicySpec,
+    info: { file: string; text: string; digest: string; ruleLines: number[]; defaultLine: number; names: string[]; warnings: string[] },
+  ) {
+    this.file = info.file;
+    this.text = info.text;
+    this.digest = info.digest;
+    this.warnings = Object.freeze([...info.warnings]);
+    const compiled: CompiledRule[] = spec.rules.map((r, index) => {
+      const name = info.names[index];
+      const line = info.ruleLines[index];
+      const summary = describeMatch(r.match);
+      const always = Object.keys(r.match).length === 0;
+      const decision: Decision = Object.freeze({
+        action: r.action,
+        audit: r.audit,
+        errno: r.errno,
+        rule: name,
+        ruleIndex: index,
+        reason: `rules[${index}] ${JSON.stringify(name)} (${info.file}:${line}) matched: ${summary} -> ${describeAction(r, r.errnoName)}`,
+      });
+      return Object.freeze({
+        index,
+        name,
+        line,
+        description: r.description,
+        match: r.match,
+        always,
+        typeMask: r.match.type?.mask ?? 0,
+        modeMask: r.match.mode?.mask ?? 0,
+        decision,
+        summary,
+      });
+    });
+    this.compiled = Object.freeze(compiled);
+    const d = spec.default;
+    this.default = Object.freeze({
+      action: d.action,
+      audit: d.audit,
+      errno: d.errno,
+      rule: 'default',
+      ruleIndex: -1,
+      reason: `no rule matched: default (${info.file}:${info.defaultLine}) -> ${describeAction(d, d.errnoName)}`,
+    });
+    this.rules = Object.freeze(
+      compiled.map((c) =>
+        Object.freeze({ index: c.index, name: c.name, line: c.line, action: c.decision.action, audit: c.decision.audit, errno: c.decision.errno, summary: c.summary }),
+      ),
+    );
+    const firstAlways = compiled.findIndex((c) => c.always);
+    this.reachable = firstAlways < 0 ? compiled.length : firstAlways + 1;
+    const needs: PolicyNeeds = { process: false, comm: false, exe: false, content: 0, size: false };
+    for (let i = 0; i < this.reachable; i++) {
+      const m = compiled[i].match;
+      if (m.comm) needs.comm = true;
+      if (m.exe) needs.exe = true;
+      if (m.size) needs.size = true;
+      for (const t of m.content ?? []) needs.content = Math.max(needs.content, t.kind === 'magic' ? t.magic.length : t.bytes);
+    }
+    needs.process = needs.comm || needs.exe;
+    this.needs = Object.freeze(needs);
+  }
+
+  /** The decision for one open or create: the first rule whose conditions all hold, else the default. */
+  decide(ctx: OpenContext): Decision {
+    const rules = this.compiled;
+    const n = this.reachable;
+    let modeBits = -1;
+    let comm = ctx.comm;
+    let exe = ctx.exe;
+    let procTried = false;
+    let content = ctx.content;
+    let contentTried = false;
+    let cache: { text?: string } | undefined;
+    for (let i = 0; i < n; i++) {
+      const r = rules[i];
+      if (r.always) return r.decision;
+      const m = r.match;
+      if (r.typeMask !== 0 && (r.typeMask & (TYPE_BIT[ctx.type] | 0)) === 0) continue;
+      if (r.modeMask !== 0) {
+        if (modeBits < 0) modeBits = accessBits(ctx.access);
+        if ((r.modeMask & modeBits) === 0) continue;
+      }
+      if (m.uid !== undefined && !inRanges(m.uid, ctx.uid)) continue;
+      if (m.gid !== undefined && !inRanges(m.gid, ctx.gid)) continue;
+      if (m.size !== undefined && !inRanges(m.size, ctx.size)) continue;
+      if (m.path !== undefined && !anyGlob(m.path, ctx.path)) continue;
+      if (m.comm !== undefined || m.exe !== undefined) {
+        if (!procTried && (comm === undefined || exe === undefined) && ctx.lazy?.process) {
+          procTried = true;
+          const p = callProcess(ctx.lazy.process);
+          if (comm === undefined) comm = p.comm;
+          if (exe === undefined) exe = p.exe;
+        }
+        if (m.comm !== undefined && (comm === undefined || !anyGlob(m.comm, comm))) continue;
+        if (m.exe !== undefined && (exe === undefined || !anyGlob(m.exe, exe))) continue;
+      }
+      if (m.content !== undefined) {
+        if (content === undefined && !contentTried && ctx.lazy?.content) {
+          contentTried = true;
+          content = callContent(ctx.lazy.content, this.needs.content);
+        }
+        if (content === undefined) continue;
+        if (cache === undefined) cache = {};
+        if (!contentMatches(m.content, content, cache, this.needs.content)) continue;
+      }
+      return r.decision;
+    }
+    return this.default;
+  }
+}
+
+const NO_PROCESS: ProcessInfo = Object.freeze({});
+
+export function callProcess(f: () => ProcessInfo): ProcessInfo {
+  try {
+    const p = f();
+    return p && typeof p === 'object' ? p : NO_PROCESS;
+  } catch {
+    return NO_PROCESS;
+  }
+}
+
+export function callContent(f: (bytes: number) => Uint8Array | undefined, bytes: number): Uint8Array | undefined {
+  try {
+    const c = f(bytes);
+    return c instanceof Uint8Array ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export { contentMatches as _contentMatches };

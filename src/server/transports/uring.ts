@@ -1,0 +1,163 @@
+// FUSE over io_uring (protocol 7.42). Each worker registers `depth` entries
+// on each of its queues; a completion on an entry means a request is in its
+// buffers, and COMMIT_AND_FETCH sends the reply and re-arms the entry, in one
+// SQE: no read(2)/write(2) per request, and replies of a batch go out in one
+// io_uring_enter.
+//
+// An entry's buffers, as the kernel fills them: a 288-byte header buffer
+// (the fuse_in_header in its first 128 bytes, the opcode's fixed argument
+// struct in the next 128, then fuse_uring_ent_in_out) and a payload buffer
+// (names, write data). The codec wants one contiguous request, so the entry's
+// payload buffer sits at offset PAD of a larger buffer and the in-header and
+// fixed argument (at most 168 bytes) are copied in just before it: the
+// payload, which can be a megabyte of write data, is never copied. Replies
+// go back the same way: the out-header to the header buffer, the body to the
+// payload buffer. Data replies (READ) are built in place in the payload;
+// small metadata replies are built in a scratch buffer and copied (they may
+// not overwrite a request name still in use).
+import { native } from '../../native/index.js';
+import { Op, IN_HEADER, OUT_HEADER } from '../../fuse/abi.js';
+import { Request, Reply, readU64 } from '../../fuse/codec.js';
+import { Ring } from '../../io/ring.js';
+import { Dispatch, Exchange, ExchangeOwner, PENDING, Transport } from './transport.js';
+import { C } from '../stats.js';
+
+const HEADER_SIZE = 288;
+const OP_IN = 128;
+const ENT = 256;
+/** Room for the in-header plus the largest fixed argument struct, before the payload. */
+const PAD = 256;
+export const RING_KIND_FUSE = 2;
+
+/**
+ * Size of each opcode's fixed argument struct (what the kernel puts in the
+ * op_in area; everything after it goes to the payload buffer).
+ */
+const FIXED_IN: Record<number, number> = {
+  [Op.FORGET]: 8, [Op.GETATTR]: 16, [Op.SETATTR]: 88, [Op.MKNOD]: 16, [Op.MKDIR]: 8,
+  [Op.RENAME]: 8, [Op.LINK]: 8, [Op.OPEN]: 8, [Op.READ]: 40, [Op.WRITE]: 40, [Op.RELEASE]: 24,
+  [Op.FSYNC]: 16, [Op.SETXATTR]: 8, [Op.GETXATTR]: 8, [Op.LISTXATTR]: 8, [Op.FLUSH]: 24,
+  [Op.INIT]: 64, [Op.OPENDIR]: 8, [Op.READDIR]: 40, [Op.RELEASEDIR]: 24, [Op.FSYNCDIR]: 16,
+  [Op.GETLK]: 48, [Op.SETLK]: 48, [Op.SETLKW]: 48, [Op.ACCESS]: 8, [Op.CREATE]: 16,
+  [Op.INTERRUPT]: 8, [Op.BMAP]: 16, [Op.IOCTL]: 32, [Op.POLL]: 24, [Op.BATCH_FORGET]: 8,
+  [Op.FALLOCATE]: 32, [Op.READDIRPLUS]: 40, [Op.RENAME2]: 16, [Op.LSEEK]: 24,
+  [Op.COPY_FILE_RANGE]: 56, [Op.COPY_FILE_RANGE_64]: 56, [Op.SYNCFS]: 8, [Op.TMPFILE]: 16, [Op.STATX]: 24,
+};
+/** Requests whose replies are built in place in the payload (and which may complete asynchronously). */
+const IN_PLACE = new Set<number>([Op.READ, Op.WRITE, Op.FSYNC, Op.FALLOCATE]);
+
+class Entry implements Exchange {
+  readonly header = new Uint8Array(HEADER_SIZE);
+  readonly hdv = new DataView(this.header.buffer);
+  readonly buf: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly req: Request;
+  readonly inPlace: Reply;
+  rep: Reply;
+  readonly stable = true;
+
+  constructor(readonly id: number, readonly qid: number, payloadSize: number, readonly owner: UringTransport, scratch: Reply) {
+    this.buf = new Uint8Array(new ArrayBuffer(PAD + payloadSize));
+    this.payload = this.buf.subarray(PAD);
+    this.req = new Request(this.buf);
+    this.inPlace = new Reply(this.buf, PAD - OUT_HEADER);
+    this.rep = scratch;
+  }
+}
+
+export class UringTransport implements Transport, ExchangeOwner {
+  readonly name = 'uring';
+  private readonly entries: Entry[] = [];
+  private readonly scratch: Reply;
+  private dispatch: Dispatch | null = null;
+  private done: (() => void) | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly ring: Ring,
+    private readonly fd: number,
+    queues: number[],
+    depth: number,
+    payloadSize: number,
+    private readonly idBase: number,
+    private readonly stats: Float64Array,
+    private readonly log: (m: string) => void,
+  ) {
+    this.scratch = new Reply(payloadSize + OUT_HEADER);
+    for (const qid of queues) {
+      for (let d = 0; d < depth; d++) this.entries.push(new Entry(idBase + this.entries.length, qid, payloadSize, this, this.scratch));
+    }
+    ring.on(RING_KIND_FUSE, (id, res) => this.onCompletion(id - idBase, res));
+  }
+
+  serve(dispatch: Dispatch): Promise<void> {
+    this.dispatch = dispatch;
+    return new Promise((resolve) => {
+      this.done = resolve;
+      for (const e of this.entries) {
+        const r = native.uringFuseRegister(this.ring.id, this.fd, e.qid, e.header, e.payload, Ring.data(RING_KIND_FUSE, e.id));
+        if (!this.ring.prepared(r)) {
+          this.log(`io_uring register of queue ${e.qid}: ${native.errnoName(-r)}`);
+          this.finish();
+          return;
+        }
+      }
+      this.ring.submit();
+    });
+  }
+
+  stop(): void {
+    this.finish();
+  }
+
+  /** A request arrived in entry `i` (res 0), or the entry ended (res < 0). */
+  private onCompletion(i: number, res: number): void {
+    const e = this.entries[i];
+    if (!e) return;
+    if (res < 0) {
+      // The connection is gone (unmount or abort): the kernel cancels every entry.
+      if (!this.ended) this.log(`io_uring queue ${e.qid} ended: ${native.errnoName(-res)}`);
+      this.finish();
+      return;
+    }
+    const hdv = e.hdv;
+    const opcode = hdv.getUint32(4, true);
+    const fixed = FIXED_IN[opcode] ?? 0;
+    const base = PAD - IN_HEADER - fixed;
+    // Make the request contiguous: [in-header][fixed args][payload...]
+    e.buf.set(e.header.subarray(0, IN_HEADER), base);
+    if (fixed) e.buf.set(e.header.subarray(OP_IN, OP_IN + fixed), PAD - fixed);
+    e.req.load(base);
+    this.stats[C.viaUring]++;
+    e.rep = IN_PLACE.has(opcode) ? e.inPlace : this.scratch;
+    const len = this.dispatch!(e);
+    if (len !== PENDING) this.send(e, len);
+  }
+
+  /** Commit the reply of `e` and fetch the next request into it. */
+  send(x: Exchange, len: number): void {
+    const e = x as Entry;
+    if (this.ended) return;
+    const rep = e.rep;
+    const body = len > OUT_HEADER ? len - OUT_HEADER : 0;
+    // out-header to the header buffer, body to the payload buffer
+    e.header.set(rep.buf.subarray(rep.base, rep.base + OUT_HEADER), 0);
+    if (rep !== e.inPlace && body > 0) e.payload.set(rep.buf.subarray(rep.at(0), rep.at(body)), 0);
+    e.hdv.setUint32(ENT + 16, body, true);
+    const commitId = readU64(e.hdv, ENT + 8);
+    const r = native.uringFuseCommit(this.ring.id, this.fd, e.qid, commitId, Ring.data(RING_KIND_FUSE, e.id));
+    if (!this.ring.prepared(r)) this.log(`io_uring commit on queue ${e.qid}: ${native.errnoName(-r)}`);
+  }
+
+  stabilize(x: Exchange): Exchange | null {
+    return x; // entries keep their buffers until committed
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const d = this.done;
+    this.done = null;
+    d?.();
+  }
+}
