@@ -80,6 +80,23 @@ const char* errnoSymbol(int e) {
     case EINTR: return "EINTR";
     case ECANCELED: return "ECANCELED";
     case ENOTTY: return "ENOTTY";
+    case ENOTCONN: return "ENOTCONN";
+    case ECONNRESET: return "ECONNRESET";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ESHUTDOWN: return "ESHUTDOWN";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ETIME: return "ETIME";
+    case ENOBUFS: return "ENOBUFS";
+    case ENOMEM: return "ENOMEM";
+    case EPIPE: return "EPIPE";
+    case ESRCH: return "ESRCH";
+    case ECHILD: return "ECHILD";
+    case ESTALE: return "ESTALE";
+    case EDEADLK: return "EDEADLK";
+    case ENOLCK: return "ENOLCK";
+    case EPROTO: return "EPROTO";
+    case EALREADY: return "EALREADY";
+    case EINPROGRESS: return "EINPROGRESS";
     default: return nullptr;
   }
 }

@@ -19,10 +19,28 @@
 // asynchronously: a read or write already running may still touch its buffer
 // shortly after uringClose returns. (Cancelling a FUSE command only completes
 // it; the kernel does not write the entry's buffers then.)
+//
+// FUSE entries: the kernel's ring exit only cancels entries waiting for a
+// request. An entry whose request was delivered (its CQE reaped, or still in
+// the CQ) waits for a COMMIT_AND_FETCH that a dead ring can never send, and
+// the application's system call would hang forever. So the addon remembers
+// every entry it registered (by user_data, keeping its buffers alive until
+// teardown) and whether it is held by userspace; before a ring is torn down
+// (uringClose or env teardown, where JS can no longer run) it answers every
+// held request with -ECONNABORTED, in C++. Committing re-arms the entry, and
+// the kernel may hand it a queued request at once, so this repeats until no
+// entry is held (bounded). Unsubmitted SQEs that JS prepared are submitted
+// too if they are FUSE commits (their replies are complete) and turned into
+// NOPs otherwise (their buffers may be about to go away). A request the
+// kernel dispatches to a re-armed entry in the short window between the last
+// check and the kernel's asynchronous cancellation still gets stuck: the
+// kernel offers no way to withdraw a waiting entry synchronously.
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
 #include <uv.h>
 
 #include <algorithm>
@@ -75,6 +93,22 @@ struct PendingIov {
   iovec iov[FUSE_URING_IOV_SEGS];
 };
 
+// A FUSE entry registered through this ring. The references keep the buffers
+// the kernel writes to alive until the ring is torn down.
+struct FuseEntry {
+  int devFd;
+  uint16_t qid;
+  uint8_t* header;  // passfs_uring_req_header
+  Napi::Reference<Napi::Uint8Array> headerRef;
+  Napi::Reference<Napi::Uint8Array> payloadRef;
+  bool held = false;  // a request was delivered and not yet committed
+};
+
+// Passes of answer-then-collect at teardown: each pass answers what is held,
+// and a commit may be handed a queued request at once (or an application
+// may keep sending). Bounds teardown time if requests keep coming.
+constexpr int kMaxAnswerPasses = 32;
+
 }  // namespace
 
 struct Ring {
@@ -87,12 +121,16 @@ struct Ring {
   io_uring ring;
   // std::deque: appending never moves the arrays already handed out.
   std::deque<PendingIov> pendingIov;
+  // Keyed by the entry's user_data (its commits use the same one).
+  std::unordered_map<uint64_t, FuseEntry> fuseEntries;
   Napi::Reference<Napi::Float64Array> cqes;
   Napi::FunctionReference onComplete;
   std::optional<Napi::AsyncContext> async;
 };
 
 // Outside the anonymous namespace so InstanceData can point to it.
+void answerHeldFuseRequests(Ring* r);
+
 class RingTable {
  public:
   explicit RingTable(napi_env env) { napi_add_env_cleanup_hook(env, onEnvCleanup, this); }
@@ -119,7 +157,11 @@ class RingTable {
     uv_poll_stop(&r->poll);
     // Cancellation CQEs must not signal an eventfd about to be closed.
     io_uring_unregister_eventfd(&r->ring);
+    // Pure C++: may run from the env cleanup hook.
+    answerHeldFuseRequests(r);
     io_uring_queue_exit(&r->ring);
+    // Only now may the kernel no longer write to the entries' buffers.
+    r->fuseEntries.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), [](uv_handle_t* h) {
       auto* ring = static_cast<Ring*>(h->data);
       ::close(ring->efd);
@@ -142,6 +184,14 @@ class RingTable {
 };
 
 namespace {
+
+// Track FUSE entries through their completions: res >= 0 means a request was
+// delivered (the entry is held until committed); an error ends the command.
+inline void noteCompletion(Ring* r, uint64_t userData, int32_t res) {
+  if (r->fuseEntries.empty()) return;
+  auto it = r->fuseEntries.find(userData);
+  if (it != r->fuseEntries.end()) it->second.held = res >= 0;
+}
 
 // Drop the iovec pairs of REGISTER SQEs the kernel has consumed.
 void releaseConsumedIov(Ring* r) {
@@ -195,6 +245,7 @@ size_t reap(Ring* r, double* out, size_t cap) {
     for (unsigned i = 0; i < got; ++i) {
       out[2 * (n + i)] = static_cast<double>(batch[i]->user_data);
       out[2 * (n + i) + 1] = static_cast<double>(batch[i]->res);
+      noteCompletion(r, batch[i]->user_data, batch[i]->res);
     }
     io_uring_cq_advance(&r->ring, got);
     n += got;
@@ -395,6 +446,13 @@ Napi::Value uringFuseRegister(const Napi::CallbackInfo& info) {
   passfs_uring_cmd_req req = {};
   req.qid = static_cast<uint16_t>(qid);
   prepFuseCmd(sqe, devFd, FUSE_IO_URING_CMD_REGISTER, req, p.iov, FUSE_URING_IOV_SEGS, userData);
+  FuseEntry& e = r->fuseEntries[userData];
+  e.devFd = devFd;
+  e.qid = static_cast<uint16_t>(qid);
+  e.header = header.data;
+  e.headerRef = Napi::Reference<Napi::Uint8Array>::New(info[3].As<Napi::Uint8Array>(), 1);
+  e.payloadRef = Napi::Reference<Napi::Uint8Array>::New(info[4].As<Napi::Uint8Array>(), 1);
+  e.held = false;
   return Napi::Number::New(env, 0);
 }
 
@@ -418,6 +476,10 @@ Napi::Value uringFuseCommit(const Napi::CallbackInfo& info) {
   req.commit_id = commitId;
   req.qid = static_cast<uint16_t>(qid);
   prepFuseCmd(sqe, devFd, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, req, nullptr, 0, userData);
+  // The reply is in the SQ: it goes out with the next submit, at the latest
+  // when the ring is torn down.
+  auto it = r->fuseEntries.find(userData);
+  if (it != r->fuseEntries.end()) it->second.held = false;
   return Napi::Number::New(env, 0);
 }
 
@@ -444,7 +506,83 @@ Napi::Value uringClose(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
+// Every unsubmitted SQE (between the kernel's SQ head and our tail) that is
+// not a FUSE commit becomes a NOP with the same user_data.
+void neutralizeUnsubmitted(Ring* r) {
+  io_uring_sq& sq = r->ring.sq;
+  unsigned shift = (r->ring.flags & IORING_SETUP_SQE128) ? 1 : 0;
+  unsigned head = io_uring_smp_load_acquire(sq.khead);
+  for (unsigned i = head; i != sq.sqe_tail; ++i) {
+    io_uring_sqe* sqe = &sq.sqes[(i & sq.ring_mask) << shift];
+    if (sqe->opcode == IORING_OP_URING_CMD && sqe->cmd_op == FUSE_IO_URING_CMD_COMMIT_AND_FETCH) continue;
+    uint64_t userData = sqe->user_data;
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, userData);
+  }
+}
+
+// Consume every CQE, updating the held flags (JS will never see them).
+void collect(Ring* r) {
+  // Runs pending task work (deliveries are posted from it) and flushes an
+  // overflowed CQ.
+  io_uring_get_events(&r->ring);
+  io_uring_cqe* cqe;
+  unsigned head;
+  unsigned n = 0;
+  io_uring_for_each_cqe(&r->ring, head, cqe) {
+    noteCompletion(r, cqe->user_data, cqe->res);
+    ++n;
+  }
+  io_uring_cq_advance(&r->ring, n);
+}
+
+// The reply -ECONNABORTED for the request held in `e`, as COMMIT_AND_FETCH.
+void prepAbortReply(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e) {
+  auto* h = reinterpret_cast<passfs_uring_req_header*>(e.header);
+  uint64_t commitId;
+  memcpy(&commitId, &h->ring_ent_in_out.commit_id, sizeof commitId);
+  struct {
+    uint32_t len;
+    int32_t error;
+    uint64_t unique;
+  } out = {16, -ECONNABORTED, commitId};
+  static_assert(sizeof out == 16, "fuse_out_header is 16 bytes");
+  memcpy(h->in_out, &out, sizeof out);
+  uint32_t payloadSz = 0;
+  memcpy(&h->ring_ent_in_out.payload_sz, &payloadSz, sizeof payloadSz);
+  passfs_uring_cmd_req req = {};
+  req.commit_id = commitId;
+  req.qid = e.qid;
+  prepFuseCmd(sqe, e.devFd, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, req, nullptr, 0, userData);
+}
+
 }  // namespace
+
+// Answer every request held by an entry of `r` (see the top of this file).
+// The COMMIT_AND_FETCH is handled inline when submitted: the application gets
+// its error then, and the fetch it re-arms is cancelled by the ring's exit.
+void answerHeldFuseRequests(Ring* r) {
+  if (r->fuseEntries.empty()) return;
+  neutralizeUnsubmitted(r);
+  for (int pass = 0; pass < kMaxAnswerPasses; ++pass) {
+    collect(r);
+    if (getenv("PASSFS_DBG")) { int h = 0; for (auto& kv : r->fuseEntries) h += kv.second.held; fprintf(stderr, "DBG pass %d held %d of %zu sqready %u\n", pass, h, r->fuseEntries.size(), io_uring_sq_ready(&r->ring)); }
+    for (auto& [userData, e] : r->fuseEntries) {
+      if (!e.held) continue;
+      io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
+      if (sqe == nullptr) {
+        // SQ full: send what is prepared and go on.
+        if (io_uring_submit(&r->ring) < 0) break;
+        sqe = io_uring_get_sqe(&r->ring);
+        if (sqe == nullptr) break;
+      }
+      prepAbortReply(sqe, userData, e);
+      e.held = false;
+    }
+    if (io_uring_sq_ready(&r->ring) == 0) return;  // nothing held, nothing pending
+    if (io_uring_submit(&r->ring) < 0) return;
+  }
+}
 
 void registerUring(Napi::Env env, Napi::Object exports) {
   // The table frees itself from its env cleanup hook.

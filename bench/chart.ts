@@ -27,8 +27,6 @@ export function chartGroups(r: BenchResult): ChartGroup[] {
   return out;
 }
 
-const f1 = (x: number) => (Math.round(x * 10) / 10).toString();
-
 export function renderChart(r: BenchResult): string {
   const modes = r.parameters.modes.filter((m) => m !== 'native');
   const hasNative = r.parameters.modes.includes('native');
@@ -36,9 +34,12 @@ export function renderChart(r: BenchResult): string {
   const ratio = (g: ChartGroup, mode: string) =>
     r.summary.find((s) => s.job === g.job && s.metric === g.metric && s.mode === mode)?.ratio ?? null;
   const all = groups.flatMap((g) => modes.map((m) => ratio(g, m))).filter((x): x is number => x !== null);
-  const maxRatio = Math.max(1.2, ...all.map((x) => x * 1.08));
-  const step = maxRatio > 3 ? 0.5 : maxRatio > 1.6 ? 0.25 : 0.2;
-  const yMax = Math.ceil(maxRatio / step) * step;
+  // The axis stops at CAP: a far outlier would flatten every other bar; its
+  // bar is drawn to the top and its label keeps the value.
+  const CAP = 2;
+  const maxRatio = Math.min(CAP, Math.max(1.2, ...all.map((x) => x * 1.08)));
+  const step = maxRatio > 1.6 ? 0.25 : 0.2;
+  const yMax = Math.min(CAP, Math.ceil(maxRatio / step - 1e-9) * step);
 
   const bar = 16;
   const gap = 18;
@@ -99,8 +100,13 @@ export function renderChart(r: BenchResult): string {
       }
       const h = top + plotH - y(v);
       o.push(`<rect class="bar" ${attrs} data-ratio="${v.toFixed(4)}" x="${x}" y="${y(v).toFixed(1)}" width="${bar - 2}" height="${h.toFixed(1)}" fill="${PALETTE[mi % PALETTE.length]}"><title>${escapeXml(`${g.label}, ${m}: ${v.toFixed(2)}x native`)}</title></rect>`);
-      const ty = Math.max(top + 26, y(v) - 4);
-      o.push(`<text transform="translate(${(x + (bar - 2) / 2 + 3.5).toFixed(1)} ${ty.toFixed(1)}) rotate(-90)" font-size="10" fill="#333">${v.toFixed(2)}${v > yMax ? '+' : ''}</text>`);
+      // The value above the bar, or inside its top in white when there is no room above.
+      const label = `${v.toFixed(2)}${v > yMax ? ' \u25B6' : ''}`;
+      const above = y(v) - 4 - label.length * 6 >= top;
+      const tx = (x + (bar - 2) / 2 + 3.5).toFixed(1);
+      o.push(above
+        ? `<text transform="translate(${tx} ${(y(v) - 4).toFixed(1)}) rotate(-90)" font-size="10" fill="#333">${label}</text>`
+        : `<text transform="translate(${tx} ${(y(v) + 4).toFixed(1)}) rotate(-90)" font-size="10" fill="#fff" text-anchor="end">${label}</text>`);
     });
     const lxg = gx + (modes.length * bar) / 2;
     o.push(`<text transform="translate(${lxg.toFixed(1)} ${top + plotH + 14}) rotate(-40)" text-anchor="end">${escapeXml(g.label)}</text>`);
@@ -109,7 +115,7 @@ export function renderChart(r: BenchResult): string {
   // The native line, over the bars.
   o.push(`<line x1="${left}" y1="${y(1).toFixed(1)}" x2="${width - right}" y2="${y(1).toFixed(1)}" stroke="#c00" stroke-width="1.5" stroke-dasharray="5,3"/>`);
   if (!hasNative) o.push(`<text x="${left + 10}" y="${top + 20}" fill="#c00">no native mode in this run: no ratios</text>`);
-  o.push(`<text x="${left}" y="${height - 10}" fill="#777" font-size="10">${escapeXml(`modes: ${r.parameters.modes.join(', ')}; passfs ${r.versions.passfs}, fio ${r.versions.fio}; y axis in steps of ${f1(step)}`)}</text>`);
+  o.push(`<text x="${left}" y="${height - 10}" fill="#777" font-size="10">${escapeXml(`modes: ${r.parameters.modes.join(', ')}; passfs ${r.versions.passfs}, fio ${r.versions.fio}${all.some((v) => v > yMax) ? `; \u25B2 bar cut at the top of the axis (${yMax.toFixed(1)}), label gives its value` : ''}`)}</text>`);
   o.push('</svg>');
   return o.join('\n') + '\n';
 }

@@ -113,8 +113,8 @@ export function directionOf(job: FioJobSpec): 'read' | 'write' {
 
 /** The last "fio: ..." error line of fio's stderr, for a one-line report. */
 export function fioErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const errs = lines.filter((l) => /error|fio:/i.test(l));
+  const lines = stderr.split('\n').map((l) => l.trim().replace(/^fio:\s*/, '')).filter(Boolean);
+  const errs = lines.filter((l) => /error|invalid|failed|cannot|denied/i.test(l));
   const n = errs.length;
   if (n === 0) return lines.at(-1) ?? '';
   return n > 1 ? `${errs[0]} (and ${n - 1} more)` : errs[0];

@@ -37,8 +37,8 @@ interface Options {
 
 /** Defaults of a full run and of --quick; any option given explicitly wins. */
 const PRESETS = {
-  full: { size: '2G', runtime: 5, reps: 3, files: 16000, buildSources: 200 },
-  quick: { size: '512M', runtime: 3, reps: 1, files: 4000, buildSources: 60 },
+  full: { size: '2G', runtime: 3, reps: 3, files: 10000, buildSources: 150 },
+  quick: { size: '512M', runtime: 2, reps: 1, files: 3000, buildSources: 40 },
 };
 
 const DATA_FILE = 'file';
@@ -128,7 +128,7 @@ async function bench(o: Options): Promise<number> {
     requireTool('grep', ['--version'], 'apt-get install grep');
   }
   if (modes.some((m) => m.mount) && !fs.existsSync(getPassfsBin())) throw new BenchError(`passfs command ${getPassfsBin()} not found`);
-  if (modes.some((m) => m.mount) && !fs.existsSync(path.join(path.dirname(getPassfsBin()), '../dist/cli/main.js'))) {
+  if (modes.some((m) => m.mount) && getPassfsBin() === path.join(REPO, 'bin/passfs.js') && !fs.existsSync(path.join(REPO, 'dist/cli/main.js'))) {
     throw new BenchError('passfs is not built: run scripts/setup.sh');
   }
 

@@ -14,13 +14,14 @@ export interface Mode {
 
 export const MODES: readonly Mode[] = [
   { name: 'native', mount: null, description: 'the lower directory itself, no FUSE' },
-  { name: 'passthrough', mount: ['--io', 'passthrough'], description: 'FUSE passthrough: reads and writes go from the kernel to the lower file' },
-  { name: 'mediated', mount: ['--io', 'mediated'], description: 'every read and write served by the daemon (its default engine)' },
-  { name: 'mediated-sync', mount: ['--io', 'mediated', '--mediated', 'sync'], description: 'mediated, synchronous pread/pwrite in the workers' },
-  { name: 'mediated-async', mount: ['--io', 'mediated', '--mediated', 'async'], description: 'mediated, asynchronous engine' },
-  { name: 'passthrough-devfuse', mount: ['--io', 'passthrough', '--transport', 'devfuse'], description: 'passthrough, requests read from /dev/fuse' },
+  // The transport is pinned: the daemon's default ("auto") follows a global
+  // kernel switch that other processes (the test suite) turn on and off.
+  { name: 'passthrough', mount: ['--io', 'passthrough', '--transport', 'devfuse'], description: 'FUSE passthrough: reads and writes go from the kernel to the lower file' },
+  { name: 'mediated', mount: ['--io', 'mediated', '--transport', 'devfuse'], description: 'every read and write served by the daemon (its default engine)' },
+  { name: 'mediated-sync', mount: ['--io', 'mediated', '--transport', 'devfuse', '--mediated', 'sync'], description: 'mediated, synchronous pread/pwrite in the workers' },
+  { name: 'mediated-async', mount: ['--io', 'mediated', '--transport', 'devfuse', '--mediated', 'async'], description: 'mediated, asynchronous engine' },
   { name: 'passthrough-uring', mount: ['--io', 'passthrough', '--transport', 'uring'], uring: true, description: 'passthrough, requests over FUSE-over-io_uring' },
-  { name: 'mediated-uring', mount: ['--io', 'mediated', '--transport', 'uring'], uring: true, description: 'mediated, requests over FUSE-over-io_uring' },
+  { name: 'mediated-uring', mount: ['--io', 'mediated', '--transport', 'uring'], uring: true, description: 'mediated (default engine), requests over FUSE-over-io_uring' },
 ];
 
 export const DEFAULT_MODES = ['native', 'passthrough', 'mediated'];

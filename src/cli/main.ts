@@ -11,6 +11,7 @@ import { isMountpoint } from '../server/mounts.js';
 import { native } from '../native/index.js';
 import { printStatus } from './status.js';
 import { runDemo } from './demo.js';
+import { loadPolicyFile, makeContext, explain } from '../policy/index.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/passfs.js');
 
@@ -38,6 +39,9 @@ interface MountFlags {
   mediated: 'sync' | 'async';
   queueDepth: number;
   payloadSize: number;
+  policy?: string;
+  audit?: string;
+  auditFailure: 'deny' | 'continue';
   debug?: boolean;
   readyFd?: number;
 }
@@ -55,6 +59,9 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     mediated: f.mediated,
     queueDepth: f.queueDepth,
     payloadSize: f.payloadSize,
+    policy: f.policy ? path.resolve(f.policy) : null,
+    audit: f.audit ? (f.audit === '-' ? '-' : path.resolve(f.audit)) : null,
+    auditFailure: f.auditFailure,
     debug: !!f.debug,
   };
 }
@@ -82,6 +89,11 @@ async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGHUP', () => {
+    if (!d) return;
+    const r = d.reload();
+    if (!r.ok) log(`SIGHUP: ${r.error}`);
+  });
   try {
     d = await Daemon.start(o);
   } catch (e) {
@@ -133,6 +145,9 @@ function passOn(f: MountFlags): string[] {
   const a = ['--io', f.io, '--workers', String(f.workers), '--attr-timeout', String(f.attrTimeout), '--max-inodes', String(f.maxInodes),
     '--transport', f.transport, '--mediated', f.mediated, '--queue-depth', String(f.queueDepth), '--payload-size', String(f.payloadSize)];
   if (f.allowOther) a.push('--allow-other');
+  if (f.policy) a.push('--policy', path.resolve(f.policy));
+  if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
+  a.push('--audit-failure', f.auditFailure);
   if (f.debug) a.push('--debug');
   return a;
 }
@@ -193,6 +208,9 @@ program
   .addOption(new Option('--mediated <engine>', 'how mediated reads and writes reach the lower file').choices(['sync', 'async']).default('async'))
   .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)
   .option('--payload-size <bytes>', 'payload buffer of each io_uring entry', int(65536, 1 << 20), 1 << 20)
+  .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
+  .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
+  .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))
   .option('--debug', 'verbose logging')
   .addOption(new Option('--ready-fd <fd>').argParser(int(0, 1 << 20)).hideHelp())
   .action(async (lower: string, mountpoint: string, f: MountFlags) => {
@@ -221,6 +239,57 @@ program
       const s = await ask(fs.realpathSync(mnt), { cmd: 'status' });
       if (f.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
       else printStatus(s);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
+
+program
+  .command('reload')
+  .description('load the policy file of MOUNTPOINT again (SIGHUP does the same); an invalid file is refused and the running policy stays')
+  .argument('<mountpoint>')
+  .action(async (mountpoint: string) => {
+    const mnt = path.resolve(mountpoint);
+    if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
+    const r = await ask(fs.realpathSync(mnt), { cmd: 'reload' }).catch((e: Error) => fail(e.message));
+    if (!r.ok) fail(`reload refused, the running policy stays: ${r.error}`);
+    process.stdout.write(`passfs: policy reloaded (${r.rules} rules)\n`);
+  });
+
+const policyCmd = program.command('policy').description('check and explain policy files, without a mount');
+policyCmd
+  .command('check')
+  .description('validate a policy file')
+  .argument('<file>')
+  .action((file: string) => {
+    try {
+      const p = loadPolicyFile(file);
+      for (const w of p.warnings) process.stdout.write(`warning: ${w}\n`);
+      process.stdout.write(`${file}: ok (${p.rules.length} rules, default ${p.default.action})\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
+policyCmd
+  .command('explain')
+  .description('which rule decides an open of PATH (relative to the mount root), and why')
+  .argument('<file>')
+  .argument('<path>')
+  .option('--uid <n>', 'caller uid', int(0, 2 ** 32 - 1), 0)
+  .option('--gid <n>', 'caller gid', int(0, 2 ** 32 - 1), 0)
+  .option('--pid <n>', 'caller pid', int(0, 2 ** 31 - 1), 0)
+  .option('--comm <name>', 'process name')
+  .option('--exe <path>', 'executable')
+  .option('--mode <spec>', 'access: read, write, rw, create, truncate (comma-separated)', 'read')
+  .option('--size <bytes>', 'file size', int(0, Number.MAX_SAFE_INTEGER), 0)
+  .option('--type <t>', 'file type', 'file')
+  .option('--content <file>', 'take the file\'s first bytes from this file')
+  .action((file: string, p: string, f: { uid: number; gid: number; pid: number; comm?: string; exe?: string; mode: string; size: number; type: string; content?: string }) => {
+    try {
+      const policy = loadPolicyFile(file);
+      const ctx = makeContext({ path: p, uid: f.uid, gid: f.gid, pid: f.pid, comm: f.comm, exe: f.exe, mode: f.mode, size: f.size, type: f.type,
+        content: f.content ? fs.readFileSync(f.content).subarray(0, Math.max(policy.needs.content, 1)) : undefined });
+      for (const line of explain(policy, ctx)) process.stdout.write(line + '\n');
     } catch (e) {
       fail((e as Error).message);
     }

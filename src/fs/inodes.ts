@@ -18,7 +18,7 @@
 
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
-const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, STRIDE = 8 }
+const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, STRIDE = 8 }
 const enum F { dev = 0, ino, nlookup, generation, STRIDE = 4 }
 const enum M { lock = 0, freeTop, inUse, LENGTH = 4 }
 
@@ -155,8 +155,10 @@ export class InodeTable {
   backingFd(s: number): number { return this.ints[s * I.STRIDE + I.backingFd]; }
 
   /** Count one more open in `mode` (and remember the backing file of a first passthrough open). */
-  addOpen(s: number, mode: IoMode, backingId = -1, backingFd = -1): void {
+  addOpen(s: number, mode: IoMode, backingId = -1, backingFd = -1, pid = 0, uid = 0): void {
     const b = s * I.STRIDE;
+    this.ints[b + I.openerPid] = pid;
+    this.ints[b + I.openerUid] = uid;
     if (this.ints[b + I.opens] <= 0) {
       this.ints[b + I.opens] = 0;
       this.ints[b + I.ioMode] = mode;
@@ -180,6 +182,18 @@ export class InodeTable {
     this.ints[b + I.backingFd] = -1;
     this.ints[b + I.ioMode] = IoMode.None;
     return id > 0 || fd >= 0 ? [id, fd] : null;
+  }
+
+  /** The inodes open right now (for status; read without the lock, so a snapshot at best). */
+  openInodes(): { nodeid: number; fd: number; mode: IoMode; opens: number; pid: number; uid: number }[] {
+    const out = [];
+    for (let s = 0; s < this.capacity; s++) {
+      const b = s * I.STRIDE;
+      if (this.ints[b + I.fd] >= 0 && this.ints[b + I.opens] > 0) {
+        out.push({ nodeid: s + 1, fd: this.ints[b + I.fd], mode: this.ints[b + I.ioMode] as IoMode, opens: this.ints[b + I.opens], pid: this.ints[b + I.openerPid], uid: this.ints[b + I.openerUid] });
+      }
+    }
+    return out;
   }
 
   // ---- internals -----------------------------------------------------------------------

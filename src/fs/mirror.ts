@@ -9,7 +9,7 @@
 // handed back to the kernel as text, which follows them in the caller's own
 // view, exactly as it would natively. "/proc/self/fd/N" is only ever used on
 // the daemon's own handles, which already point inside LOWER.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { Native, St, Sfs } from '../native/index.js';
 import {
   Op, OP_SLOTS, ROOT_ID, IN_HEADER, ENTRY_OUT, ATTR_OUT, OPEN_OUT, WRITE_IN,
@@ -20,7 +20,9 @@ import {
 } from '../fuse/abi.js';
 import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { InodeTable, IoMode } from './inodes.js';
-import { C } from '../server/stats.js';
+import { C, MAX_RULES } from '../server/stats.js';
+import type { AuditLog } from '../server/audit.js';
+import { Policy, Decision, accessFromFlags, processInfo } from '../policy/index.js';
 import { Exchange, PENDING } from '../server/transports/transport.js';
 import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
@@ -46,10 +48,18 @@ export interface MirrorOptions {
   log: (msg: string) => void;
   /** Builds the engine that serves mediated reads and writes. */
   engine: (complete: Complete) => MediatedEngine;
+  /** The lower directory's real path: policy paths are relative to it. */
+  lowerRoot: string;
+  /** Per-file decisions; null: every file follows `io`. */
+  policy: Policy | null;
+  audit: AuditLog | null;
 }
 
-/** High bit of a file handle: this open is in passthrough mode (fh's low 32 bits are the fd). */
+// File handles: the low 32 bits are the fd; bit 32 marks a passthrough open
+// (the fd is the inode's shared backing file), bit 33 an audited one.
 const FH_PASSTHROUGH = 2 ** 32;
+const FH_AUDIT = 2 ** 33;
+const fhFlags = (fh: number): number => Math.floor(fh / 2 ** 32);
 const TWO32 = 2 ** 32;
 const EMPTY = '';
 const DOT = 0x2e;
@@ -74,6 +84,8 @@ export class Mirror {
   /** The operations table: one entry per opcode, unknown ones get ENOSYS. */
   private readonly ops: (Handler | undefined)[] = new Array(OP_SLOTS);
   readonly engine: MediatedEngine;
+  private policy: Policy | null;
+  private readonly audit: AuditLog | null;
 
   constructor(
     private readonly sys: Native,
@@ -98,6 +110,13 @@ export class Mirror {
     };
     for (const [name, fn] of Object.entries(t)) this.ops[Op[name as keyof typeof Op]] = fn!.bind(this);
     this.engine = opt.engine(this.complete);
+    this.policy = opt.policy;
+    this.audit = opt.audit;
+  }
+
+  /** A reloaded policy: new opens follow it, open files keep their mode. */
+  setPolicy(p: Policy | null): void {
+    this.policy = p;
   }
 
   /** Serve one request; returns the reply length to send, 0 for no reply, or PENDING (sent later by the engine). */
@@ -224,6 +243,64 @@ export class Mirror {
     } catch {
       return false; // the caller is gone: assume the stricter answer
     }
+  }
+
+  // ---- policy ----------------------------------------------------------------------
+  /** The lower path of a handle, relative to LOWER ("" for the root). */
+  private relPath(fd: number): string {
+    let p = readlinkSync(this.proc(fd));
+    if (p.endsWith(' (deleted)')) p = p.slice(0, -10);
+    const root = this.opt.lowerRoot;
+    return p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : p;
+  }
+
+  /** The first `n` bytes of the file behind an O_PATH handle (for content rules). */
+  private firstBytes(fd: number, n: number): Uint8Array | undefined {
+    const f = this.sys.reopen(fd, O.RDONLY | O.CLOEXEC);
+    if (f < 0) return undefined;
+    const buf = new Uint8Array(n);
+    const got = this.sys.pread(f, buf, 0, n, 0);
+    this.sys.close(f);
+    return got < 0 ? undefined : buf.subarray(0, got);
+  }
+
+  /**
+   * The policy's decision for an open (fd: the file's handle) or a create
+   * (fd: the parent's handle, name: the new entry); null without a policy.
+   * Counts the rule's hit and writes the audit line.
+   */
+  private decide(req: Request, flags: number, fd: number, name?: Uint8Array): Decision | null {
+    const pol = this.policy;
+    if (!pol) return null;
+    const created = name !== undefined;
+    let path = this.relPath(fd);
+    if (name) {
+      const n = Buffer.from(name.buffer, name.byteOffset, name.length).toString();
+      path = path ? `${path}/${n}` : n;
+    }
+    let size = 0;
+    if (!created && pol.needs.size && this.sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, this.st2) === 0) size = this.st2[St.size];
+    const pid = req.pid;
+    const d = pol.decide({
+      path, type: 'file', uid: req.uid, gid: req.gid, pid, size, access: accessFromFlags(flags, created),
+      lazy: { process: () => processInfo(pid, pol.needs), content: created ? undefined : (n) => this.firstBytes(fd, n) },
+    });
+    const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
+    this.stats[C.RULE_BASE + hit]++;
+    this.audit?.write({
+      event: 'open', pid, uid: req.uid, gid: req.gid, comm: processInfo(pid, { comm: true }).comm ?? null, path,
+      flags, create: created, decision: d.action, audited: d.audit, rule: d.rule, reason: d.reason,
+    });
+    return d;
+  }
+
+  /** One audit line for a read or write of an audited file. */
+  private auditIo(req: Request, event: 'read' | 'write', fd: number, res: number): void {
+    let path: string | null = null;
+    try {
+      path = this.relPath(fd);
+    } catch { /* the fd is gone */ }
+    this.audit?.write({ event, pid: req.pid, uid: req.uid, gid: req.gid, path, offset: req.u64(8), size: req.u32(16), result: res });
   }
 
   // ---- entries ----------------------------------------------------------------------
@@ -394,11 +471,14 @@ export class Mirror {
    * mode per inode, so an inode that is already open keeps its mode: a later
    * opener joins it. Returns [fh, open_flags, backing_id] or -errno.
    */
-  private openNode(s: number, req: Request, flags: number, openFlags: number, preFd = -1, preFdIsBacking = false): [number, number, number] | number {
+  private openNode(
+    s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd = -1, preFdIsBacking = false,
+  ): [number, number, number] | number {
     const { sys, table, stats } = this;
     const ifd = table.fd(s);
     const writing = (flags & O.ACCMODE) !== O.RDONLY;
-    let want = this.opt.io === 'passthrough' && this.opt.passthrough ? IoMode.Passthrough : IoMode.Mediated;
+    const mustMediate = d?.action === 'mediated';
+    let want = this.wantsPassthrough(d) ? IoMode.Passthrough : IoMode.Mediated;
     // The write trap: with KILLPRIV_V2 a passthrough write by this opener
     // would not clear suid/sgid/capabilities. Serve such writers ourselves.
     const privileged = writing && req.uid !== 0 && this.stat(ifd) === 0 && this.hasPrivs(ifd, this.st[St.mode], this.st[St.gid], req);
@@ -412,6 +492,13 @@ export class Mirror {
     table.lock();
     try {
       const existing = table.ioMode(s);
+      if (existing === IoMode.Passthrough && mustMediate) {
+        // The kernel cannot mix modes on one inode, and joining passthrough
+        // would escape the rule (and its audit): refuse this open instead.
+        stats[C.modeConflicts]++;
+        if (preFd >= 0) sys.close(preFd);
+        return -E.BUSY;
+      }
       mode = existing !== IoMode.None ? existing : want;
       if (existing !== IoMode.None && existing !== want) stats[C.modeJoined]++;
       if (mode === IoMode.Passthrough && existing === IoMode.None) {
@@ -422,20 +509,20 @@ export class Mirror {
         const id = bfd < 0 ? bfd : sys.backingOpen(this.devFd, bfd);
         if (id > 0) {
           stats[C.backingOpened]++;
-          table.addOpen(s, IoMode.Passthrough, id, bfd);
+          table.addOpen(s, IoMode.Passthrough, id, bfd, req.pid, req.uid);
           backingId = id;
           preFd = -1;
         } else {
           if (bfd >= 0 && bfd !== preFd) sys.close(bfd);
           fallbackErr = -id;
           mode = IoMode.Mediated;
-          table.addOpen(s, IoMode.Mediated);
+          table.addOpen(s, IoMode.Mediated, -1, -1, req.pid, req.uid);
         }
       } else if (mode === IoMode.Passthrough) {
-        table.addOpen(s, IoMode.Passthrough);
+        table.addOpen(s, IoMode.Passthrough, -1, -1, req.pid, req.uid);
         backingId = table.backingId(s);
       } else {
-        table.addOpen(s, IoMode.Mediated);
+        table.addOpen(s, IoMode.Mediated, -1, -1, req.pid, req.uid);
       }
     } finally {
       table.unlock();
@@ -464,7 +551,25 @@ export class Mirror {
     const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~MEDIATED_DROP) | O.CLOEXEC);
     if (fd < 0) { this.releaseNode(s, -1); return fd; }
     stats[C.openMediated]++;
-    return [fd, 0, 0];
+    return [fd + (d?.audit ? FH_AUDIT : 0), 0, 0];
+  }
+
+  /** Does this open get kernel passthrough, if the inode allows? The rule decides; without a policy, --io. */
+  private wantsPassthrough(d: Decision | null): boolean {
+    return this.opt.passthrough && (d ? d.action === 'passthrough' : this.opt.io === 'passthrough');
+  }
+
+  /** Before any open or create: a broken audit log with --audit-failure deny refuses everything. */
+  private refused(): number {
+    if (!this.audit?.refusing) return 0;
+    this.stats[C.auditDenied]++;
+    return -E.ACCES;
+  }
+
+  /** Count a denial by the policy; the errno is the rule's. */
+  private denied(d: Decision): number {
+    this.stats[C.openDenied]++;
+    return -d.errno;
   }
 
   /** Undo one open's accounting; close what the last one leaves behind. */
@@ -473,7 +578,7 @@ export class Mirror {
     table.lock();
     const last = table.dropOpen(s);
     table.unlock();
-    if (fh >= 0 && fh < FH_PASSTHROUGH) sys.close(fh);
+    if (fh >= 0 && !(fhFlags(fh) & 1)) sys.close(fh % TWO32);
     if (last) {
       if (last[0] > 0) {
         sys.backingClose(this.devFd, last[0]);
@@ -493,7 +598,11 @@ export class Mirror {
     const s = this.slot(req.nodeid);
     if (s < 0) return -E.STALE;
     if ((this.table.type(s) & S_IFMT) !== S_IFREG) return -E.INVAL;
-    const o = this.openNode(s, req, req.u32(0), req.u32(4));
+    const stop = this.refused();
+    if (stop) return stop;
+    const d = this.decide(req, req.u32(0), this.table.fd(s));
+    if (d?.action === 'deny') return this.denied(d);
+    const o = this.openNode(s, req, req.u32(0), req.u32(4), d);
     if (typeof o === 'number') return o;
     this.writeOpenOut(rep, 0, o);
     return OPEN_OUT;
@@ -506,7 +615,12 @@ export class Mirror {
     const { sys } = this;
     const flags = req.u32(0);
     const mode = req.u32(4) & 0o7777;
-    const passthrough = this.opt.io === 'passthrough' && this.opt.passthrough;
+    const stop = this.refused();
+    if (stop) return stop;
+    // Decided before anything exists: a denied create leaves nothing behind.
+    const d = this.decide(req, flags, pfd, name);
+    if (d?.action === 'deny') return this.denied(d);
+    const passthrough = this.wantsPassthrough(d);
     // A passthrough backing file is opened read-write (see openNode); a
     // mediated one keeps the caller's access mode and flags.
     const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
@@ -525,18 +639,22 @@ export class Mirror {
       return e;
     }
     const s = rep.dv.getUint32(rep.at(0), true) - 1;
-    const o = this.openNode(s, req, flags & ~O.TRUNC, 0, fd, passthrough);
+    const o = this.openNode(s, req, flags & ~O.TRUNC, 0, d, fd, passthrough);
     if (typeof o === 'number') return o;
     this.writeOpenOut(rep, ENTRY_OUT, o);
     return ENTRY_OUT + OPEN_OUT;
   }
 
   private read(req: Request, _rep: Reply, x: Exchange): number {
-    return this.viaEngine(x, this.engine.read(x, req.u64(0) % TWO32, req.u32(16), req.u64(8)));
+    const fh = req.u64(0);
+    if (fhFlags(fh) & 2) this.auditIo(req, 'read', fh % TWO32, req.u32(16));
+    return this.viaEngine(x, this.engine.read(x, fh % TWO32, req.u32(16), req.u64(8)));
   }
 
   private write(req: Request, _rep: Reply, x: Exchange): number {
-    const fd = req.u64(0) % TWO32;
+    const fh = req.u64(0);
+    const fd = fh % TWO32;
+    if (fhFlags(fh) & 2) this.auditIo(req, 'write', fd, req.u32(16));
     if (req.u32(20) & FUSE_WRITE_KILL_SUIDGID) this.killPrivs(fd, req);
     return this.viaEngine(x, this.engine.write(x, fd, req.u32(16), req.u64(8)));
   }

@@ -3,7 +3,7 @@
 // purpose; the daemon uses Policy.decide().
 import { describeAccess } from './context.js';
 import { errnoName } from './errno.js';
-import { anyGlob, GlobList } from './glob.js';
+import { GlobList } from './glob.js';
 import { accessBits, bytesToLatin1, callContent, callProcess, CompiledRule, describeContent, magicMatches, Policy } from './match.js';
 import { formatRanges, inRanges } from './ranges.js';
 import { MODE_BIT, TYPE_BIT } from './schema.js';

@@ -67,12 +67,31 @@ export function rootOnlyWildcard(g: string): boolean {
   return !body.includes('/') && /[*?[{]/.test(body) && !body.startsWith('**');
 }
 
-/** Compiles one glob (already checked) to a test equivalent to picomatch(glob, opts)(s). */
+/**
+ * Compiles one glob (already checked). Same as picomatch(glob, opts)(s) but
+ * without the result object picomatch allocates per call, and with one
+ * correction: picomatch lets a trailing "/**" match zero segments only after
+ * a literal name ("a/**" matches "a", "*\/**" does not match "a"); here
+ * "X/**" always matches X itself too, as "**" matches zero or more segments
+ * everywhere else.
+ */
 export function compileGlob(glob: string, kind: GlobKind): CompiledGlob {
-  const re = picomatch.makeRe(glob, OPTIONS[kind]);
-  // Same as picomatch's own matcher (empty input never matches; the glob
-  // itself always does), without the per-call result object it allocates.
-  return { glob, test: (s: string) => s !== '' && (s === glob || re.test(s)) };
+  const opts = OPTIONS[kind];
+  const negated = glob.startsWith('!') && !glob.startsWith('!!') && !glob.startsWith('!(');
+  let body = negated ? glob.slice(1) : glob;
+  // "**/**" is "**" (picomatch would not let the pair match zero segments).
+  if (kind !== 'comm' && !/[\\[\]{}()]/.test(body)) body = body.split('/').filter((p, i, a) => !(p === '**' && a[i - 1] === '**')).join('/');
+  if (kind !== 'comm' && body.length > 3 && body.endsWith('/**') && !body.endsWith('\\/**')) {
+    const a = picomatch.makeRe(body, opts);
+    const prefix = body.slice(0, -3);
+    const b = picomatch.makeRe(prefix, opts);
+    const hit = (s: string) => s === body || s === prefix || a.test(s) || b.test(s);
+    return { glob, test: negated ? (s: string) => s !== '' && !hit(s) : (s: string) => s !== '' && hit(s) };
+  }
+  const src = negated ? `!${body}` : body;
+  const re = picomatch.makeRe(src, opts);
+  // picomatch's own matcher: empty input never matches; the glob itself always does.
+  return { glob, test: (s: string) => s !== '' && (s === src || re.test(s)) };
 }
 
 export function compileGlobs(globs: readonly string[], kind: GlobKind): GlobList {

@@ -19,6 +19,8 @@ const MAX_ALIAS_COUNT = 100;
 
 type Path = readonly PropertyKey[];
 
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
 /** `rules[3].match.size` */
 export function formatPath(path: Path): string {
   let s = '';
@@ -155,12 +157,22 @@ function load(text: string, file: string): Policy {
     schema: 'core',
     merge: false,
     keepSourceTokens: false,
+    logLevel: 'error', // no process warnings from a library inside the daemon
   });
   for (const e of doc.errors) out.at(e.pos?.[0] ?? 0, '', yamlReason(e.message));
   if (out.issues.length) out.fail();
 
-  // Aliases: refuse unknown ones with their line (toJS would only say "unresolved").
+  // Aliases: refuse unknown ones with their line (toJS would only say
+  // "unresolved"). Tags beyond plain data (!!binary, !custom) and keys that
+  // are not plain scalars mean nothing in a policy: refuse them here too.
   visit(doc, {
+    Pair(_key, pair) {
+      if (pair.key !== null && !isScalar(pair.key) && !isAlias(pair.key)) out.at(startOf(pair.key) ?? 0, '', 'YAML: a key must be a plain name, not a list or mapping');
+    },
+    Node(_key, node) {
+      const tag = (node as { tag?: string }).tag;
+      if (tag !== undefined && !PLAIN_TAGS.has(tag)) out.at(startOf(node) ?? 0, '', `YAML: the tag ${tag.replace(/^tag:yaml.org,2002:/, '!!')} is not used in policy files`);
+    },
     Alias(_key, node) {
       let target: unknown;
       try {
@@ -215,8 +227,11 @@ function load(text: string, file: string): Policy {
   });
   if (out.issues.length) out.fail();
 
-  const warnings: string[] = [];
-  const warn = (path: Path, msg: string) => warnings.push(`${file}:${lineOf(path)}: ${formatPath(path)}: ${msg}`);
+  const found: { line: number; text: string }[] = [];
+  const warn = (path: Path, msg: string) => {
+    const line = lineOf(path);
+    found.push({ line, text: `${file}:${line}: ${formatPath(path)}: ${msg}` });
+  };
   const always = spec.rules.findIndex((r) => Object.keys(r.match).length === 0);
   if (always >= 0) {
     for (let j = always + 1; j < spec.rules.length; j++) {
@@ -232,6 +247,7 @@ function load(text: string, file: string): Policy {
     });
   });
 
+  const warnings = found.map((w, n) => ({ ...w, n })).sort((a, b) => a.line - b.line || a.n - b.n).map((w) => w.text);
   const digest = createHash('sha256').update(text).digest('hex');
   return new Policy(spec, { file, text, digest, ruleLines, defaultLine: lineOf(['default']), names, warnings });
 }

@@ -199,15 +199,23 @@ export class Policy {
       if (m.gid !== undefined && !inRanges(m.gid, ctx.gid)) continue;
       if (m.size !== undefined && !inRanges(m.size, ctx.size)) continue;
       if (m.path !== undefined && !anyGlob(m.path, ctx.path)) continue;
-      if (m.comm !== undefined || m.exe !== undefined) {
-        if (!procTried && (comm === undefined || exe === undefined) && ctx.lazy?.process) {
+      if (m.comm !== undefined) {
+        if (comm === undefined && !procTried && ctx.lazy?.process) {
           procTried = true;
           const p = callProcess(ctx.lazy.process);
-          if (comm === undefined) comm = p.comm;
+          comm = p.comm;
           if (exe === undefined) exe = p.exe;
         }
-        if (m.comm !== undefined && (comm === undefined || !anyGlob(m.comm, comm))) continue;
-        if (m.exe !== undefined && (exe === undefined || !anyGlob(m.exe, exe))) continue;
+        if (comm === undefined || !anyGlob(m.comm, comm)) continue;
+      }
+      if (m.exe !== undefined) {
+        if (exe === undefined && !procTried && ctx.lazy?.process) {
+          procTried = true;
+          const p = callProcess(ctx.lazy.process);
+          exe = p.exe;
+          if (comm === undefined) comm = p.comm;
+        }
+        if (exe === undefined || !anyGlob(m.exe, exe)) continue;
       }
       if (m.content !== undefined) {
         if (content === undefined && !contentTried && ctx.lazy?.content) {
@@ -244,4 +252,3 @@ export function callContent(f: (bytes: number) => Uint8Array | undefined, bytes:
   }
 }
 
-export { contentMatches as _contentMatches };

@@ -13,10 +13,14 @@ import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
-import { allocateStats, summarize } from './stats.js';
+import { allocateStats, summarize, C } from './stats.js';
 import { ControlServer } from './control.js';
 import { isMountpoint } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
+import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
+import { AuditFailure, checkAuditDest } from './audit.js';
+import { IoMode } from '../fs/inodes.js';
+import { MAX_RULES } from './stats.js';
 
 export class UserError extends Error {}
 
@@ -35,12 +39,18 @@ export interface DaemonOptions {
   /** Ring entries per queue, and the payload buffer of each. */
   queueDepth: number;
   payloadSize: number;
+  /** Per-file policy (replaces --io's mount-wide choice), the audit destination ('-' = stdout). */
+  policy: string | null;
+  audit: string | null;
+  auditFailure: AuditFailure;
   debug: boolean;
 }
 
 interface Slot {
   index: number;
   fd: number;
+  /** The main thread's end of the worker's message port (policy reloads). */
+  port: import('node:worker_threads').MessagePort | null;
   threadId: number;
   restarts: number;
   running: boolean;
@@ -97,6 +107,10 @@ export function preflight(o: DaemonOptions): void {
     throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
   }
   if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new UserError('--workers must be an integer from 1 to 64');
+  if (o.audit) {
+    const err = checkAuditDest(o.audit);
+    if (err) throw new UserError(err);
+  }
   if (o.transport === 'uring' && !uringEnabled()) {
     throw new UserError(`--transport uring: FUSE over io_uring is off in this kernel (enable it with: echo Y > ${URING_PARAM})`);
   }
@@ -115,6 +129,9 @@ export class Daemon {
   private endResolve!: () => void;
   private running = 0;
   caps!: Capabilities;
+  /** The running policy (reload replaces it only with a valid one). */
+  policy: Policy | null = null;
+  private policyLoadedAt: Date | null = null;
 
   private constructor(
     readonly opt: DaemonOptions,
@@ -144,6 +161,16 @@ export class Daemon {
       throw new UserError(`cannot open /dev/fuse: ${native.errnoName(-devFd)}`);
     }
     const d = new Daemon(opt, lower, mountpoint, rootFd, devFd);
+    if (opt.policy) {
+      try {
+        d.policy = loadPolicyFile(opt.policy);
+        d.policyLoadedAt = new Date();
+      } catch (e) {
+        native.close(rootFd);
+        native.close(devFd);
+        throw new UserError((e as Error).message);
+      }
+    }
     try {
       d.mount();
       await d.startWorkers();
@@ -174,7 +201,7 @@ export class Daemon {
     req.load();
     if (req.opcode !== Op.INIT) throw new UserError(`expected INIT, got opcode ${req.opcode}`);
     const { len, caps } = negotiate(req, rep, {
-      passthrough: opt.io === 'passthrough',
+      passthrough: opt.io === 'passthrough' || opt.policy !== null,
       uring: opt.transport !== 'devfuse',
       maxBackground: opt.mediated === 'async' ? 256 : 64,
       maxWrite: opt.transport === 'devfuse' ? MAX_WRITE : opt.payloadSize,
@@ -205,7 +232,7 @@ export class Daemon {
     });
     const started: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      this.slots.push({ index: i, fd: -1, threadId: 0, restarts: 0, running: false });
+      this.slots.push({ index: i, fd: -1, port: null, threadId: 0, restarts: 0, running: false });
       started.push(this.launch(i));
     }
     await Promise.all(started);
@@ -218,6 +245,8 @@ export class Daemon {
     if (fd < 0) return Promise.reject(new UserError(`cloning /dev/fuse: ${native.errnoName(-fd)}`));
     slot.fd = fd;
     const { port1, port2 } = new MessageChannel();
+    slot.port?.close();
+    slot.port = port1;
     const task: WorkerTask = {
       index: i,
       fd,
@@ -231,6 +260,9 @@ export class Daemon {
       queueDepth: this.opt.queueDepth,
       payloadSize: this.opt.payloadSize,
       debug: this.opt.debug,
+      lowerRoot: this.lower,
+      policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
+      audit: this.opt.audit ? { dest: this.opt.audit, onFailure: this.opt.auditFailure } : null,
       port: port2,
     };
     return new Promise((ready) => {
@@ -337,6 +369,65 @@ export class Daemon {
       capabilities: this.caps,
       inodes: { inUse: this.table.inUse(), capacity: this.table.capacity },
       ...sum,
+      policy: this.policyStatus(sum.ruleHits),
+      audit: this.opt.audit ? { dest: this.opt.audit, onFailure: this.opt.auditFailure } : null,
+      openFiles: this.openFiles(),
+    };
+  }
+
+  /**
+   * Load the policy file again. An invalid file is refused with its line and
+   * reason, and the running policy stays. New opens follow the new policy;
+   * files already open keep their mode.
+   */
+  reload(): { ok: boolean; error?: string; rules?: number; digest?: string } {
+    if (!this.opt.policy) return { ok: false, error: 'this mount has no policy (--policy)' };
+    let p: Policy;
+    try {
+      p = loadPolicyFile(this.opt.policy);
+    } catch (e) {
+      const msg = e instanceof PolicyError ? e.message : (e as Error).message;
+      log(`reload refused, the running policy stays: ${msg}`);
+      return { ok: false, error: msg };
+    }
+    this.policy = p;
+    this.policyLoadedAt = new Date();
+    // Rule hits restart with the new rules.
+    const all = new Float64Array(this.statsMem);
+    for (let row = 0; row < all.length; row += C.STRIDE) all.fill(0, row + C.RULE_BASE, row + C.STRIDE);
+    for (const s of this.slots) s.port?.postMessage({ policy: { text: p.text, file: p.file } });
+    log(`policy reloaded from ${p.file} (${p.rules.length} rules, ${p.digest.slice(0, 12)})`);
+    return { ok: true, rules: p.rules.length, digest: p.digest };
+  }
+
+  /** Files open right now, with their I/O mode and (last) opener. */
+  private openFiles(): object[] {
+    const out = [];
+    for (const o of this.table.openInodes()) {
+      let path: string;
+      try {
+        path = fs.readlinkSync(`/proc/self/fd/${o.fd}`);
+      } catch {
+        continue;
+      }
+      if (path.startsWith(this.lower + '/')) path = path.slice(this.lower.length + 1);
+      out.push({
+        path, nodeid: o.nodeid, mode: o.mode === IoMode.Passthrough ? 'passthrough' : 'mediated', opens: o.opens,
+        opener: { pid: o.pid, uid: o.uid, comm: processInfo(o.pid, { comm: true }).comm ?? null },
+      });
+    }
+    return out;
+  }
+
+  private policyStatus(hits: number[]): object | null {
+    const p = this.policy;
+    if (!p) return null;
+    return {
+      file: p.file,
+      digest: p.digest,
+      loadedAt: this.policyLoadedAt?.toISOString(),
+      rules: p.rules.map((r) => ({ name: r.name, line: r.line, action: r.action, audit: r.audit, hits: hits[Math.min(r.index, MAX_RULES)] })),
+      default: { action: p.default.action, hits: hits[MAX_RULES] },
     };
   }
 
@@ -344,6 +435,8 @@ export class Daemon {
     switch (cmd.cmd) {
       case 'status':
         return this.status();
+      case 'reload':
+        return this.reload();
       case 'umount':
         return this.unmount();
       case 'kill-worker': {

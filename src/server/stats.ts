@@ -21,10 +21,19 @@ export const enum C {
   /** Requests by the transport that carried them. */
   viaDevfuse,
   viaUring,
+  /** Opens refused because their rule wants mediated I/O while the inode is in passthrough. */
+  modeConflicts,
+  /** Opens refused because the audit log failed (--audit-failure deny). */
+  auditDenied,
   /** Fallback reasons by errno: FALLBACK_BASE + errno. */
   FALLBACK_BASE = OP_SLOTS + 16,
-  STRIDE = OP_SLOTS + 16 + 160,
+  /** Policy rule hits: RULE_BASE + rule index; the default's at RULE_BASE + MAX_RULES. */
+  RULE_BASE = OP_SLOTS + 16 + 160,
+  STRIDE = OP_SLOTS + 16 + 160 + 257,
 }
+
+/** Rules beyond this many share the default's counter (and the loader's limit keeps policies far below it). */
+export const MAX_RULES = 256;
 
 export function allocateStats(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(workers * C.STRIDE * 8);
@@ -37,7 +46,12 @@ export function statsRow(mem: SharedArrayBuffer, worker: number): Float64Array {
 
 export interface StatsSummary {
   requests: Record<string, number>;
-  opens: { passthrough: number; mediated: number; fallback: number; denied: number; privilegedMediated: number; joinedInodeMode: number };
+  opens: {
+    passthrough: number; mediated: number; fallback: number; denied: number;
+    privilegedMediated: number; joinedInodeMode: number; modeConflicts: number; auditDenied: number;
+  };
+  /** Hits by rule index (the last entry is the default). */
+  ruleHits: number[];
   fallbackReasons: Record<string, number>;
   bytes: { read: number; written: number };
   errors: number;
@@ -67,7 +81,10 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
       denied: sum[C.openDenied],
       privilegedMediated: sum[C.privMediated],
       joinedInodeMode: sum[C.modeJoined],
+      modeConflicts: sum[C.modeConflicts],
+      auditDenied: sum[C.auditDenied],
     },
+    ruleHits: Array.from(sum.subarray(C.RULE_BASE, C.RULE_BASE + MAX_RULES + 1)),
     fallbackReasons,
     bytes: { read: sum[C.bytesRead], written: sum[C.bytesWritten] },
     errors: sum[C.errors],

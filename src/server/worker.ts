@@ -14,6 +14,8 @@ import { UringTransport } from './transports/uring.js';
 import { Transport } from './transports/transport.js';
 import { Ring } from '../io/ring.js';
 import { AsyncEngine, SyncEngine } from '../io/mediated.js';
+import { loadPolicy, Policy } from '../policy/index.js';
+import { AuditLog, AuditFailure } from './audit.js';
 
 export interface WorkerTask {
   index: number;
@@ -30,7 +32,14 @@ export interface WorkerTask {
   queueDepth: number;
   payloadSize: number;
   debug: boolean;
-  /** Tells the main thread this worker is serving (and which thread it is). */
+  lowerRoot: string;
+  /** The policy's text (each worker compiles its own copy), or null. */
+  policy: { text: string; file: string } | null;
+  audit: { dest: string; onFailure: AuditFailure } | null;
+  /**
+   * To the main thread: { threadId } once serving. From it: { policy } on
+   * reload (already validated by the main thread).
+   */
   port: MessagePort;
 }
 
@@ -50,13 +59,22 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   // One ring serves both the FUSE queues and the async engine; sized above all that can be in flight.
   const ring = task.mediated === 'async' || uringEntries > 0 ? new Ring(Math.max(64, 2 ** Math.ceil(Math.log2(uringEntries * 2 + 64))), uringEntries > 0) : null;
   const stats = statsRow(task.stats, task.index);
+  const compile = (p: { text: string; file: string } | null): Policy | null => (p ? loadPolicy(p.text, p.file) : null);
+  const audit = task.audit ? new AuditLog(task.audit.dest, task.audit.onFailure, log) : null;
   const mirror = new Mirror(native, table, stats, task.fd, {
     io: task.io,
     passthrough: task.passthrough,
     validMs: task.validMs,
     log,
     engine: (complete) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, complete) : new SyncEngine(complete)),
+    lowerRoot: task.lowerRoot,
+    policy: compile(task.policy),
+    audit,
   });
+  task.port.on('message', (m: { policy?: { text: string; file: string } | null }) => {
+    if (m.policy !== undefined) mirror.setPolicy(compile(m.policy));
+  });
+  task.port.unref();
   const dispatch = mirror.dispatch.bind(mirror);
   // /dev/fuse always: requests arrive there until the rings take over, and
   // interrupts and notifications never leave it.
@@ -66,8 +84,9 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   }
   const serving = Promise.race(transports.map((t) => t.serve(dispatch)));
   task.port.postMessage({ threadId });
-  task.port.close();
   await serving;
+  task.port.close();
+  await audit?.close();
   for (const t of transports) t.stop();
   ring?.close();
   return { index: task.index, tid: native.gettid() };
