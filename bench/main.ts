@@ -219,7 +219,7 @@ async function bench(o: Options): Promise<number> {
     finishedAt: finishedAt.toISOString(),
     durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
     machine: machine(path.dirname(scratch.dir)),
-    versions: versions(REPO, fio),
+    versions: versions(path.resolve(path.dirname(getPassfsBin()), '..'), fio),
     parameters: {
       modes: modeNames, jobs: jobs.map((j) => j.name), size: sizeArg, sizeBytes, runtime, reps, quick: !!o.quick,
       files, buildSources, dir: scratch.dir, passfs: getPassfsBin(),
