@@ -3,13 +3,7 @@
 import { parseRange } from './ranges.js';
 import { Access, FILE_TYPES, FileType, OpenContext } from './types.js';
 
-// Linux open(2) flags (all architectures passfs runs on).
-export const O_ACCMODE = 0o3;
-export const O_RDONLY = 0o0;
-export const O_WRONLY = 0o1;
-export const O_RDWR = 0o2;
-export const O_CREAT = 0o100;
-export const O_TRUNC = 0o1000;
+import { O } from '../fs/linux.js';
 
 /**
  * The access of an open from its flags. `created` says the request creates
@@ -17,12 +11,12 @@ export const O_TRUNC = 0o1000;
  * OPEN of an existing file, so the flag alone is not trusted for that.
  */
 export function accessFromFlags(flags: number, created = false): Access {
-  const acc = flags & O_ACCMODE;
+  const acc = flags & O.ACCMODE;
   return {
-    read: acc === O_RDONLY || acc === O_RDWR,
-    write: acc === O_WRONLY || acc === O_RDWR,
+    read: acc === O.RDONLY || acc === O.RDWR,
+    write: acc === O.WRONLY || acc === O.RDWR,
     create: created,
-    truncate: (flags & O_TRUNC) !== 0,
+    truncate: (flags & O.TRUNC) !== 0,
   };
 }
 
