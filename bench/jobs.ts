@@ -40,6 +40,8 @@ export interface Job {
   metrics: Metric[];
   /** fio arguments (for the record), with FILE standing for the data file. */
   fio?: FioJobSpec;
+  /** Before each run: an untimed buffered read of the data file, then the cache drop (see warmArgs). */
+  warm?: boolean;
   prepare?(c: JobContext): void;
   run(c: JobContext): Promise<Record<string, number>>;
   cleanup?(c: JobContext): void;
@@ -55,6 +57,7 @@ function fioJob(spec: FioJobSpec): Job {
       { key: 'IOPS', unit: 'IOPS', higherIsBetter: true },
     ],
     fio: spec,
+    warm: !spec.direct,
     async run(c) {
       const r = await run('fio', fioArgs(spec, path.join(c.where, c.dataFile), c.sizeBytes, c.runtime));
       if (r.code !== 0) throw new Error(`fio: ${fioErrorLine(r.stderr) || `exit ${r.code ?? r.signal}`}`);

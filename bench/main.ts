@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_MODES, MODES, Mode, resolveModes } from './modes.js';
 import { JOBS, JOB_NAMES, Job, JobContext, resolveJobs } from './jobs.js';
-import { fioArgs, layoutArgs, fioErrorLine } from './fio.js';
+import { fioArgs, layoutArgs, fioErrorLine, warmArgs } from './fio.js';
 import { getPassfsBin, mount, requestDiff, setPassfsBin, status, umount, umountAllSync, REPO, DaemonStatus } from './mounts.js';
 import { killChildren, run } from './proc.js';
 import { Progress, clock } from './progress.js';
@@ -168,8 +168,11 @@ async function bench(o: Options): Promise<number> {
   const cpus = machine(scratch.dir).cpus;
   let step = 0;
   for (let rep = 1; rep <= reps; rep++) {
+    // The mode order turns by one each repetition, so that no mode is always
+    // the first (or last) to touch the shared file after another job.
+    const order = modes.map((_, i) => modes[(i + rep - 1) % modes.length]);
     for (const job of jobs) {
-      for (const m of modes) {
+      for (const m of order) {
         if (aborting) return halt();
         progress.update(step++, `rep ${rep}/${reps} · ${job.name} · ${m.name}`);
         const where = m.mount ? scratch.mnt(m.name) : scratch.lower;
@@ -180,6 +183,10 @@ async function bench(o: Options): Promise<number> {
         const rec: RunRecord = { rep, job: job.name, mode: m.name, startedAt: new Date().toISOString(), seconds: 0, ok: false, figures: {}, requests: null };
         try {
           job.prepare?.(ctx);
+          if (job.warm) {
+            const w = await run('fio', warmArgs(lowerFile, sizeBytes));
+            if (w.code !== 0) throw new Error(`warm-up read of ${lowerFile}: ${fioErrorLine(w.stderr) || `fio exit ${w.code ?? w.signal}`}`);
+          }
           dropCaches();
           const before = m.mount ? (await status(where)).requests : null;
           const t0 = process.hrtime.bigint();
