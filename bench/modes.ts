@@ -22,6 +22,10 @@ export const MODES: readonly Mode[] = [
   { name: 'mediated-async', mount: ['--io', 'mediated', '--transport', 'devfuse', '--mediated', 'async'], description: 'mediated, asynchronous engine' },
   { name: 'passthrough-uring', mount: ['--io', 'passthrough', '--transport', 'uring'], uring: true, description: 'passthrough, requests over FUSE-over-io_uring' },
   { name: 'mediated-uring', mount: ['--io', 'mediated', '--transport', 'uring'], uring: true, description: 'mediated (default engine), requests over FUSE-over-io_uring' },
+  { name: 'mediated-sync-uring', mount: ['--io', 'mediated', '--transport', 'uring', '--mediated', 'sync'], uring: true, description: 'mediated, synchronous pread/pwrite, requests over FUSE-over-io_uring' },
+  { name: 'mediated-async-uring', mount: ['--io', 'mediated', '--transport', 'uring', '--mediated', 'async'], uring: true, description: 'mediated, io_uring engine, requests over FUSE-over-io_uring' },
+  // A realistic mixed policy (bench/policies/mixed.yaml): what per-open decisions cost next to plain passthrough.
+  { name: 'policy', mount: ['--policy', new URL('./policies/mixed.yaml', import.meta.url).pathname, '--transport', 'devfuse'], description: 'per-file policy: mostly passthrough, some mediated and denied' },
 ];
 
 export const DEFAULT_MODES = ['native', 'passthrough', 'mediated'];
