@@ -284,16 +284,31 @@ export class Mirror {
     const pid = req.pid;
     const d = pol.decide({
       path, type: 'file', uid: req.uid, gid: req.gid, pid, size, access: accessFromFlags(flags, created),
-      lazy: { process: () => processInfo(pid, pol.needs), content: created ? undefined : (n) => this.firstBytes(fd, n) },
+      lazy: { process: () => this.processOf(pid), content: created ? undefined : (n) => this.firstBytes(fd, n) },
     });
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
     this.stats[C.RULE_BASE + hit]++;
     this.audit?.write({
-      event: 'open', pid, uid: req.uid, gid: req.gid, comm: processInfo(pid, { comm: true }).comm ?? null, path,
+      event: 'open', pid, uid: req.uid, gid: req.gid, comm: this.processOf(pid).comm ?? null, path,
       flags, create: created, decision: d.action, audited: d.audit, rule: d.rule, reason: d.reason,
     });
     return d;
   }
+
+  /**
+   * The caller's name and executable, cached per pid for a second: a process
+   * opening many files pays for the /proc reads once, not per open.
+   */
+  private processOf(pid: number): { comm?: string; exe?: string } {
+    const now = Date.now();
+    const hit = this.procCache.get(pid);
+    if (hit && now - hit.at < 1000) return hit.info;
+    if (this.procCache.size > 1024) this.procCache.clear();
+    const info = processInfo(pid);
+    this.procCache.set(pid, { at: now, info });
+    return info;
+  }
+  private readonly procCache = new Map<number, { at: number; info: { comm?: string; exe?: string } }>();
 
   /** One audit line for a read or write of an audited file. */
   private auditIo(req: Request, event: 'read' | 'write', fd: number, res: number): void {
