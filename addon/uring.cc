@@ -27,20 +27,23 @@
 // every entry it registered (by user_data, keeping its buffers alive until
 // teardown) and whether it is held by userspace; before a ring is torn down
 // (uringClose or env teardown, where JS can no longer run) it answers every
-// held request with -ECONNABORTED, in C++. Committing re-arms the entry, and
-// the kernel may hand it a queued request at once, so this repeats until no
-// entry is held (bounded). Unsubmitted SQEs that JS prepared are submitted
-// too if they are FUSE commits (their replies are complete) and turned into
-// NOPs otherwise (their buffers may be about to go away). A request the
-// kernel dispatches to a re-armed entry in the short window between the last
-// check and the kernel's asynchronous cancellation still gets stuck: the
-// kernel offers no way to withdraw a waiting entry synchronously.
+// held request with -ECONNABORTED, in C++ (answerHeldFuseRequests).
+// Unsubmitted SQEs that JS prepared are submitted then too if they are FUSE
+// commits (their replies are complete) and turned into NOPs otherwise (their
+// buffers may be about to go away).
+//
+// Limits, both in the kernel (6.18): the fetch a commit re-arms can only be
+// withdrawn by the ring's exit, which cancels asynchronously, and a request
+// dispatched to such an entry in between is left stuck (teardown narrows that
+// window, see answerHeldFuseRequests, but cannot close it). And requests that
+// arrive while a queue has no entry wait in the kernel's queue: registering
+// new entries does not fetch them, only a commit on that queue does, so they
+// move once some new request arrives on the queue.
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
-#include <cstdio>
-#include <cstdlib>
 #include <uv.h>
 
 #include <algorithm>
@@ -104,10 +107,17 @@ struct FuseEntry {
   bool held = false;  // a request was delivered and not yet committed
 };
 
-// Passes of answer-then-collect at teardown: each pass answers what is held,
-// and a commit may be handed a queued request at once (or an application
-// may keep sending). Bounds teardown time if requests keep coming.
-constexpr int kMaxAnswerPasses = 32;
+// Teardown keeps answering until no request has arrived for kQuietNs after
+// the last answer (applications react to an error within microseconds, or a
+// few milliseconds when that means starting a process), at most kMaxDrainNs.
+constexpr uint64_t kQuietNs = 10'000'000;
+constexpr uint64_t kMaxDrainNs = 250'000'000;
+
+uint64_t monotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -128,9 +138,9 @@ struct Ring {
   std::optional<Napi::AsyncContext> async;
 };
 
-// Outside the anonymous namespace so InstanceData can point to it.
 void answerHeldFuseRequests(Ring* r);
 
+// Outside the anonymous namespace so InstanceData can point to it.
 class RingTable {
  public:
   explicit RingTable(napi_env env) { napi_add_env_cleanup_hook(env, onEnvCleanup, this); }
@@ -561,12 +571,22 @@ void prepAbortReply(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e) {
 // Answer every request held by an entry of `r` (see the top of this file).
 // The COMMIT_AND_FETCH is handled inline when submitted: the application gets
 // its error then, and the fetch it re-arms is cancelled by the ring's exit.
+//
+// An application usually reacts to the error at once with its next request,
+// and on the same queue it lands on an entry just re-armed (the kernel hands
+// out the most recently re-armed entry first). If that happened between the
+// last look at the CQ and the kernel's cancellation of the fetches, the
+// request would be stuck for good. So after answering, keep watching until
+// nothing has arrived for kQuietNs, answering whatever does; bounded by
+// kMaxDrainNs in all.
 void answerHeldFuseRequests(Ring* r) {
   if (r->fuseEntries.empty()) return;
   neutralizeUnsubmitted(r);
-  for (int pass = 0; pass < kMaxAnswerPasses; ++pass) {
+  const uint64_t begin = monotonicNs();
+  uint64_t lastAnswer = 0;
+  bool answered = false;
+  for (;;) {
     collect(r);
-    if (getenv("PASSFS_DBG")) { int h = 0; for (auto& kv : r->fuseEntries) h += kv.second.held; fprintf(stderr, "DBG pass %d held %d of %zu sqready %u\n", pass, h, r->fuseEntries.size(), io_uring_sq_ready(&r->ring)); }
     for (auto& [userData, e] : r->fuseEntries) {
       if (!e.held) continue;
       io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
@@ -579,8 +599,21 @@ void answerHeldFuseRequests(Ring* r) {
       prepAbortReply(sqe, userData, e);
       e.held = false;
     }
-    if (io_uring_sq_ready(&r->ring) == 0) return;  // nothing held, nothing pending
-    if (io_uring_submit(&r->ring) < 0) return;
+    // JS commits (first round only) go out with ours.
+    if (io_uring_sq_ready(&r->ring) > 0) {
+      if (io_uring_submit(&r->ring) < 0) return;
+      lastAnswer = monotonicNs();
+      answered = true;
+    }
+    if (!answered) return;  // nothing was answered: nobody is reacting
+    uint64_t now = monotonicNs();
+    uint64_t until = std::min(lastAnswer + kQuietNs, begin + kMaxDrainNs);
+    if (now >= until) return;
+    // Sleep until a completion arrives or the quiet period ends.
+    __kernel_timespec ts = {static_cast<long long>((until - now) / 1000000000),
+                            static_cast<long long>((until - now) % 1000000000)};
+    io_uring_cqe* cqe;
+    io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
   }
 }
 

@@ -8,10 +8,7 @@ import { mount, Mount, cli, sh, CONFIGS } from './helpers.js';
 
 const LIMIT_MS = 60_000;
 
-// Over FUSE-over-io_uring, requests a dead worker had taken from its ring
-// entries are not yet answered (see README, "Known gaps"): only the /dev/fuse
-// transport is covered here until they are.
-for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'passthrough/devfuse'].includes(c.name))) {
+for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'mediated-async/uring', 'passthrough/uring'].includes(c.name))) {
   const t = suite(`workers (${cfg.name})`);
   let M: Mount;
   t.before(() => {

@@ -115,7 +115,10 @@ export interface Native {
   uringFuseCommit(ring: number, devFd: number, qid: number, commitId: number, userData: number): number;
   /** One io_uring_enter for everything prepared: returns the number submitted or -errno. */
   uringSubmit(ring: number): number;
-  /** Stop watching completions and tear the ring down (in-flight FUSE commands are cancelled by the kernel). */
+  /**
+   * Stop watching completions and tear the ring down. FUSE requests its entries
+   * still hold are first answered with ECONNABORTED (this may take up to 250 ms).
+   */
   uringClose(ring: number): number;
 
   // ---- process ----------------------------------------------------------------

@@ -6,6 +6,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { Piscina } from 'piscina';
 import { native, St } from '../native/index.js';
 import { REQUEST_BUFFER, MAX_WRITE, Op } from '../fuse/abi.js';
@@ -269,6 +270,7 @@ export class Daemon {
       port1.once('message', (m: { threadId: number }) => {
         slot.threadId = m.threadId;
         slot.running = true;
+        if (slot.restarts > 0) this.kickQueues(task.queues);
         ready();
       });
       port1.unref();
@@ -285,6 +287,20 @@ export class Daemon {
     const q: number[] = [];
     for (let c = i; c < possibleCpus(); c += this.opt.workers) q.push(c);
     return q;
+  }
+
+  /**
+   * Requests that arrived while a queue had no registered entry wait in the
+   * kernel's per-queue list until a new request arrives on that queue's CPU;
+   * registering fresh entries does not pick them up. After a replacement
+   * worker registers, send one harmless request (a lookup of a name that does
+   * not exist) from each of its queues' CPUs so the backlog is served.
+   */
+  private kickQueues(queues: number[]): void {
+    for (const q of queues) {
+      const name = path.join(this.mountpoint, `.passfs-kick-${process.pid}-${Date.now()}-${q}`);
+      spawn('taskset', ['-c', String(q), 'stat', name], { stdio: 'ignore' }).on('error', () => {});
+    }
   }
 
   private workerEnded(slot: Slot, err: Error | null): void {
