@@ -137,8 +137,9 @@ t('one mode per inode: a mediated rule meeting an inode in passthrough gets EBUS
   // (the kernel sends RELEASE in the background: wait until the inode is closed)
   for (let i = 0; i < 50 && (await M.status()).openFiles.some((f: any) => f.path === 'shared/doc'); i++) await new Promise((r) => setTimeout(r, 50));
   // the other way round: a passthrough opener joins an inode that is mediated
-  const user = spawn('sh', ['-c', `exec 3<${M.m('shared/doc')}; sleep 3`], { uid: USER.uid, gid: USER.gid });
-  await new Promise((r) => setTimeout(r, 300));
+  const user = spawn('sh', ['-c', `exec 3<${M.m('shared/doc')}; sleep 5`], { uid: USER.uid, gid: USER.gid });
+  // wait until the user's open is in place (the machine may be busy)
+  for (let i = 0; i < 100 && !(await M.status()).openFiles.some((f: any) => f.path === 'shared/doc'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.is(fs.readFileSync(M.m('shared/doc'), 'utf8'), 'shared');
   const open = (await M.status()).openFiles.find((f: any) => f.path === 'shared/doc');
   assert.is(open?.mode, 'mediated');

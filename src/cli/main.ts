@@ -153,9 +153,7 @@ function passOn(f: MountFlags): string[] {
 }
 
 async function unmount(mountpoint: string): Promise<void> {
-  const mnt = path.resolve(mountpoint);
-  if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
-  const real = fs.realpathSync(mnt);
+  const real = existingMountpoint(mountpoint);
   let r: { ok: boolean; lazy?: boolean; pid?: number; error?: string };
   try {
     r = await ask(real, { cmd: 'umount' });
@@ -171,6 +169,13 @@ async function unmount(mountpoint: string): Promise<void> {
   // Return once the daemon has finished (unless it must keep serving a detached mount).
   if (!r.lazy && r.pid) await waitExit(r.pid, 30_000);
   process.stdout.write(`passfs: ${real} ${r.lazy ? 'detached (busy; the daemon exits when its files are closed)' : 'unmounted'}\n`);
+}
+
+/** The real path of a mount point given on the command line; a clear error when it does not exist. */
+function existingMountpoint(mountpoint: string): string {
+  const mnt = path.resolve(mountpoint);
+  if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
+  return fs.realpathSync(mnt);
 }
 
 async function waitExit(pid: number, ms: number): Promise<void> {
@@ -233,10 +238,8 @@ program
   .argument('<mountpoint>')
   .option('--json', 'machine-readable output')
   .action(async (mountpoint: string, f: { json?: boolean }) => {
-    const mnt = path.resolve(mountpoint);
-    if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
     try {
-      const s = await ask(fs.realpathSync(mnt), { cmd: 'status' });
+      const s = await ask(existingMountpoint(mountpoint), { cmd: 'status' });
       if (f.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
       else printStatus(s);
     } catch (e) {
@@ -249,9 +252,7 @@ program
   .description('load the policy file of MOUNTPOINT again (SIGHUP does the same); an invalid file is refused and the running policy stays')
   .argument('<mountpoint>')
   .action(async (mountpoint: string) => {
-    const mnt = path.resolve(mountpoint);
-    if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
-    const r = await ask(fs.realpathSync(mnt), { cmd: 'reload' }).catch((e: Error) => fail(e.message));
+    const r = await ask(existingMountpoint(mountpoint), { cmd: 'reload' }).catch((e: Error) => fail(e.message));
     if (!r.ok) fail(`reload refused, the running policy stays: ${r.error}`);
     process.stdout.write(`passfs: policy reloaded (${r.rules} rules)\n`);
   });
@@ -301,7 +302,7 @@ program
   .argument('<mountpoint>')
   .option('--index <i>', 'worker index', int(0, 63), 0)
   .action(async (mountpoint: string, f: { index: number }) => {
-    const r = await ask(fs.realpathSync(path.resolve(mountpoint)), { cmd: 'kill-worker', index: f.index }).catch((e: Error) => fail(e.message));
+    const r = await ask(existingMountpoint(mountpoint), { cmd: 'kill-worker', index: f.index }).catch((e: Error) => fail(e.message));
     if (!r.ok) fail(r.error);
     process.stdout.write(`passfs: worker ${f.index} (thread ${r.threadId}) terminated\n`);
   });
