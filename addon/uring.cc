@@ -10,39 +10,39 @@
 // and submit new SQEs (and even close the ring) while it runs.
 //
 // Lifetime: same scheme as devwatch.cc. A Ring is reachable from its env's
-// RingTable until it is closed (uringClose or env teardown). Closing drops the
-// JS references, unregisters the eventfd and tears the ring down at once,
-// while the env is certainly alive, then hands the poll handle to uv_close;
-// the close callback only closes the eventfd and frees plain memory.
+// RingTable until it is closed (uringClose or env teardown) or, if it has a
+// slot, orphaned at env teardown. Closing drops the JS references, waits
+// (bounded) for the reads and writes in flight, since their buffers may be
+// JS memory, tears the ring down, then hands the poll handle to uv_close;
+// the close callback only frees the handle.
 //
-// The kernel cancels what is still in flight when the ring goes away, but
-// asynchronously: a read or write already running may still touch its buffer
-// shortly after uringClose returns. (Cancelling a FUSE command only completes
-// it; the kernel does not write the entry's buffers then.)
+// FUSE entries and worker death. An entry is a FUSE_IO_URING command the
+// kernel completes when it hands a request over; the reply goes back with a
+// COMMIT_AND_FETCH that re-arms the entry. Two kernel facts (6.18) shape what
+// happens when a worker thread dies:
+//  - an armed entry belongs to the thread that submitted it: the kernel
+//    cancels it when that thread exits, and a request handed to it at that
+//    very moment is lost (the application waits forever). Closing the ring
+//    earlier does the same, and re-arming is the only way to answer. So a
+//    dying worker must not re-arm anything, and must not close the ring.
+//  - a request an entry holds can be answered from any thread, through any
+//    ring: the commit names the request by its id and the kernel reads the
+//    reply from the entry's own buffers.
+// So a ring created with a slot survives its thread (Adoption, below): the
+// dying thread waits for its own reads and writes to finish, leaves the
+// entries' state behind, and the replacement worker adopts the ring with its
+// buffers, answers what the dead one had started (ECONNABORTED), serves what
+// arrived after, and registers again the entries the kernel cancelled. The
+// entries' buffers are therefore native memory owned by the ring (an arena),
+// never JS memory that dies with an isolate.
 //
-// FUSE entries: the kernel's ring exit only cancels entries waiting for a
-// request. An entry whose request was delivered (its CQE reaped, or still in
-// the CQ) waits for a COMMIT_AND_FETCH that a dead ring can never send, and
-// the application's system call would hang forever. So the addon remembers
-// every entry it registered (by user_data, keeping its buffers alive until
-// teardown) and whether it is held by userspace; before a ring is torn down
-// (uringClose or env teardown, where JS can no longer run) it answers every
-// held request with -ECONNABORTED, in C++ (answerHeldFuseRequests).
-// Unsubmitted SQEs that JS prepared are submitted then too if they are FUSE
-// commits (their replies are complete) and turned into NOPs otherwise (their
-// buffers may be about to go away).
-//
-// Limits, both in the kernel (6.18): the fetch a commit re-arms can only be
-// withdrawn by the ring's exit, which cancels asynchronously, and a request
-// dispatched to such an entry in between is left stuck (teardown narrows that
-// window, see answerHeldFuseRequests, but cannot close it). And requests that
-// arrive while a queue has no entry wait in the kernel's queue: registering
-// new entries does not fetch them, only a commit on that queue does, so they
-// move once some new request arrives on the queue.
+// Requests that arrive while a queue has no armed entry wait in the kernel's
+// queue: registering new entries does not fetch them, only a commit on that
+// queue does (the daemon sends one harmless request per queue after a
+// replacement starts).
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -51,9 +51,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "args.h"
 #include "fuse_abi.h"
@@ -85,9 +88,9 @@ namespace {
 //    the rest of the batch, so every prepared SQE yields exactly one CQE.
 //  - COOP_TASKRUN: completion task work runs when this thread next enters the
 //    kernel (it is woken if it sleeps in epoll), instead of an IPI.
-//  - SINGLE_ISSUER: only the creating thread submits, which is our model.
-constexpr unsigned kOptionalSetupFlags =
-    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
+//  - SINGLE_ISSUER: only the creating thread submits. Not for rings with a
+//    slot: their adopter submits too.
+constexpr unsigned kOptionalSetupFlags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
 
 // A REGISTER's {header, payload} iovec pair. The kernel reads it when it
 // consumes the SQE, so it lives until the SQ head has moved past `seq`.
@@ -96,36 +99,38 @@ struct PendingIov {
   iovec iov[FUSE_URING_IOV_SEGS];
 };
 
-// A FUSE entry registered through this ring. The references keep the buffers
-// the kernel writes to alive until the ring is torn down.
+// Where a FUSE entry stands, as far as this ring knows. JS reads these
+// numbers after an adoption (src/native/index.ts, FuseEntryState).
+enum class EntryState : uint8_t {
+  kIdle = 0,       // not registered with the kernel (never, or cancelled)
+  kArmed = 1,      // waiting for a request
+  kQueued = 2,     // a REGISTER or COMMIT_AND_FETCH prepared, not yet submitted
+  kDelivered = 3,  // a request arrived that JS has not seen (only after orphaning)
+  kHeld = 4,       // JS has the request and has not answered it
+  kReplyReady = 5, // JS wrote the reply but its commit was never submitted
+};
+
 struct FuseEntry {
   int devFd;
   uint16_t qid;
-  uint8_t* header;  // passfs_uring_req_header
-  Napi::Reference<Napi::Uint8Array> headerRef;
-  Napi::Reference<Napi::Uint8Array> payloadRef;
-  bool held = false;  // a request was delivered and not yet committed
+  uint8_t* header;  // passfs_uring_req_header, inside the ring's arena
+  EntryState state = EntryState::kIdle;
 };
 
-// Teardown keeps answering until no request has arrived for kQuietNs after
-// the last answer (applications react to an error within microseconds, or a
-// few milliseconds when that means starting a process), at most kMaxDrainNs.
-constexpr uint64_t kQuietNs = 10'000'000;
-constexpr uint64_t kMaxDrainNs = 250'000'000;
+// user_data of the NOPs that replace unsubmitted SQEs when a ring is given up.
+constexpr uint64_t kNopUserData = 0xFFFFFFFFFFFFull;
 
-uint64_t monotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+// How long a dying or closing ring waits for its reads and writes.
+constexpr unsigned kQuiesceMs = 10'000;
 
 }  // namespace
 
 struct Ring {
-  uv_poll_t poll;
-  RingTable* table;
-  napi_env env;
-  uint32_t id;
+  uv_poll_t* poll = nullptr;  // on the owning thread's loop; replaced on adoption
+  RingTable* table = nullptr;
+  napi_env env = nullptr;
+  uint32_t id = 0;
+  uint32_t slot = 0;  // > 0: kept for uringAdopt(slot) when its thread dies
   int efd = -1;
   bool closed = false;
   io_uring ring;
@@ -133,12 +138,65 @@ struct Ring {
   std::deque<PendingIov> pendingIov;
   // Keyed by the entry's user_data (its commits use the same one).
   std::unordered_map<uint64_t, FuseEntry> fuseEntries;
+  std::vector<FuseEntry*> queued;  // entries in kQueued, for the next submit
+  // Reads, writes and NOPs submitted or prepared whose CQE has not been reaped.
+  uint32_t inflight = 0;
+  // The entries' buffers (see the top of the file); freed with the ring.
+  uint8_t* arena = nullptr;
+  size_t arenaSize = 0;
   Napi::Reference<Napi::Float64Array> cqes;
   Napi::FunctionReference onComplete;
   std::optional<Napi::AsyncContext> async;
+
+  ~Ring() { free(arena); }
+  bool inArena(const Slice& s) const {
+    return arena != nullptr && s.data >= arena && s.len <= arenaSize &&
+           static_cast<size_t>(s.data - arena) <= arenaSize - s.len;
+  }
 };
 
+namespace {
+
+// Rings whose thread died, by slot, until adopted. Process-wide: the adopter
+// is another thread.
+std::mutex gOrphansMutex;
+std::unordered_map<uint32_t, Ring*> gOrphans;
+
 void answerHeldFuseRequests(Ring* r);
+bool quiesce(Ring* r, EntryState delivered);
+
+void startPoll(Ring* r, uv_loop_t* loop, uv_poll_cb cb, int* rc) {
+  r->poll = new uv_poll_t();
+  *rc = uv_poll_init(loop, r->poll, r->efd);
+  if (*rc < 0) {
+    delete r->poll;
+    r->poll = nullptr;
+    return;
+  }
+  r->poll->data = r;
+  *rc = uv_poll_start(r->poll, UV_READABLE, cb);
+}
+
+// Stop watching; the handle is freed by its close callback, the ring is not
+// touched from there (it may be adopted by another thread by then).
+void stopPoll(Ring* r) {
+  if (r->poll == nullptr) return;
+  uv_poll_stop(r->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(r->poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  r->poll = nullptr;
+}
+
+void destroy(Ring* r) {
+  // Cancellation CQEs must not signal an eventfd about to be closed.
+  io_uring_unregister_eventfd(&r->ring);
+  answerHeldFuseRequests(r);
+  quiesce(r, EntryState::kHeld);
+  io_uring_queue_exit(&r->ring);
+  ::close(r->efd);
+  delete r;  // frees the arena: the kernel no longer writes to it
+}
+
+}  // namespace
 
 // Outside the anonymous namespace so InstanceData can point to it.
 class RingTable {
@@ -150,6 +208,7 @@ class RingTable {
       r->id = nextId_++;
     } while (r->id == 0 || rings_.count(r->id) != 0);
     rings_.emplace(r->id, r);
+    r->table = this;
     return r->id;
   }
 
@@ -158,34 +217,39 @@ class RingTable {
     return it == rings_.end() ? nullptr : it->second;
   }
 
-  void close(Ring* r) {
+  // Detach from JS and this thread's loop.
+  void detach(Ring* r) {
     rings_.erase(r->id);
     r->closed = true;
     r->cqes.Reset();
     r->onComplete.Reset();
     r->async.reset();
-    uv_poll_stop(&r->poll);
-    // Cancellation CQEs must not signal an eventfd about to be closed.
-    io_uring_unregister_eventfd(&r->ring);
-    // Pure C++: may run from the env cleanup hook.
-    answerHeldFuseRequests(r);
-    io_uring_queue_exit(&r->ring);
-    // Only now may the kernel no longer write to the entries' buffers.
-    r->fuseEntries.clear();
-    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), [](uv_handle_t* h) {
-      auto* ring = static_cast<Ring*>(h->data);
-      ::close(ring->efd);
-      delete ring;
-    });
+    stopPoll(r);
+  }
+
+  void close(Ring* r) {
+    detach(r);
+    destroy(r);
   }
 
  private:
-  // A terminated worker must not leave live uv handles on its loop nor live
-  // rings, and the JS references must go before the env does. The hook owns
-  // the table.
+  // A terminated worker must not leave live uv handles on its loop, and the
+  // JS references must go before the env does. Rings with a slot are kept
+  // for the replacement worker. The hook owns the table.
   static void onEnvCleanup(void* arg) {
     auto* table = static_cast<RingTable*>(arg);
-    while (!table->rings_.empty()) table->close(table->rings_.begin()->second);
+    while (!table->rings_.empty()) {
+      Ring* r = table->rings_.begin()->second;
+      table->detach(r);
+      if (r->slot == 0 || !quiesce(r, EntryState::kDelivered)) {
+        destroy(r);
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(gOrphansMutex);
+      Ring*& kept = gOrphans[r->slot];
+      if (kept != nullptr) destroy(kept);
+      kept = r;
+    }
     delete table;
   }
 
@@ -195,12 +259,17 @@ class RingTable {
 
 namespace {
 
-// Track FUSE entries through their completions: res >= 0 means a request was
-// delivered (the entry is held until committed); an error ends the command.
-inline void noteCompletion(Ring* r, uint64_t userData, int32_t res) {
-  if (r->fuseEntries.empty()) return;
-  auto it = r->fuseEntries.find(userData);
-  if (it != r->fuseEntries.end()) it->second.held = res >= 0;
+// Track completions: a FUSE entry got a request (res >= 0; `delivered` tells
+// whether JS sees it) or ended; anything else was a read, write or NOP.
+inline void noteCompletion(Ring* r, uint64_t userData, int32_t res, EntryState delivered) {
+  if (!r->fuseEntries.empty()) {
+    auto it = r->fuseEntries.find(userData);
+    if (it != r->fuseEntries.end()) {
+      it->second.state = res >= 0 ? delivered : EntryState::kIdle;
+      return;
+    }
+  }
+  if (r->inflight > 0) r->inflight--;
 }
 
 // Drop the iovec pairs of REGISTER SQEs the kernel has consumed.
@@ -209,6 +278,19 @@ void releaseConsumedIov(Ring* r) {
   while (!r->pendingIov.empty() && static_cast<int>(head - r->pendingIov.front().seq) > 0) {
     r->pendingIov.pop_front();
   }
+}
+
+int submit(Ring* r) {
+  int rc = io_uring_submit(&r->ring);
+  releaseConsumedIov(r);
+  if (rc >= 0) {
+    // SUBMIT_ALL: everything prepared was consumed.
+    for (FuseEntry* e : r->queued) {
+      if (e->state == EntryState::kQueued) e->state = EntryState::kArmed;
+    }
+    r->queued.clear();
+  }
+  return rc;
 }
 
 enum class Delivered { kOk, kThrew, kStop };
@@ -255,7 +337,7 @@ size_t reap(Ring* r, double* out, size_t cap) {
     for (unsigned i = 0; i < got; ++i) {
       out[2 * (n + i)] = static_cast<double>(batch[i]->user_data);
       out[2 * (n + i) + 1] = static_cast<double>(batch[i]->res);
-      noteCompletion(r, batch[i]->user_data, batch[i]->res);
+      noteCompletion(r, batch[i]->user_data, batch[i]->res, EntryState::kHeld);
     }
     io_uring_cq_advance(&r->ring, got);
     n += got;
@@ -291,6 +373,25 @@ void onReadable(uv_poll_t* handle, int /*status*/, int /*events*/) {
   }
 }
 
+// Attach `r` to this env: JS references, the loop's poll, the ring table.
+Napi::Value attach(Napi::Env env, Ring* r, const Napi::CallbackInfo& info, size_t cqesArg, Napi::Function onComplete) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return errResult(env, EINVAL);
+  r->env = env;
+  r->closed = false;
+  r->cqes = Napi::Reference<Napi::Float64Array>::New(info[cqesArg].As<Napi::Float64Array>(), 1);
+  r->onComplete = Napi::Persistent(onComplete);
+  r->async.emplace(env, "passfs:uring");
+  uint32_t id = instanceData(env)->rings->add(r);
+  int rc = 0;
+  startPoll(r, loop, onReadable, &rc);
+  if (rc < 0) {
+    r->table->close(r);
+    return errResult(env, -rc);
+  }
+  return Napi::Number::New(env, id);
+}
+
 // An unknown ring id is reported as -ENOENT (like devUnwatch).
 Ring* findRing(Napi::Env env, uint32_t id) { return instanceData(env)->rings->find(id); }
 
@@ -300,60 +401,112 @@ Napi::Value uringCreate(const Napi::CallbackInfo& info) {
   bool sqe128 = a.flag(1);
   a.f64(2, 2);  // type check only: looked up again at every batch
   Napi::Function onComplete = a.func(3);
+  uint32_t slot = a.u32(4);
   if (!a.ok()) return a.failure();
   Napi::Env env = a.env();
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return errResult(env, EINVAL);
 
   auto* r = new Ring();
-  unsigned flags = sqe128 ? IORING_SETUP_SQE128 : 0;
+  r->slot = slot;
+  unsigned flags = (sqe128 ? IORING_SETUP_SQE128 : 0) | (slot == 0 ? IORING_SETUP_SINGLE_ISSUER : 0);
   int rc = io_uring_queue_init(entries, &r->ring, flags | kOptionalSetupFlags);
-  if (rc == -EINVAL) rc = io_uring_queue_init(entries, &r->ring, flags);
+  if (rc == -EINVAL) rc = io_uring_queue_init(entries, &r->ring, flags & IORING_SETUP_SQE128);
   if (rc < 0) {
     delete r;
     return errResult(env, -rc);
   }
   r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (r->efd < 0) {
-    int err = errno;
-    io_uring_queue_exit(&r->ring);
-    delete r;
-    return errResult(env, err);
-  }
-  rc = io_uring_register_eventfd(&r->ring, r->efd);
-  if (rc >= 0) rc = uv_poll_init(loop, &r->poll, r->efd);
+  rc = r->efd < 0 ? -errno : io_uring_register_eventfd(&r->ring, r->efd);
   if (rc < 0) {
-    // Not yet registered with the loop.
     io_uring_queue_exit(&r->ring);
-    ::close(r->efd);
+    if (r->efd >= 0) ::close(r->efd);
     delete r;
     return errResult(env, -rc);
   }
-  r->poll.data = r;
-  r->table = instanceData(env)->rings;
-  r->env = env;
-  r->cqes = Napi::Reference<Napi::Float64Array>::New(info[2].As<Napi::Float64Array>(), 1);
-  r->onComplete = Napi::Persistent(onComplete);
-  r->async.emplace(env, "passfs:uring");
-  uint32_t id = r->table->add(r);
-  rc = uv_poll_start(&r->poll, UV_READABLE, onReadable);
-  if (rc < 0) {
-    r->table->close(r);
-    return errResult(env, -rc);
+  return attach(env, r, info, 2, onComplete);
+}
+
+// The ring a dead worker left in `slot`, now this thread's; -ENOENT if none.
+Napi::Value uringAdopt(const Napi::CallbackInfo& info) {
+  Args a(info);
+  uint32_t slot = a.u32(0);
+  a.f64(1, 1);
+  Napi::Function onComplete = a.func(2);
+  if (!a.ok()) return a.failure();
+  Napi::Env env = a.env();
+  Ring* r = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(gOrphansMutex);
+    auto it = gOrphans.find(slot);
+    if (it == gOrphans.end()) return errResult(env, ENOENT);
+    r = it->second;
+    gOrphans.erase(it);
   }
-  return Napi::Number::New(env, id);
+  Napi::Value id = attach(env, r, info, 1, onComplete);
+  // CQEs posted since the orphaning may have signalled nobody.
+  if (!r->closed && io_uring_cq_ready(&r->ring) > 0) eventfd_write(r->efd, 1);
+  return id;
+}
+
+// The ring's arena for FUSE entry buffers, as an ArrayBuffer: allocated
+// (zeroed, page aligned) at the first call, the same memory afterwards (the
+// adopter's view); a different size is EINVAL. JS must not use the views
+// after uringClose.
+Napi::Value uringFuseArena(const Napi::CallbackInfo& info) {
+  Args a(info);
+  uint32_t id = a.u32(0);
+  uint32_t bytes = a.u32(1);
+  if (!a.ok()) return a.failure();
+  Napi::Env env = a.env();
+  Ring* r = findRing(env, id);
+  if (r == nullptr) return errResult(env, ENOENT);
+  if (r->arena == nullptr) {
+    void* mem = nullptr;
+    if (bytes == 0 || posix_memalign(&mem, 4096, bytes) != 0) return errResult(env, ENOMEM);
+    memset(mem, 0, bytes);
+    r->arena = static_cast<uint8_t*>(mem);
+    r->arenaSize = bytes;
+  } else if (r->arenaSize != bytes) {
+    return errResult(env, EINVAL);
+  }
+  return Napi::ArrayBuffer::New(env, r->arena, r->arenaSize);
+}
+
+// [userData, state, ...] for every FUSE entry (for an adopter).
+Napi::Value uringFuseStates(const Napi::CallbackInfo& info) {
+  Args a(info);
+  uint32_t id = a.u32(0);
+  if (!a.ok()) return a.failure();
+  Napi::Env env = a.env();
+  Ring* r = findRing(env, id);
+  if (r == nullptr) return errResult(env, ENOENT);
+  Napi::Float64Array out = Napi::Float64Array::New(env, 2 * r->fuseEntries.size());
+  size_t i = 0;
+  for (auto& [userData, e] : r->fuseEntries) {
+    out[i++] = static_cast<double>(userData);
+    out[i++] = static_cast<double>(e.state);
+  }
+  return out;
 }
 
 // A free SQE of ring `id`, or nullptr with *err set (ENOENT: no such ring,
 // EBUSY: the SQ is full until the next submit).
-io_uring_sqe* getSqe(Napi::Env env, uint32_t id, int* err) {
+io_uring_sqe* getSqe(Napi::Env env, uint32_t id, int* err, Ring** ring = nullptr) {
   Ring* r = findRing(env, id);
   if (r == nullptr) {
     *err = ENOENT;
     return nullptr;
   }
+  if (ring != nullptr) *ring = r;
   io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
   if (sqe == nullptr) *err = EBUSY;
+  return sqe;
+}
+
+// For reads, writes, fsyncs and fallocates: counted until their CQE.
+io_uring_sqe* getIoSqe(Napi::Env env, uint32_t id, int* err) {
+  Ring* r = nullptr;
+  io_uring_sqe* sqe = getSqe(env, id, err, &r);
+  if (sqe != nullptr) r->inflight++;
   return sqe;
 }
 
@@ -368,7 +521,7 @@ Napi::Value prepRw(const Napi::CallbackInfo& info, bool write) {
   Napi::Env env = a.env();
   if (buf.len > UINT32_MAX) return errResult(env, EINVAL);  // sqe->len is 32 bits
   int err = 0;
-  io_uring_sqe* sqe = getSqe(env, id, &err);
+  io_uring_sqe* sqe = getIoSqe(env, id, &err);
   if (sqe == nullptr) return errResult(env, err);
   if (write) {
     io_uring_prep_write(sqe, fd, buf.data, static_cast<unsigned>(buf.len), static_cast<uint64_t>(pos));
@@ -391,7 +544,7 @@ Napi::Value uringFsync(const Napi::CallbackInfo& info) {
   if (!a.ok()) return a.failure();
   Napi::Env env = a.env();
   int err = 0;
-  io_uring_sqe* sqe = getSqe(env, id, &err);
+  io_uring_sqe* sqe = getIoSqe(env, id, &err);
   if (sqe == nullptr) return errResult(env, err);
   io_uring_prep_fsync(sqe, fd, dataOnly ? IORING_FSYNC_DATASYNC : 0);
   io_uring_sqe_set_data64(sqe, userData);
@@ -409,7 +562,7 @@ Napi::Value uringFallocate(const Napi::CallbackInfo& info) {
   if (!a.ok()) return a.failure();
   Napi::Env env = a.env();
   int err = 0;
-  io_uring_sqe* sqe = getSqe(env, id, &err);
+  io_uring_sqe* sqe = getIoSqe(env, id, &err);
   if (sqe == nullptr) return errResult(env, err);
   io_uring_prep_fallocate(sqe, fd, mode, offset, len);
   io_uring_sqe_set_data64(sqe, userData);
@@ -428,6 +581,11 @@ void prepFuseCmd(io_uring_sqe* sqe, int devFd, uint32_t cmdOp, const passfs_urin
   io_uring_sqe_set_data64(sqe, userData);
 }
 
+void markQueued(Ring* r, FuseEntry& e) {
+  e.state = EntryState::kQueued;
+  r->queued.push_back(&e);
+}
+
 Napi::Value uringFuseRegister(const Napi::CallbackInfo& info) {
   Args a(info);
   uint32_t id = a.u32(0);
@@ -438,12 +596,15 @@ Napi::Value uringFuseRegister(const Napi::CallbackInfo& info) {
   uint64_t userData = a.u64(5);
   if (!a.ok()) return a.failure();
   Napi::Env env = a.env();
-  // The kernel rejects a short header too, but only in the CQE.
-  if (qid > UINT16_MAX || header.len < sizeof(passfs_uring_req_header)) {
-    return errResult(env, EINVAL);
-  }
   Ring* r = findRing(env, id);
   if (r == nullptr) return errResult(env, ENOENT);
+  // The kernel rejects a short header too, but only in the CQE. The buffers
+  // must be the ring's own memory: the kernel writes to them for as long as
+  // the entry lives, which may be longer than this thread.
+  if (qid > UINT16_MAX || header.len < sizeof(passfs_uring_req_header) || !r->inArena(header) ||
+      !r->inArena(payload) || userData == kNopUserData) {
+    return errResult(env, EINVAL);
+  }
   // Writing the command area of a 64-byte SQE would overwrite the next one.
   if (!(r->ring.flags & IORING_SETUP_SQE128)) return errResult(env, EINVAL);
   int err = 0;
@@ -460,9 +621,7 @@ Napi::Value uringFuseRegister(const Napi::CallbackInfo& info) {
   e.devFd = devFd;
   e.qid = static_cast<uint16_t>(qid);
   e.header = header.data;
-  e.headerRef = Napi::Reference<Napi::Uint8Array>::New(info[3].As<Napi::Uint8Array>(), 1);
-  e.payloadRef = Napi::Reference<Napi::Uint8Array>::New(info[4].As<Napi::Uint8Array>(), 1);
-  e.held = false;
+  markQueued(r, e);
   return Napi::Number::New(env, 0);
 }
 
@@ -479,6 +638,8 @@ Napi::Value uringFuseCommit(const Napi::CallbackInfo& info) {
   Ring* r = findRing(env, id);
   if (r == nullptr) return errResult(env, ENOENT);
   if (!(r->ring.flags & IORING_SETUP_SQE128)) return errResult(env, EINVAL);
+  auto it = r->fuseEntries.find(userData);
+  if (it == r->fuseEntries.end()) return errResult(env, EINVAL);
   int err = 0;
   io_uring_sqe* sqe = getSqe(env, id, &err);
   if (sqe == nullptr) return errResult(env, err);
@@ -486,10 +647,9 @@ Napi::Value uringFuseCommit(const Napi::CallbackInfo& info) {
   req.commit_id = commitId;
   req.qid = static_cast<uint16_t>(qid);
   prepFuseCmd(sqe, devFd, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, req, nullptr, 0, userData);
-  // The reply is in the SQ: it goes out with the next submit, at the latest
-  // when the ring is torn down.
-  auto it = r->fuseEntries.find(userData);
-  if (it != r->fuseEntries.end()) it->second.held = false;
+  // The entry may now be answered from another ring (an adopter's).
+  it->second.devFd = devFd;
+  markQueued(r, it->second);
   return Napi::Number::New(env, 0);
 }
 
@@ -500,9 +660,7 @@ Napi::Value uringSubmit(const Napi::CallbackInfo& info) {
   Napi::Env env = a.env();
   Ring* r = findRing(env, id);
   if (r == nullptr) return errResult(env, ENOENT);
-  int rc = io_uring_submit(&r->ring);
-  releaseConsumedIov(r);
-  return Napi::Number::New(env, rc);  // count, or -errno from liburing
+  return Napi::Number::New(env, submit(r));  // count, or -errno from liburing
 }
 
 Napi::Value uringClose(const Napi::CallbackInfo& info) {
@@ -516,34 +674,55 @@ Napi::Value uringClose(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// Every unsubmitted SQE (between the kernel's SQ head and our tail) that is
-// not a FUSE commit becomes a NOP with the same user_data.
+// Every unsubmitted SQE (between the kernel's SQ head and our tail) becomes
+// a NOP: a FUSE commit's reply stays in its entry's buffers (kReplyReady, for
+// an adopter to send), a REGISTER never happened (kIdle), and a read or
+// write must not start on a buffer that may be about to go away.
 void neutralizeUnsubmitted(Ring* r) {
   io_uring_sq& sq = r->ring.sq;
   unsigned shift = (r->ring.flags & IORING_SETUP_SQE128) ? 1 : 0;
   unsigned head = io_uring_smp_load_acquire(sq.khead);
   for (unsigned i = head; i != sq.sqe_tail; ++i) {
     io_uring_sqe* sqe = &sq.sqes[(i & sq.ring_mask) << shift];
-    if (sqe->opcode == IORING_OP_URING_CMD && sqe->cmd_op == FUSE_IO_URING_CMD_COMMIT_AND_FETCH) continue;
-    uint64_t userData = sqe->user_data;
+    if (sqe->opcode == IORING_OP_URING_CMD) {
+      auto it = r->fuseEntries.find(sqe->user_data);
+      if (it != r->fuseEntries.end()) {
+        bool commit = sqe->cmd_op == FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
+        it->second.state = commit ? EntryState::kReplyReady : EntryState::kIdle;
+        r->inflight++;  // the NOP's CQE
+      }
+    }
     io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, userData);
+    io_uring_sqe_set_data64(sqe, kNopUserData);
   }
 }
 
-// Consume every CQE, updating the held flags (JS will never see them).
-void collect(Ring* r) {
-  // Runs pending task work (deliveries are posted from it) and flushes an
-  // overflowed CQ.
-  io_uring_get_events(&r->ring);
-  io_uring_cqe* cqe;
-  unsigned head;
-  unsigned n = 0;
-  io_uring_for_each_cqe(&r->ring, head, cqe) {
-    noteCompletion(r, cqe->user_data, cqe->res);
-    ++n;
+// Stop everything this ring has in flight except FUSE entries: unsubmitted
+// SQEs become NOPs, then completions are consumed (entries that get a
+// request move to `delivered`) until no read, write or NOP is left, for at
+// most kQuiesceMs. False if some are still running then.
+bool quiesce(Ring* r, EntryState delivered) {
+  neutralizeUnsubmitted(r);
+  if (submit(r) < 0) return false;
+  const uint64_t deadline = uv_hrtime() + uint64_t{kQuiesceMs} * 1000000;
+  for (;;) {
+    // Runs pending task work (deliveries are posted from it) and flushes an
+    // overflowed CQ.
+    io_uring_get_events(&r->ring);
+    io_uring_cqe* cqe;
+    unsigned head;
+    unsigned n = 0;
+    io_uring_for_each_cqe(&r->ring, head, cqe) {
+      noteCompletion(r, cqe->user_data, cqe->res, delivered);
+      ++n;
+    }
+    io_uring_cq_advance(&r->ring, n);
+    if (r->inflight == 0) return true;
+    uint64_t now = uv_hrtime();
+    if (now >= deadline) return false;
+    __kernel_timespec ts = {0, static_cast<long long>(std::min<uint64_t>(deadline - now, 100000000))};
+    io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
   }
-  io_uring_cq_advance(&r->ring, n);
 }
 
 // The reply -ECONNABORTED for the request held in `e`, as COMMIT_AND_FETCH.
@@ -566,61 +745,33 @@ void prepAbortReply(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e) {
   prepFuseCmd(sqe, e.devFd, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, req, nullptr, 0, userData);
 }
 
-}  // namespace
-
-// Answer every request held by an entry of `r` (see the top of this file).
-// The COMMIT_AND_FETCH is handled inline when submitted: the application gets
-// its error then, and the fetch it re-arms is cancelled by the ring's exit.
-//
-// An application usually reacts to the error at once with its next request,
-// and on the same queue it lands on an entry just re-armed (the kernel hands
-// out the most recently re-armed entry first). If that happened between the
-// last look at the CQ and the kernel's cancellation of the fetches, the
-// request would be stuck for good. So after answering, keep watching until
-// nothing has arrived for kQuietNs, answering whatever does; bounded by
-// kMaxDrainNs in all.
+// Before a ring is destroyed (the connection is ending, or a dying thread's
+// ring could not be kept): answer every request its entries hold, so that no
+// application waits on an entry nobody will commit.
 void answerHeldFuseRequests(Ring* r) {
-  if (r->fuseEntries.empty()) return;
-  neutralizeUnsubmitted(r);
-  const uint64_t begin = monotonicNs();
-  uint64_t lastAnswer = 0;
-  bool answered = false;
-  for (;;) {
-    collect(r);
-    for (auto& [userData, e] : r->fuseEntries) {
-      if (!e.held) continue;
-      io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
-      if (sqe == nullptr) {
-        // SQ full: send what is prepared and go on.
-        if (io_uring_submit(&r->ring) < 0) break;
-        sqe = io_uring_get_sqe(&r->ring);
-        if (sqe == nullptr) break;
-      }
-      prepAbortReply(sqe, userData, e);
-      e.held = false;
+  for (auto& [userData, e] : r->fuseEntries) {
+    if (e.state != EntryState::kHeld && e.state != EntryState::kDelivered) continue;
+    io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
+    if (sqe == nullptr) {
+      if (submit(r) < 0) return;
+      sqe = io_uring_get_sqe(&r->ring);
+      if (sqe == nullptr) return;
     }
-    // JS commits (first round only) go out with ours.
-    if (io_uring_sq_ready(&r->ring) > 0) {
-      if (io_uring_submit(&r->ring) < 0) return;
-      lastAnswer = monotonicNs();
-      answered = true;
-    }
-    if (!answered) return;  // nothing was answered: nobody is reacting
-    uint64_t now = monotonicNs();
-    uint64_t until = std::min(lastAnswer + kQuietNs, begin + kMaxDrainNs);
-    if (now >= until) return;
-    // Sleep until a completion arrives or the quiet period ends.
-    __kernel_timespec ts = {static_cast<long long>((until - now) / 1000000000),
-                            static_cast<long long>((until - now) % 1000000000)};
-    io_uring_cqe* cqe;
-    io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
+    prepAbortReply(sqe, userData, e);
+    e.state = EntryState::kArmed;
   }
+  submit(r);
 }
+
+}  // namespace
 
 void registerUring(Napi::Env env, Napi::Object exports) {
   // The table frees itself from its env cleanup hook.
   instanceData(env)->rings = new RingTable(env);
   exportFunction<uringCreate>(env, exports, "uringCreate");
+  exportFunction<uringAdopt>(env, exports, "uringAdopt");
+  exportFunction<uringFuseArena>(env, exports, "uringFuseArena");
+  exportFunction<uringFuseStates>(env, exports, "uringFuseStates");
   exportFunction<uringRead>(env, exports, "uringRead");
   exportFunction<uringWrite>(env, exports, "uringWrite");
   exportFunction<uringFsync>(env, exports, "uringFsync");

@@ -13,6 +13,8 @@ export type CompletionHandler = (id: number, res: number) => void;
 
 export class Ring {
   readonly id: number;
+  /** Taken over from a dead worker (see native.uringAdopt), not created. */
+  readonly adopted: boolean;
   private readonly cqes = new Float64Array(2 * 256);
   private readonly handlers: CompletionHandler[] = [];
   private prepared_ = 0;
@@ -21,8 +23,15 @@ export class Ring {
   /** Counters for status: submit calls, SQEs submitted, completions reaped. */
   readonly counts = { submits: 0, sqes: 0, cqes: 0 };
 
-  constructor(entries: number, sqe128: boolean) {
-    this.id = native.uringCreate(entries, sqe128, this.cqes, (n) => this.reap(n));
+  /**
+   * `slot` > 0 makes the ring outlive this thread: a replacement worker
+   * passing the same slot adopts the ring its predecessor left, if any.
+   */
+  constructor(entries: number, sqe128: boolean, slot = 0) {
+    const reap = (n: number) => this.reap(n);
+    const adopted = slot > 0 ? native.uringAdopt(slot, this.cqes, reap) : -1;
+    this.adopted = adopted > 0;
+    this.id = this.adopted ? adopted : native.uringCreate(entries, sqe128, this.cqes, reap, slot);
     if (this.id < 0) throw new Error(`io_uring setup failed: ${native.errnoName(-this.id)}`);
   }
 

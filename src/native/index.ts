@@ -23,6 +23,22 @@ export const enum St {
 /** Indexes into the Float64Array filled by `fstatfs`. */
 export const enum Sfs { blocks = 0, bfree, bavail, files, ffree, bsize, namelen, frsize, LENGTH }
 
+/** Where a FUSE ring entry stands (addon/uring.cc, EntryState). */
+export const enum FuseEntryState {
+  /** Not registered with the kernel: never, or cancelled. */
+  idle = 0,
+  /** Waiting for a request. */
+  armed = 1,
+  /** A register or commit prepared, not yet submitted. */
+  queued = 2,
+  /** Holds a request nobody has seen (a dead worker's ring). */
+  delivered = 3,
+  /** Holds a request JS was handed and has not answered. */
+  held = 4,
+  /** The reply is in the entry's buffers, its commit was never submitted. */
+  replyReady = 5,
+}
+
 export interface Native {
   // ---- /dev/fuse -------------------------------------------------------
   /** open("/dev/fuse", O_RDWR|O_CLOEXEC), blocking. */
@@ -99,8 +115,21 @@ export interface Native {
    * some are ready, the addon copies up to cqes.length / 2 of them into `cqes`
    * as [userData, res] pairs and calls `onComplete(n)`, repeating until the
    * completion queue is empty. Returns a ring id (> 0) or -errno.
+   * `slot` > 0: if this thread dies, the ring (its FUSE entries, their
+   * buffers and states) is kept for `uringAdopt(slot)`.
    */
-  uringCreate(entries: number, sqe128: boolean, cqes: Float64Array, onComplete: (n: number) => void): number;
+  uringCreate(entries: number, sqe128: boolean, cqes: Float64Array, onComplete: (n: number) => void, slot: number): number;
+  /** Take over the ring a dead thread left in `slot`: a ring id, or -ENOENT. */
+  uringAdopt(slot: number, cqes: Float64Array, onComplete: (n: number) => void): number;
+  /**
+   * The ring's memory for FUSE entry buffers (`bytes`, zeroed at first): the
+   * kernel may write there longer than a thread lives, so it is native and
+   * owned by the ring. An adopter gets the same memory (same size, or -EINVAL).
+   * Views must not be used after uringClose.
+   */
+  uringFuseArena(ring: number, bytes: number): ArrayBuffer | number;
+  /** [userData, FuseEntryState, ...] of every FUSE entry registered on the ring. */
+  uringFuseStates(ring: number): Float64Array | number;
   /** Prepare (do not submit) a read/write of buf[off, off+len) at file position `pos`. 0, or -EBUSY when the SQ is full. */
   uringRead(ring: number, fd: number, buf: Uint8Array, off: number, len: number, pos: number, userData: number): number;
   uringWrite(ring: number, fd: number, buf: Uint8Array, off: number, len: number, pos: number, userData: number): number;
@@ -108,7 +137,8 @@ export interface Native {
   uringFallocate(ring: number, fd: number, mode: number, offset: number, len: number, userData: number): number;
   /**
    * FUSE_IO_URING_CMD_REGISTER for queue `qid` on the /dev/fuse fd: the entry's
-   * header buffer (fuse_uring_req_header, 288 bytes) and payload buffer.
+   * header buffer (fuse_uring_req_header, 288 bytes) and payload buffer, both
+   * inside the ring's arena (-EINVAL otherwise).
    */
   uringFuseRegister(ring: number, devFd: number, qid: number, header: Uint8Array, payload: Uint8Array, userData: number): number;
   /** FUSE_IO_URING_CMD_COMMIT_AND_FETCH: commit the reply now in the entry's buffers, wait for the next request. */
@@ -117,7 +147,8 @@ export interface Native {
   uringSubmit(ring: number): number;
   /**
    * Stop watching completions and tear the ring down. FUSE requests its entries
-   * still hold are first answered with ECONNABORTED (this may take up to 250 ms).
+   * still hold are first answered with ECONNABORTED, and reads and writes in
+   * flight are waited for (at most 10 s).
    */
   uringClose(ring: number): number;
 

@@ -57,7 +57,10 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   const table = new InodeTable(task.inodes, task.index + 1);
   const uringEntries = task.queues.length * task.queueDepth;
   // One ring serves both the FUSE queues and the async engine; sized above all that can be in flight.
-  const ring = task.mediated === 'async' || uringEntries > 0 ? new Ring(Math.max(64, 2 ** Math.ceil(Math.log2(uringEntries * 2 + 64))), uringEntries > 0) : null;
+  // A ring with FUSE entries outlives its worker: the replacement (same index) adopts it.
+  const ring = task.mediated === 'async' || uringEntries > 0
+    ? new Ring(Math.max(64, 2 ** Math.ceil(Math.log2(uringEntries * 2 + 64))), uringEntries > 0, uringEntries > 0 ? task.index + 1 : 0)
+    : null;
   const stats = statsRow(task.stats, task.index);
   const compile = (p: { text: string; file: string } | null): Policy | null => (p ? loadPolicy(p.text, p.file) : null);
   const audit = task.audit ? new AuditLog(task.audit.dest, task.audit.onFailure, log) : null;

@@ -15,7 +15,15 @@
 // payload buffer. Data replies (READ) are built in place in the payload;
 // small metadata replies are built in a scratch buffer and copied (they may
 // not overwrite a request name still in use).
-import { native } from '../../native/index.js';
+//
+// The entries' buffers live in the ring's native arena, because the kernel
+// keeps writing to them after a worker dies. A replacement worker adopts the
+// ring (see addon/uring.cc) and picks each entry up where it stood: a request
+// the dead worker had started gets ECONNABORTED (it may be half done), one it
+// never saw is served, a reply it wrote is sent, and an entry the kernel
+// cancelled when the thread exited is registered again.
+import { native, FuseEntryState } from '../../native/index.js';
+import { E } from '../../fs/linux.js';
 import { Op, IN_HEADER, OUT_HEADER } from '../../fuse/abi.js';
 import { Request, Reply, readU64 } from '../../fuse/codec.js';
 import { Ring } from '../../io/ring.js';
@@ -27,6 +35,8 @@ const OP_IN = 128;
 const ENT = 256;
 /** Room for the in-header plus the largest fixed argument struct, before the payload. */
 const PAD = 256;
+/** An entry's place in the arena: its header, then its request buffer (PAD + payload). */
+const HEADER_ROOM = 512;
 export const RING_KIND_FUSE = 2;
 
 /**
@@ -47,17 +57,21 @@ const FIXED_IN: Record<number, number> = {
 const IN_PLACE = new Set<number>([Op.READ, Op.WRITE, Op.FSYNC, Op.FALLOCATE]);
 
 class Entry implements Exchange {
-  readonly header = new Uint8Array(HEADER_SIZE);
-  readonly hdv = new DataView(this.header.buffer);
+  readonly header: Uint8Array;
+  readonly hdv: DataView;
   readonly buf: Uint8Array;
   readonly payload: Uint8Array;
   readonly req: Request;
   readonly inPlace: Reply;
   rep: Reply;
   readonly stable = true;
+  /** Armed by a dead worker: the kernel cancels it when that thread exits. */
+  inherited = false;
 
-  constructor(readonly id: number, readonly qid: number, payloadSize: number, readonly owner: UringTransport, scratch: Reply) {
-    this.buf = new Uint8Array(new ArrayBuffer(PAD + payloadSize));
+  constructor(readonly id: number, readonly qid: number, arena: ArrayBuffer, at: number, payloadSize: number, readonly owner: UringTransport, scratch: Reply) {
+    this.header = new Uint8Array(arena, at, HEADER_SIZE);
+    this.hdv = new DataView(arena, at, HEADER_SIZE);
+    this.buf = new Uint8Array(arena, at + HEADER_ROOM, PAD + payloadSize);
     this.payload = this.buf.subarray(PAD);
     this.req = new Request(this.buf);
     this.inPlace = new Reply(this.buf, PAD - OUT_HEADER);
@@ -84,8 +98,14 @@ export class UringTransport implements Transport, ExchangeOwner {
     private readonly log: (m: string) => void,
   ) {
     this.scratch = new Reply(payloadSize + OUT_HEADER);
+    const stride = Math.ceil((HEADER_ROOM + PAD + payloadSize) / 4096) * 4096;
+    const arena = native.uringFuseArena(ring.id, stride * queues.length * depth);
+    if (typeof arena === 'number') throw new Error(`io_uring entry buffers: ${native.errnoName(-arena)}`);
     for (const qid of queues) {
-      for (let d = 0; d < depth; d++) this.entries.push(new Entry(idBase + this.entries.length, qid, payloadSize, this, this.scratch));
+      for (let d = 0; d < depth; d++) {
+        const i = this.entries.length;
+        this.entries.push(new Entry(idBase + i, qid, arena, i * stride, payloadSize, this, this.scratch));
+      }
     }
     ring.on(RING_KIND_FUSE, (id, res) => this.onCompletion(id - idBase, res));
   }
@@ -94,16 +114,47 @@ export class UringTransport implements Transport, ExchangeOwner {
     this.dispatch = dispatch;
     return new Promise((resolve) => {
       this.done = resolve;
-      for (const e of this.entries) {
-        const r = native.uringFuseRegister(this.ring.id, this.fd, e.qid, e.header, e.payload, Ring.data(RING_KIND_FUSE, e.id));
-        if (!this.ring.prepared(r)) {
-          this.log(`io_uring register of queue ${e.qid}: ${native.errnoName(-r)}`);
-          this.finish();
-          return;
-        }
-      }
+      if (this.ring.adopted) this.takeOver();
+      else for (const e of this.entries) this.register(e);
       this.ring.submit();
     });
+  }
+
+  private register(e: Entry): void {
+    const r = native.uringFuseRegister(this.ring.id, this.fd, e.qid, e.header, e.payload, Ring.data(RING_KIND_FUSE, e.id));
+    if (!this.ring.prepared(r)) {
+      this.log(`io_uring register of queue ${e.qid}: ${native.errnoName(-r)}`);
+      this.finish();
+    }
+  }
+
+  /** Pick up every entry of an adopted ring where the dead worker left it. */
+  private takeOver(): void {
+    const states = native.uringFuseStates(this.ring.id);
+    if (typeof states === 'number') throw new Error(`io_uring adoption: ${native.errnoName(-states)}`);
+    const seen = new Set<Entry>();
+    let aborted = 0;
+    for (let k = 0; k < states.length; k += 2) {
+      const e = this.entries[states[k] - Ring.data(RING_KIND_FUSE, this.idBase)];
+      if (!e) continue;
+      seen.add(e);
+      switch (states[k + 1]) {
+        case FuseEntryState.armed: e.inherited = true; break;
+        case FuseEntryState.delivered: this.onCompletion(e.id - this.idBase, 0); break;
+        case FuseEntryState.held: this.abort(e); aborted++; break;
+        case FuseEntryState.replyReady: this.commit(e); break;
+        default: this.register(e);
+      }
+    }
+    for (const e of this.entries) if (!seen.has(e)) this.register(e);
+    this.log(`took over the io_uring queues of the worker before (${aborted} request(s) it had started answered with ECONNABORTED)`);
+  }
+
+  /** Answer the request in `e` with ECONNABORTED: it may have been half done by a dead worker. */
+  private abort(e: Entry): void {
+    e.req.load(PAD - IN_HEADER);
+    e.buf.set(e.header.subarray(0, IN_HEADER), PAD - IN_HEADER);
+    this.send(e, e.inPlace.finish(e.req, 0, E.CONNABORTED), e.inPlace);
   }
 
   stop(): void {
@@ -114,6 +165,13 @@ export class UringTransport implements Transport, ExchangeOwner {
   private onCompletion(i: number, res: number): void {
     const e = this.entries[i];
     if (!e) return;
+    if (res < 0 && e.inherited) {
+      // Cancelled as its first owner's thread exited (ECANCELED): arm it again.
+      e.inherited = false;
+      this.register(e);
+      return;
+    }
+    e.inherited = false;
     if (res < 0) {
       // The connection is gone (unmount or abort): the kernel cancels every entry.
       if (!this.ended) this.log(`io_uring queue ${e.qid} ended: ${native.errnoName(-res)}`);
@@ -135,15 +193,19 @@ export class UringTransport implements Transport, ExchangeOwner {
   }
 
   /** Commit the reply of `e` and fetch the next request into it. */
-  send(x: Exchange, len: number): void {
+  send(x: Exchange, len: number, rep = (x as Entry).rep): void {
     const e = x as Entry;
     if (this.ended) return;
-    const rep = e.rep;
     const body = len > OUT_HEADER ? len - OUT_HEADER : 0;
     // out-header to the header buffer, body to the payload buffer
     e.header.set(rep.buf.subarray(rep.base, rep.base + OUT_HEADER), 0);
     if (rep !== e.inPlace && body > 0) e.payload.set(rep.buf.subarray(rep.at(0), rep.at(body)), 0);
     e.hdv.setUint32(ENT + 16, body, true);
+    this.commit(e);
+  }
+
+  /** COMMIT_AND_FETCH of the reply already in the entry's buffers. */
+  private commit(e: Entry): void {
     const commitId = readU64(e.hdv, ENT + 8);
     const r = native.uringFuseCommit(this.ring.id, this.fd, e.qid, commitId, Ring.data(RING_KIND_FUSE, e.id));
     if (!this.ring.prepared(r)) this.log(`io_uring commit on queue ${e.qid}: ${native.errnoName(-r)}`);
