@@ -1,4 +1,6 @@
 // Process-wide knobs and small helpers.
+#include <sched.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +41,33 @@ Napi::Value umaskFn(const Napi::CallbackInfo& info) {
 
 Napi::Value gettidFn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), gettid());
+}
+
+// CPU time used by the calling thread, in nanoseconds.
+Napi::Value threadCpuNs(const Napi::CallbackInfo& info) {
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return errResult(info.Env(), errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec));
+}
+
+// Restrict the calling thread to the given CPUs: 0 or -errno.
+Napi::Value pinThread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) return errResult(env, EINVAL);
+  Napi::Array cpus = info[0].As<Napi::Array>();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (uint32_t i = 0; i < cpus.Length(); ++i) {
+    Napi::Value v = cpus.Get(i);
+    if (!v.IsNumber()) return errResult(env, EINVAL);
+    int32_t cpu = v.As<Napi::Number>().Int32Value();
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return errResult(env, EINVAL);
+    CPU_SET(cpu, &set);
+  }
+  if (CPU_COUNT(&set) == 0) return errResult(env, EINVAL);
+  // pid 0: the calling thread only.
+  if (sched_setaffinity(0, sizeof set, &set) != 0) return errResult(env, errno);
+  return Napi::Number::New(env, 0);
 }
 
 const char* errnoSymbol(int e) {
@@ -119,6 +148,8 @@ void registerProcess(Napi::Env env, Napi::Object exports) {
   exportFunction<raiseNofile>(env, exports, "raiseNofile");
   exportFunction<umaskFn>(env, exports, "umask");
   exportFunction<gettidFn>(env, exports, "gettid");
+  exportFunction<pinThread>(env, exports, "pinThread");
+  exportFunction<threadCpuNs>(env, exports, "threadCpuNs");
   exportFunction<errnoName>(env, exports, "errnoName");
 }
 

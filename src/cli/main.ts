@@ -39,6 +39,7 @@ interface MountFlags {
   mediated: 'sync' | 'async';
   queueDepth: number;
   payloadSize: number;
+  pin: 'auto' | 'on' | 'off';
   policy?: string;
   audit?: string;
   auditFailure: 'deny' | 'continue';
@@ -59,6 +60,7 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     mediated: f.mediated,
     queueDepth: f.queueDepth,
     payloadSize: f.payloadSize,
+    pin: f.pin,
     policy: f.policy ? path.resolve(f.policy) : null,
     audit: f.audit ? (f.audit === '-' ? '-' : path.resolve(f.audit)) : null,
     auditFailure: f.auditFailure,
@@ -143,7 +145,7 @@ async function background(lower: string, mountpoint: string, o: DaemonOptions, a
 /** The mount flags as given, minus the ones only the parent uses, for the background child. */
 function passOn(f: MountFlags): string[] {
   const a = ['--io', f.io, '--workers', String(f.workers), '--attr-timeout', String(f.attrTimeout), '--max-inodes', String(f.maxInodes),
-    '--transport', f.transport, '--mediated', f.mediated, '--queue-depth', String(f.queueDepth), '--payload-size', String(f.payloadSize)];
+    '--transport', f.transport, '--mediated', f.mediated, '--queue-depth', String(f.queueDepth), '--payload-size', String(f.payloadSize), '--pin', f.pin];
   if (f.allowOther) a.push('--allow-other');
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
@@ -213,6 +215,7 @@ program
   .addOption(new Option('--mediated <engine>', 'how mediated reads and writes reach the lower file').choices(['sync', 'async']).default('async'))
   .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)
   .option('--payload-size <bytes>', 'payload buffer of each io_uring entry', int(65536, 1 << 20), 1 << 20)
+  .addOption(new Option('--pin <mode>', 'keep each io_uring worker on its queues\' CPUs: while it is mostly idle (auto), always (on), never (off)').choices(['auto', 'on', 'off']).default('auto'))
   .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
   .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))

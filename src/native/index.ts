@@ -71,6 +71,9 @@ export interface Native {
   writev2(fd: number, a: Uint8Array, aOff: number, aLen: number, b: Uint8Array, bOff: number, bLen: number): number;
   pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
   pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  /** pread/pwrite with RWF_NOWAIT: -EAGAIN rather than wait for the disk; -EOPNOTSUPP where the file system cannot tell. */
+  preadNowait(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
+  pwriteNowait(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
   close(fd: number): number;
 
   // ---- the lower file system ----------------------------------------------
@@ -153,6 +156,10 @@ export interface Native {
   uringClose(ring: number): number;
 
   // ---- process ----------------------------------------------------------------
+  /** Restrict the calling thread to these CPUs: 0 or -errno. */
+  pinThread(cpus: number[]): number;
+  /** CPU time used by the calling thread, in nanoseconds. */
+  threadCpuNs(): number;
   /** Raise RLIMIT_NOFILE soft limit to min(n, hard); returns the new soft limit. */
   raiseNofile(n: number): number;
   umask(mask: number): number;

@@ -22,6 +22,7 @@ import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/inde
 import { AuditFailure, checkAuditDest } from './audit.js';
 import { IoMode } from '../fs/inodes.js';
 import { MAX_RULES } from './stats.js';
+import type { PinMode } from './pinning.js';
 
 export class UserError extends Error {}
 
@@ -40,6 +41,8 @@ export interface DaemonOptions {
   /** Ring entries per queue, and the payload buffer of each. */
   queueDepth: number;
   payloadSize: number;
+  /** Keep io_uring workers on their queues' CPUs (src/server/pinning.ts). */
+  pin: PinMode;
   /** Per-file policy (replaces --io's mount-wide choice), the audit destination ('-' = stdout). */
   policy: string | null;
   audit: string | null;
@@ -260,6 +263,8 @@ export class Daemon {
       queues: this.transport === 'uring' ? this.queuesOf(i) : [],
       queueDepth: this.opt.queueDepth,
       payloadSize: this.opt.payloadSize,
+      pin: this.opt.pin,
+      cpus: possibleCpus(),
       debug: this.opt.debug,
       lowerRoot: this.lower,
       policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
@@ -375,7 +380,7 @@ export class Daemon {
       io: this.opt.io,
       transport: this.transport,
       mediatedEngine: this.opt.mediated,
-      uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize } : null,
+      uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize, pin: this.opt.pin } : null,
       workers: {
         count: this.slots.length,
         alive: this.slots.filter((s) => s.running).length,

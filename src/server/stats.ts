@@ -25,11 +25,15 @@ export const enum C {
   modeConflicts,
   /** Opens refused because the audit log failed (--audit-failure deny). */
   auditDenied,
+  /** Mediated reads and writes done at once (cached data, or a lower fs that cannot write without blocking). */
+  ioInline,
+  /** Mediated reads, writes, fsyncs and fallocates sent to io_uring (the async engine). */
+  ioAsync,
   /** Fallback reasons by errno: FALLBACK_BASE + errno. */
-  FALLBACK_BASE = OP_SLOTS + 16,
+  FALLBACK_BASE = OP_SLOTS + 24,
   /** Policy rule hits: RULE_BASE + rule index; the default's at RULE_BASE + MAX_RULES. */
-  RULE_BASE = OP_SLOTS + 16 + 160,
-  STRIDE = OP_SLOTS + 16 + 160 + 257,
+  RULE_BASE = OP_SLOTS + 24 + 160,
+  STRIDE = OP_SLOTS + 24 + 160 + 257,
 }
 
 /** Rules beyond this many share the default's counter (and the loader's limit keeps policies far below it). */
@@ -57,6 +61,8 @@ export interface StatsSummary {
   errors: number;
   backing: { opened: number; closed: number; live: number };
   transports: { devfuse: number; uring: number };
+  /** How mediated I/O was done: at once in the worker, or through io_uring. */
+  mediatedIo: { inline: number; async: number };
 }
 
 export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => string): StatsSummary {
@@ -89,6 +95,7 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     bytes: { read: sum[C.bytesRead], written: sum[C.bytesWritten] },
     errors: sum[C.errors],
     transports: { devfuse: sum[C.viaDevfuse], uring: sum[C.viaUring] },
+    mediatedIo: { inline: sum[C.ioInline], async: sum[C.ioAsync] },
     backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },
   };
 }

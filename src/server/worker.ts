@@ -16,6 +16,7 @@ import { Ring } from '../io/ring.js';
 import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 import { loadPolicy, Policy } from '../policy/index.js';
 import { AuditLog, AuditFailure } from './audit.js';
+import { Pinning, PinMode } from './pinning.js';
 
 export interface WorkerTask {
   index: number;
@@ -31,6 +32,9 @@ export interface WorkerTask {
   queues: number[];
   queueDepth: number;
   payloadSize: number;
+  /** Keep this worker on its queues' CPUs (of `cpus` possible ones). */
+  pin: PinMode;
+  cpus: number;
   debug: boolean;
   lowerRoot: string;
   /** The policy's text (each worker compiles its own copy), or null. */
@@ -61,6 +65,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   const ring = task.mediated === 'async' || uringEntries > 0
     ? new Ring(Math.max(64, 2 ** Math.ceil(Math.log2(uringEntries * 2 + 64))), uringEntries > 0, uringEntries > 0 ? task.index + 1 : 0)
     : null;
+  const pinning = new Pinning(task.pin, task.queues, task.cpus, log);
   const stats = statsRow(task.stats, task.index);
   const compile = (p: { text: string; file: string } | null): Policy | null => (p ? loadPolicy(p.text, p.file) : null);
   const audit = task.audit ? new AuditLog(task.audit.dest, task.audit.onFailure, log) : null;
@@ -69,7 +74,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     passthrough: task.passthrough,
     validMs: task.validMs,
     log,
-    engine: (complete) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, complete) : new SyncEngine(complete)),
+    engine: (complete) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, complete, stats) : new SyncEngine(complete)),
     lowerRoot: task.lowerRoot,
     policy: compile(task.policy),
     audit,
@@ -90,6 +95,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   await serving;
   task.port.close();
   await audit?.close();
+  pinning.stop();
   for (const t of transports) t.stop();
   ring?.close();
   return { index: task.index, tid: native.gettid() };
