@@ -1,6 +1,5 @@
 // Process-wide knobs and small helpers.
 #include <sched.h>
-#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,13 +40,6 @@ Napi::Value umaskFn(const Napi::CallbackInfo& info) {
 
 Napi::Value gettidFn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), gettid());
-}
-
-// CPU time used by the calling thread, in nanoseconds.
-Napi::Value threadCpuNs(const Napi::CallbackInfo& info) {
-  timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return errResult(info.Env(), errno);
-  return Napi::Number::New(info.Env(), static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec));
 }
 
 // Restrict the calling thread to the given CPUs: 0 or -errno.
@@ -149,7 +141,6 @@ void registerProcess(Napi::Env env, Napi::Object exports) {
   exportFunction<umaskFn>(env, exports, "umask");
   exportFunction<gettidFn>(env, exports, "gettid");
   exportFunction<pinThread>(env, exports, "pinThread");
-  exportFunction<threadCpuNs>(env, exports, "threadCpuNs");
   exportFunction<errnoName>(env, exports, "errnoName");
 }
 

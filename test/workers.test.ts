@@ -37,6 +37,8 @@ for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'mediated-asy
     assert.is(s.workers.alive, 2);
     assert.is(s.workers.restarts, before.workers.restarts + 1);
     assert.is.not(s.workers.list[0].threadId, before.workers.list[0].threadId);
+    // Over io_uring the replacement took over the dead worker's ring (its entries and their requests).
+    assert.is(s.workers.list[0].adoptedQueues, cfg.name.endsWith('/uring'));
     assert.match(sh(`ls ${M.mnt}`), 'f49');
     assert.is(sh(`cat ${M.m('f7')}`), 'data 7\n'.repeat(1000));
     assert.is(fs.statSync(M.m('f3')).size, 7000);

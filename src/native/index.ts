@@ -158,8 +158,6 @@ export interface Native {
   // ---- process ----------------------------------------------------------------
   /** Restrict the calling thread to these CPUs: 0 or -errno. */
   pinThread(cpus: number[]): number;
-  /** CPU time used by the calling thread, in nanoseconds. */
-  threadCpuNs(): number;
   /** Raise RLIMIT_NOFILE soft limit to min(n, hard); returns the new soft limit. */
   raiseNofile(n: number): number;
   umask(mask: number): number;

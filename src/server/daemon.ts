@@ -22,7 +22,7 @@ import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/inde
 import { AuditFailure, checkAuditDest } from './audit.js';
 import { IoMode } from '../fs/inodes.js';
 import { MAX_RULES } from './stats.js';
-import type { PinMode } from './pinning.js';
+import { PinMode, shouldPin } from './pinning.js';
 
 export class UserError extends Error {}
 
@@ -56,6 +56,9 @@ interface Slot {
   /** The main thread's end of the worker's message port (policy reloads). */
   port: import('node:worker_threads').MessagePort | null;
   threadId: number;
+  /** The worker's kernel thread id, and whether it took over a dead worker's io_uring queues. */
+  tid: number;
+  adopted: boolean;
   restarts: number;
   running: boolean;
 }
@@ -224,6 +227,12 @@ export class Daemon {
   private mounted = false;
   transport: 'uring' | 'devfuse' = 'devfuse';
 
+  /** io_uring workers stay on their queues' CPUs (see pinning.ts for when). */
+  private get pinned(): boolean {
+    const onlyPassthrough = this.opt.io === 'passthrough' && !this.policy && this.caps.passthrough;
+    return this.transport === 'uring' && shouldPin(this.opt.pin, onlyPassthrough);
+  }
+
   private async startWorkers(): Promise<void> {
     const n = this.opt.workers;
     this.pool = new Piscina({
@@ -236,7 +245,7 @@ export class Daemon {
     });
     const started: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      this.slots.push({ index: i, fd: -1, port: null, threadId: 0, restarts: 0, running: false });
+      this.slots.push({ index: i, fd: -1, port: null, threadId: 0, tid: 0, adopted: false, restarts: 0, running: false });
       started.push(this.launch(i));
     }
     await Promise.all(started);
@@ -263,8 +272,7 @@ export class Daemon {
       queues: this.transport === 'uring' ? this.queuesOf(i) : [],
       queueDepth: this.opt.queueDepth,
       payloadSize: this.opt.payloadSize,
-      pin: this.opt.pin,
-      cpus: possibleCpus(),
+      pin: this.pinned,
       debug: this.opt.debug,
       lowerRoot: this.lower,
       policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
@@ -272,8 +280,10 @@ export class Daemon {
       port: port2,
     };
     return new Promise((ready) => {
-      port1.once('message', (m: { threadId: number }) => {
+      port1.once('message', (m: { threadId: number; tid: number; adopted: boolean }) => {
         slot.threadId = m.threadId;
+        slot.tid = m.tid;
+        slot.adopted = m.adopted;
         slot.running = true;
         if (slot.restarts > 0) this.kickQueues(task.queues);
         ready();
@@ -380,12 +390,12 @@ export class Daemon {
       io: this.opt.io,
       transport: this.transport,
       mediatedEngine: this.opt.mediated,
-      uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize, pin: this.opt.pin } : null,
+      uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize, pinned: this.pinned } : null,
       workers: {
         count: this.slots.length,
         alive: this.slots.filter((s) => s.running).length,
         restarts: this.slots.reduce((a, s) => a + s.restarts, 0),
-        list: this.slots.map((s) => ({ index: s.index, threadId: s.threadId, running: s.running, restarts: s.restarts })),
+        list: this.slots.map((s) => ({ index: s.index, threadId: s.threadId, tid: s.tid, running: s.running, restarts: s.restarts, adoptedQueues: s.adopted })),
       },
       capabilities: this.caps,
       inodes: { inUse: this.table.inUse(), capacity: this.table.capacity },

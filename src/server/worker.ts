@@ -16,7 +16,7 @@ import { Ring } from '../io/ring.js';
 import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 import { loadPolicy, Policy } from '../policy/index.js';
 import { AuditLog, AuditFailure } from './audit.js';
-import { Pinning, PinMode } from './pinning.js';
+import { pinToQueues } from './pinning.js';
 
 export interface WorkerTask {
   index: number;
@@ -32,16 +32,15 @@ export interface WorkerTask {
   queues: number[];
   queueDepth: number;
   payloadSize: number;
-  /** Keep this worker on its queues' CPUs (of `cpus` possible ones). */
-  pin: PinMode;
-  cpus: number;
+  /** Keep this worker on its queues' CPUs (src/server/pinning.ts). */
+  pin: boolean;
   debug: boolean;
   lowerRoot: string;
   /** The policy's text (each worker compiles its own copy), or null. */
   policy: { text: string; file: string } | null;
   audit: { dest: string; onFailure: AuditFailure } | null;
   /**
-   * To the main thread: { threadId } once serving. From it: { policy } on
+   * To the main thread: { threadId, tid, adopted } once serving. From it: { policy } on
    * reload (already validated by the main thread).
    */
   port: MessagePort;
@@ -65,7 +64,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   const ring = task.mediated === 'async' || uringEntries > 0
     ? new Ring(Math.max(64, 2 ** Math.ceil(Math.log2(uringEntries * 2 + 64))), uringEntries > 0, uringEntries > 0 ? task.index + 1 : 0)
     : null;
-  const pinning = new Pinning(task.pin, task.queues, task.cpus, log);
+  if (task.pin) pinToQueues(task.queues, log);
   const stats = statsRow(task.stats, task.index);
   const compile = (p: { text: string; file: string } | null): Policy | null => (p ? loadPolicy(p.text, p.file) : null);
   const audit = task.audit ? new AuditLog(task.audit.dest, task.audit.onFailure, log) : null;
@@ -91,11 +90,10 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, URING_ID_BASE, stats, log));
   }
   const serving = Promise.race(transports.map((t) => t.serve(dispatch)));
-  task.port.postMessage({ threadId });
+  task.port.postMessage({ threadId, tid: native.gettid(), adopted: !!ring?.adopted && uringEntries > 0 });
   await serving;
   task.port.close();
   await audit?.close();
-  pinning.stop();
   for (const t of transports) t.stop();
   ring?.close();
   return { index: task.index, tid: native.gettid() };

@@ -1,0 +1,104 @@
+// Transport and engine details a user can observe: where io_uring workers
+// run (pinned to their queues' CPUs only when the daemon serves metadata
+// alone, or when asked), and how the async engine does mediated I/O (a lone
+// cached read at once, what would wait for the disk through io_uring).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import { mount, Mount, cli } from './helpers.js';
+
+/** The CPUs a thread of the daemon may run on, as the kernel lists them ("0", "0-1"...). */
+function allowedCpus(pid: number, tid: number): string {
+  const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+  return /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)![1];
+}
+
+const allCpus = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(\S+)$/m)![1];
+
+interface WorkerInfo { index: number; tid: number }
+
+const pins = suite('worker pinning');
+
+for (const [args, pinned] of [
+  [['--io', 'passthrough', '--transport', 'uring'], true],
+  [['--io', 'mediated', '--transport', 'uring'], false],
+  [['--io', 'mediated', '--transport', 'uring', '--pin', 'on'], true],
+  [['--io', 'passthrough', '--transport', 'uring', '--pin', 'off'], false],
+] as [string[], boolean][]) {
+  pins(`${args.join(' ')}: workers ${pinned ? 'pinned to their queue CPU' : 'free to move'}`, async () => {
+    const M = mount([...args, '--workers', '2']);
+    try {
+      const s = await M.status();
+      assert.is(s.uring.pinned, pinned);
+      for (const w of s.workers.list as WorkerInfo[]) {
+        // Two workers, queues dealt round-robin: worker i serves the queues of CPUs i, i+2...
+        const want = pinned ? (s.uring.queues <= 2 ? String(w.index) : null) : allCpus;
+        if (want !== null) assert.is(allowedCpus(s.pid, w.tid), want, `worker ${w.index}`);
+      }
+      fs.writeFileSync(M.m('f'), 'still serving');
+      assert.is(fs.readFileSync(M.m('f'), 'utf8'), 'still serving');
+    } finally {
+      M.umount();
+    }
+  });
+}
+
+pins('--pin takes auto, on or off only', () => {
+  const r = cli(['mount', '/tmp', '/mnt', '--pin', 'sometimes']);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /--pin/);
+  assert.match(r.stderr, /auto, on, off|"auto", "on", "off"/);
+});
+
+pins.run();
+
+const engine = suite('async engine');
+let M: Mount;
+engine.before(() => {
+  M = mount(['--io', 'mediated', '--mediated', 'async', '--transport', 'devfuse']);
+});
+engine.after(() => M.umount());
+
+engine('a cached read is served at once; data that would wait for the disk goes through io_uring; both are right', async () => {
+  const data = Buffer.alloc(8 << 20);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+  fs.writeFileSync(M.l('big'), data);
+  // Cached on the lower side: one lone read at a time (sync reads, one per request).
+  const before = (await M.status()).mediatedIo;
+  const fd = fs.openSync(M.m('big'), 'r');
+  const buf = Buffer.alloc(4096);
+  for (let off = 0; off < 64 * 4096; off += 4096) {
+    assert.is(fs.readSync(fd, buf, 0, 4096, off), 4096);
+    assert.ok(buf.equals(data.subarray(off, off + 4096)), `data at ${off}`);
+  }
+  fs.closeSync(fd);
+  const cached = (await M.status()).mediatedIo;
+  assert.ok(cached.inline > before.inline, `inline ${before.inline} -> ${cached.inline}`);
+  // Drop the lower file's pages: now reads would block, so they go through the ring.
+  const lfd = fs.openSync(M.l('big'), 'r');
+  fs.fdatasyncSync(lfd);
+  fs.closeSync(lfd);
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
+  const fd2 = fs.openSync(M.m('big'), 'r');
+  const buf2 = Buffer.alloc(1 << 20);
+  let off = 4 << 20; // not read through the mount yet: not in the FUSE page cache either
+  for (; off < 8 << 20; off += buf2.length) {
+    assert.is(fs.readSync(fd2, buf2, 0, buf2.length, off), buf2.length);
+    assert.ok(buf2.equals(data.subarray(off, off + buf2.length)), `data at ${off}`);
+  }
+  fs.closeSync(fd2);
+  const after = (await M.status()).mediatedIo;
+  assert.ok(after.async > cached.async, `async ${cached.async} -> ${after.async}`);
+});
+
+engine('writes land on the lower file whichever way they go', () => {
+  const fd = fs.openSync(M.m('w'), 'w');
+  for (let i = 0; i < 256; i++) fs.writeSync(fd, Buffer.alloc(4096, i & 0xff), 0, 4096, i * 4096);
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  const lower = fs.readFileSync(M.l('w'));
+  assert.is(lower.length, 256 * 4096);
+  for (let i = 0; i < 256; i++) assert.is(lower[i * 4096 + 7], i & 0xff, `block ${i}`);
+});
+
+engine.run();
