@@ -67,6 +67,16 @@ t.after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** Exit status of a shell command (0 on success). */
+function asUserCode(cmd: string): number {
+  try {
+    sh(`${cmd} > /dev/null 2>&1`);
+    return 0;
+  } catch (e) {
+    return (e as { status: number }).status;
+  }
+}
+
 /** Requests READ+WRITE served by the daemon while `fn` runs. */
 async function mediatedIo(fn: () => void): Promise<number> {
   const a = (await M.status()).requests;
@@ -87,6 +97,34 @@ t('deny by path returns the configured errno', async () => {
 t('a denied create leaves nothing behind', () => {
   assert.is(code(() => fs.writeFileSync(M.m('secrets/new'), 'x')), 'EPERM');
   assert.not.ok(fs.existsSync(M.l('secrets/new')));
+});
+
+t('decisions follow renames through the mount, on every CPU (remembered paths are dropped)', () => {
+  fs.mkdirSync(M.l('plain/mv'));
+  fs.writeFileSync(M.l('plain/mv/k'), 'k');
+  fs.writeFileSync(M.l('plain/f2'), 'f');
+  fs.writeFileSync(M.l('secrets/out'), 'o');
+  // Opened (and so remembered) from both CPUs, hence by both workers over the rings.
+  for (const cpu of [0, 1]) assert.is(sh(`taskset -c ${cpu} cat ${M.m('plain/mv/k')} ${M.m('plain/f2')}`), 'kf');
+  fs.renameSync(M.m('plain/mv'), M.m('secrets/mv'));
+  fs.renameSync(M.m('plain/f2'), M.m('secrets/f2'));
+  for (const cpu of [0, 1]) {
+    assert.is(asUserCode(`taskset -c ${cpu} cat ${M.m('secrets/mv/k')}`), 1, `cpu ${cpu}: a directory moved under secrets/`);
+    assert.is(asUserCode(`taskset -c ${cpu} cat ${M.m('secrets/f2')}`), 1, `cpu ${cpu}: a file moved under secrets/`);
+  }
+  assert.is(code(() => fs.readFileSync(M.m('secrets/mv/k'))), 'EPERM');
+  // And out again: allowed.
+  fs.renameSync(M.m('secrets/out'), M.m('plain/out'));
+  assert.is(fs.readFileSync(M.m('plain/out'), 'utf8'), 'o');
+});
+
+t('a node id reused after the kernel forgets a file is judged by its new path', () => {
+  fs.writeFileSync(M.l('plain/gone'), 'g');
+  assert.is(fs.readFileSync(M.m('plain/gone'), 'utf8'), 'g');
+  fs.unlinkSync(M.m('plain/gone'));
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '2'); // the kernel forgets its inodes
+  for (let i = 0; i < 20; i++) fs.writeFileSync(M.l(`secrets/n${i}`), 'n');
+  for (let i = 0; i < 20; i++) assert.is(code(() => fs.readFileSync(M.m(`secrets/n${i}`))), 'EPERM', `secrets/n${i}`);
 });
 
 t('deny by access mode: reads pass, writes get EROFS', () => {

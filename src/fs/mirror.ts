@@ -20,6 +20,7 @@ import {
 } from '../fuse/abi.js';
 import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { InodeTable, IoMode } from './inodes.js';
+import { PathCache } from './paths.js';
 import { C, MAX_RULES } from '../server/stats.js';
 import type { AuditLog } from '../server/audit.js';
 import { Policy, Decision, accessFromFlags, processInfo } from '../policy/index.js';
@@ -86,6 +87,8 @@ export class Mirror {
   readonly engine: MediatedEngine;
   private policy: Policy | null;
   private readonly audit: AuditLog | null;
+  /** Paths of the nodes this worker looked up, for the policy (filled only with one). */
+  private readonly paths: PathCache;
 
   constructor(
     private readonly sys: Native,
@@ -112,6 +115,7 @@ export class Mirror {
     this.engine = opt.engine(this.complete);
     this.policy = opt.policy;
     this.audit = opt.audit;
+    this.paths = new PathCache(table, opt.validMs);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -166,7 +170,7 @@ export class Mirror {
    * Resolve `name` under the directory handle `pfd`, count one lookup and
    * write a fuse_entry_out at body offset `off`. Returns 0 or -errno.
    */
-  private enter(pfd: number, name: Uint8Array, rep: Reply, off: number): number {
+  private enter(pfd: number, name: Uint8Array, rep: Reply, off: number, parent: number): number {
     const { sys, table, st } = this;
     let r = sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st);
     if (r < 0) return r;
@@ -189,6 +193,7 @@ export class Mirror {
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
+    if (this.policy) this.paths.child(parent, name, s);
     return 0;
   }
 
@@ -270,21 +275,27 @@ export class Mirror {
    * (fd: the parent's handle, name: the new entry); null without a policy.
    * Counts the rule's hit and writes the audit line.
    */
-  private decide(req: Request, flags: number, fd: number, name?: Uint8Array): Decision | null {
+  private decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision | null {
     const pol = this.policy;
     if (!pol) return null;
     const created = name !== undefined;
-    let path = this.relPath(fd);
+    let path = this.paths.get(s);
+    if (path === undefined) {
+      path = this.relPath(fd);
+      this.paths.set(s, path);
+    }
     if (name) {
       const n = Buffer.from(name.buffer, name.byteOffset, name.length).toString();
       path = path ? `${path}/${n}` : n;
     }
-    let size = 0;
-    if (!created && pol.needs.size && this.sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, this.st2) === 0) size = this.st2[St.size];
     const pid = req.pid;
     const d = pol.decide({
-      path, type: 'file', uid: req.uid, gid: req.gid, pid, size, access: accessFromFlags(flags, created),
-      lazy: { process: () => this.processOf(pid), content: created ? undefined : (n) => this.firstBytes(fd, n) },
+      path, type: 'file', uid: req.uid, gid: req.gid, pid, size: 0, access: accessFromFlags(flags, created),
+      lazy: {
+        process: () => this.processOf(pid),
+        size: created ? undefined : () => (this.sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, this.st2) === 0 ? this.st2[St.size] : 0),
+        content: created ? undefined : (n) => this.firstBytes(fd, n),
+      },
     });
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
     this.stats[C.RULE_BASE + hit]++;
@@ -325,7 +336,7 @@ export class Mirror {
     if (p < 0) return -E.STALE;
     const name = req.name(0);
     if (this.badName(name)) return -E.NOENT;
-    const r = this.enter(this.table.fd(p), name, rep, 0);
+    const r = this.enter(this.table.fd(p), name, rep, 0, p);
     return r < 0 ? r : ENTRY_OUT;
   }
 
@@ -407,7 +418,7 @@ export class Mirror {
   private created(pfd: number, name: Uint8Array, req: Request, rep: Reply, mode: number, r: number): number {
     if (r < 0) return r;
     this.chownNew(pfd, name, req, mode);
-    const e = this.enter(pfd, name, rep, 0);
+    const e = this.enter(pfd, name, rep, 0, req.nodeid - 1);
     return e < 0 ? e : ENTRY_OUT;
   }
 
@@ -447,7 +458,7 @@ export class Mirror {
     if (old < 0) return -E.STALE;
     const r = this.sys.linkat(this.table.fd(old), EMPTY, pn[0], pn[1], AT_EMPTY_PATH);
     if (r < 0) return r;
-    const e = this.enter(pn[0], pn[1], rep, 0);
+    const e = this.enter(pn[0], pn[1], rep, 0, req.nodeid - 1);
     return e < 0 ? e : ENTRY_OUT;
   }
 
@@ -470,7 +481,9 @@ export class Mirror {
     if (np < 0) return -E.STALE;
     const newName = req.name(req.after(nameOff));
     if (this.badName(newName)) return -E.INVAL;
-    return this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
+    const r = this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
+    if (r === 0) this.table.noteRename();
+    return r;
   }
 
   private rename(req: Request): number {
@@ -616,7 +629,7 @@ export class Mirror {
     if ((this.table.type(s) & S_IFMT) !== S_IFREG) return -E.INVAL;
     const stop = this.refused();
     if (stop) return stop;
-    const d = this.decide(req, req.u32(0), this.table.fd(s));
+    const d = this.decide(req, req.u32(0), s, this.table.fd(s));
     if (d?.action === 'deny') return this.denied(d);
     const o = this.openNode(s, req, req.u32(0), req.u32(4), d);
     if (typeof o === 'number') return o;
@@ -634,7 +647,7 @@ export class Mirror {
     const stop = this.refused();
     if (stop) return stop;
     // Decided before anything exists: a denied create leaves nothing behind.
-    const d = this.decide(req, flags, pfd, name);
+    const d = this.decide(req, flags, req.nodeid - 1, pfd, name);
     if (d?.action === 'deny') return this.denied(d);
     const passthrough = this.wantsPassthrough(d);
     // A passthrough backing file is opened read-write (see openNode); a
@@ -648,7 +661,7 @@ export class Mirror {
     }
     if (fd < 0) return fd;
     if (created) this.chownNew(pfd, name, req, S_IFREG | mode);
-    const e = this.enter(pfd, name, rep, 0);
+    const e = this.enter(pfd, name, rep, 0, req.nodeid - 1);
     if (e < 0) {
       sys.close(fd);
       if (created) sys.unlinkat(pfd, name, 0);
@@ -805,7 +818,7 @@ export class Mirror {
       let o = rep.at(used);
       if (plus) {
         const dot = name[0] === DOT && (nameLen === 1 || (nameLen === 2 && name[1] === DOT));
-        if (dot || this.enter(pfd, name, rep, used) < 0) {
+        if (dot || this.enter(pfd, name, rep, used, req.nodeid - 1) < 0) {
           // The kernel skips entries with node id 0; "." and ".." are always such.
           rep.zero(used, ENTRY_OUT);
         }

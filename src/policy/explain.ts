@@ -4,7 +4,7 @@
 import { describeAccess } from './context.js';
 import { errnoName } from './errno.js';
 import { GlobList } from './glob.js';
-import { accessBits, bytesToLatin1, callContent, callProcess, CompiledRule, describeContent, magicMatches, Policy } from './match.js';
+import { accessBits, bytesToLatin1, callContent, callProcess, callSize, CompiledRule, describeContent, magicMatches, Policy } from './match.js';
 import { formatRanges, inRanges } from './ranges.js';
 import { MODE_BIT, TYPE_BIT } from './schema.js';
 import { Decision, OpenContext } from './types.js';
@@ -96,8 +96,9 @@ export function describeContext(c: OpenContext, v?: { comm?: string; exe?: strin
  * after the deciding rule), then "decision: ...". Agrees with policy.decide(ctx).
  */
 export function explain(policy: Policy, ctx: OpenContext): string[] {
-  const v: Resolved = { ctx, comm: ctx.comm, exe: ctx.exe, content: ctx.content };
   const needs = policy.needs;
+  if (needs.size && ctx.lazy?.size) ctx = { ...ctx, size: callSize(ctx.lazy.size, ctx.size) };
+  const v: Resolved = { ctx, comm: ctx.comm, exe: ctx.exe, content: ctx.content };
   if (needs.process && (v.comm === undefined || v.exe === undefined) && ctx.lazy?.process) {
     const p = callProcess(ctx.lazy.process);
     if (v.comm === undefined) v.comm = p.comm;

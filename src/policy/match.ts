@@ -185,6 +185,8 @@ export class Policy {
     let procTried = false;
     let content = ctx.content;
     let contentTried = false;
+    let size = ctx.size;
+    let sizeTried = false;
     let cache: { text?: string } | undefined;
     for (let i = 0; i < n; i++) {
       const r = rules[i];
@@ -197,8 +199,15 @@ export class Policy {
       }
       if (m.uid !== undefined && !inRanges(m.uid, ctx.uid)) continue;
       if (m.gid !== undefined && !inRanges(m.gid, ctx.gid)) continue;
-      if (m.size !== undefined && !inRanges(m.size, ctx.size)) continue;
       if (m.path !== undefined && !anyGlob(m.path, ctx.path)) continue;
+      // After the path: the size may cost the caller a system call.
+      if (m.size !== undefined) {
+        if (!sizeTried && ctx.lazy?.size) {
+          sizeTried = true;
+          size = callSize(ctx.lazy.size, size);
+        }
+        if (!inRanges(m.size, size)) continue;
+      }
       if (m.comm !== undefined) {
         if (comm === undefined && !procTried && ctx.lazy?.process) {
           procTried = true;
@@ -233,6 +242,16 @@ export class Policy {
 }
 
 const NO_PROCESS: ProcessInfo = Object.freeze({});
+
+/** The lazily read size, or `fallback` when the source fails. */
+export function callSize(f: () => number, fallback: number): number {
+  try {
+    const n = f();
+    return Number.isFinite(n) && n >= 0 ? n : fallback;
+  } catch {
+    return fallback;
+  }
+}
 
 export function callProcess(f: () => ProcessInfo): ProcessInfo {
   try {

@@ -58,6 +58,8 @@ export interface OpenContext {
    */
   lazy?: {
     process?: () => ProcessInfo;
+    /** Replaces `size` when a reached rule has a size condition. */
+    size?: () => number;
     content?: (bytes: number) => Uint8Array | undefined;
   };
 }
