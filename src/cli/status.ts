@@ -12,6 +12,11 @@ export function printStatus(s: any): void {
   w(`  inodes: ${s.inodes.inUse} in use of ${s.inodes.capacity}`);
   const reqs = Object.entries(s.requests as Record<string, number>).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   w(`  requests: ${reqs.map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
+  if (s.policy) {
+    w(`  policy ${s.policy.file}: ${s.policy.decisions} decisions, ${s.policy.microsPerDecision} µs each`);
+    const hits = [...s.policy.rules.map((r: any) => `${r.name} ${r.hits}`), `default ${s.policy.default.hits}`];
+    w(`    hits: ${hits.join(', ')}`);
+  }
   const fb = Object.entries(s.fallbackReasons ?? {});
   if (fb.length) w(`  fallback reasons: ${fb.map(([k, n]) => `${k} ${n}`).join(', ')}`);
 }

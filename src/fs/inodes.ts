@@ -20,7 +20,7 @@ export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
 const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, STRIDE = 8 }
 const enum F { dev = 0, ino, nlookup, generation, STRIDE = 4 }
-const enum M { lock = 0, freeTop, inUse, renames, LENGTH = 4 }
+const enum M { lock = 0, freeTop, inUse, LENGTH = 4 }
 
 export interface InodeTableMemory {
   capacity: number;
@@ -147,9 +147,6 @@ export class InodeTable {
   addLookup(s: number, n = 1): void { this.nums[s * F.STRIDE + F.nlookup] += n; }
   nlookup(s: number): number { return this.nums[s * F.STRIDE + F.nlookup]; }
   inUse(): number { return this.meta[M.inUse]; }
-  /** Renames done through the mount (paths remembered before one may be wrong). */
-  renames(): number { return Atomics.load(this.meta, M.renames); }
-  noteRename(): void { Atomics.add(this.meta, M.renames, 1); }
 
   // Per-inode I/O mode, shared by all opens (the kernel's rule: one mode per inode).
   opens(s: number): number { return this.ints[s * I.STRIDE + I.opens]; }

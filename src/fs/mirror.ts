@@ -10,6 +10,7 @@
 // view, exactly as it would natively. "/proc/self/fd/N" is only ever used on
 // the daemon's own handles, which already point inside LOWER.
 import { readFileSync, readlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Native, St, Sfs } from '../native/index.js';
 import {
   Op, OP_SLOTS, ROOT_ID, IN_HEADER, ENTRY_OUT, ATTR_OUT, OPEN_OUT, WRITE_IN,
@@ -20,14 +21,14 @@ import {
 } from '../fuse/abi.js';
 import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { InodeTable, IoMode } from './inodes.js';
-import { PathCache } from './paths.js';
+import { PathCache, PathMemory } from './paths.js';
 import { C, MAX_RULES } from '../server/stats.js';
 import type { AuditLog } from '../server/audit.js';
 import { Policy, Decision, accessFromFlags, processInfo } from '../policy/index.js';
 import { Exchange, PENDING } from '../server/transports/transport.js';
 import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
-  E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED,
+  E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_ISUID, S_ISGID, S_IXGRP, UTIME_NOW, UTIME_OMIT, SEEK_SET, XATTR_CAPS,
 } from './linux.js';
 
@@ -54,6 +55,8 @@ export interface MirrorOptions {
   /** Per-file decisions; null: every file follows `io`. */
   policy: Policy | null;
   audit: AuditLog | null;
+  /** Shared memory for the policy's remembered paths (null without a policy). */
+  paths: PathMemory | null;
 }
 
 // File handles: the low 32 bits are the fd; bit 32 marks a passthrough open
@@ -115,7 +118,7 @@ export class Mirror {
     this.engine = opt.engine(this.complete);
     this.policy = opt.policy;
     this.audit = opt.audit;
-    this.paths = new PathCache(table, opt.validMs);
+    this.paths = new PathCache(table, opt.paths, opt.validMs);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -172,6 +175,7 @@ export class Mirror {
    */
   private enter(pfd: number, name: Uint8Array, rep: Reply, off: number, parent: number): number {
     const { sys, table, st } = this;
+    const mark = this.paths.mark();
     let r = sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st);
     if (r < 0) return r;
     table.lock();
@@ -193,8 +197,17 @@ export class Mirror {
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
-    if (this.policy) this.paths.child(parent, name, s);
+    if (this.policy) this.paths.remember(s, parent, name, mark);
     return 0;
+  }
+
+  /** The table slot of the node at `name` in directory `pfd`, or -1. */
+  private slotAt(pfd: number, name: Uint8Array): number {
+    if (this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, this.st2) < 0) return -1;
+    this.table.lock();
+    const s = this.table.find(this.st2[St.dev], this.st2[St.ino]);
+    this.table.unlock();
+    return s;
   }
 
   private stat(fd: number): number {
@@ -278,12 +291,9 @@ export class Mirror {
   private decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision | null {
     const pol = this.policy;
     if (!pol) return null;
+    const t0 = performance.now();
     const created = name !== undefined;
-    let path = this.paths.get(s);
-    if (path === undefined) {
-      path = this.relPath(fd);
-      this.paths.set(s, path);
-    }
+    let path = this.paths.pathOf(s, () => this.relPath(fd));
     if (name) {
       const n = Buffer.from(name.buffer, name.byteOffset, name.length).toString();
       path = path ? `${path}/${n}` : n;
@@ -299,6 +309,8 @@ export class Mirror {
     });
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
     this.stats[C.RULE_BASE + hit]++;
+    this.stats[C.policyDecisions]++;
+    this.stats[C.policyMicros] += (performance.now() - t0) * 1000;
     this.audit?.write({
       event: 'open', pid, uid: req.uid, gid: req.gid, comm: this.processOf(pid).comm ?? null, path,
       flags, create: created, decision: d.action, audited: d.audit, rule: d.rule, reason: d.reason,
@@ -482,7 +494,12 @@ export class Mirror {
     const newName = req.name(req.after(nameOff));
     if (this.badName(newName)) return -E.INVAL;
     const r = this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
-    if (r === 0) this.table.noteRename();
+    if (r === 0 && this.policy) {
+      // The policy's remembered paths follow the move (paths.ts).
+      const sides = [{ parent: np, name: newName, fd: this.table.fd(np) }];
+      if (flags & RENAME_EXCHANGE) sides.push({ parent: req.nodeid - 1, name: pn[1], fd: pn[0] });
+      this.paths.renamed(sides, (i) => this.slotAt(sides[i].fd, sides[i].name));
+    }
     return r;
   }
 

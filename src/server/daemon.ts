@@ -13,6 +13,7 @@ import { REQUEST_BUFFER, MAX_WRITE, Op } from '../fuse/abi.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
+import { allocatePathMemory, PathMemory } from '../fs/paths.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
 import { allocateStats, summarize, C } from './stats.js';
 import { ControlServer } from './control.js';
@@ -127,6 +128,8 @@ export class Daemon {
   readonly startedAt = new Date();
   private readonly statsMem: SharedArrayBuffer;
   private readonly inodesMem;
+  /** Remembered paths for the policy (src/fs/paths.ts), only with one. */
+  private readonly pathsMem: PathMemory | null;
   private readonly table: InodeTable;
   private readonly slots: Slot[] = [];
   private pool!: Piscina;
@@ -149,6 +152,7 @@ export class Daemon {
   ) {
     this.statsMem = allocateStats(opt.workers);
     this.inodesMem = allocateInodeTable(opt.maxInodes);
+    this.pathsMem = opt.policy ? allocatePathMemory(opt.maxInodes) : null;
     this.table = new InodeTable(this.inodesMem, MAIN_LOCK_OWNER);
     this.ended = new Promise((r) => (this.endResolve = r));
   }
@@ -264,6 +268,7 @@ export class Daemon {
       index: i,
       fd,
       inodes: this.inodesMem,
+      paths: this.pathsMem,
       stats: this.statsMem,
       io: this.opt.io,
       passthrough: this.caps.passthrough,
@@ -400,7 +405,7 @@ export class Daemon {
       capabilities: this.caps,
       inodes: { inUse: this.table.inUse(), capacity: this.table.capacity },
       ...sum,
-      policy: this.policyStatus(sum.ruleHits),
+      policy: this.policyStatus(sum.ruleHits, sum.policyCost),
       audit: this.opt.audit ? { dest: this.opt.audit, onFailure: this.opt.auditFailure } : null,
       openFiles: this.openFiles(),
     };
@@ -450,7 +455,7 @@ export class Daemon {
     return out;
   }
 
-  private policyStatus(hits: number[]): object | null {
+  private policyStatus(hits: number[], cost: { decisions: number; micros: number }): object | null {
     const p = this.policy;
     if (!p) return null;
     return {
@@ -459,6 +464,9 @@ export class Daemon {
       loadedAt: this.policyLoadedAt?.toISOString(),
       rules: p.rules.map((r) => ({ name: r.name, line: r.line, action: r.action, audit: r.audit, hits: hits[Math.min(r.index, MAX_RULES)] })),
       default: { action: p.default.action, hits: hits[MAX_RULES] },
+      /** What deciding costs the daemon per open or create, on average since the mount. */
+      decisions: cost.decisions,
+      microsPerDecision: cost.decisions ? Math.round((cost.micros / cost.decisions) * 100) / 100 : 0,
     };
   }
 

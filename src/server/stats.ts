@@ -29,6 +29,9 @@ export const enum C {
   ioInline,
   /** Mediated reads, writes, fsyncs and fallocates sent to io_uring (the async engine). */
   ioAsync,
+  /** Policy decisions, and the microseconds they took (path, rules, lazy reads; not the audit write). */
+  policyDecisions,
+  policyMicros,
   /** Fallback reasons by errno: FALLBACK_BASE + errno. */
   FALLBACK_BASE = OP_SLOTS + 24,
   /** Policy rule hits: RULE_BASE + rule index; the default's at RULE_BASE + MAX_RULES. */
@@ -63,6 +66,7 @@ export interface StatsSummary {
   transports: { devfuse: number; uring: number };
   /** How mediated I/O was done: at once in the worker, or through io_uring. */
   mediatedIo: { inline: number; async: number };
+  policyCost: { decisions: number; micros: number };
 }
 
 export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => string): StatsSummary {
@@ -96,6 +100,7 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     errors: sum[C.errors],
     transports: { devfuse: sum[C.viaDevfuse], uring: sum[C.viaUring] },
     mediatedIo: { inline: sum[C.ioInline], async: sum[C.ioAsync] },
+    policyCost: { decisions: sum[C.policyDecisions], micros: sum[C.policyMicros] },
     backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },
   };
 }

@@ -7,6 +7,7 @@ import { threadId } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { native } from '../native/index.js';
 import { InodeTable, InodeTableMemory } from '../fs/inodes.js';
+import type { PathMemory } from '../fs/paths.js';
 import { Mirror } from '../fs/mirror.js';
 import { statsRow } from './stats.js';
 import { DevFuseTransport } from './transports/devfuse.js';
@@ -22,6 +23,8 @@ export interface WorkerTask {
   index: number;
   fd: number;
   inodes: InodeTableMemory;
+  /** The policy's remembered paths, shared by the workers (null without a policy). */
+  paths: PathMemory | null;
   stats: SharedArrayBuffer;
   io: 'passthrough' | 'mediated';
   passthrough: boolean;
@@ -77,6 +80,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     lowerRoot: task.lowerRoot,
     policy: compile(task.policy),
     audit,
+    paths: task.paths,
   });
   task.port.on('message', (m: { policy?: { text: string; file: string } | null }) => {
     if (m.policy !== undefined) mirror.setPolicy(compile(m.policy));
