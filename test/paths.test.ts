@@ -1,0 +1,110 @@
+// The policy's remembered paths (src/fs/paths.ts): walks to the root, never
+// trusts a record whose node or parent slot was reused, follows renames,
+// gives up (to the kernel's answer) when a move could not be recorded, and
+// renews old records only when the kernel's answer confirms them.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { allocateInodeTable, InodeTable } from '../src/fs/inodes.js';
+import { allocatePathMemory, PathCache } from '../src/fs/paths.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const KERNEL = 'asked-the-kernel';
+
+function setup(ttlMs = 60_000) {
+  const t = new InodeTable(allocateInodeTable(64), 1);
+  t.init(3, 1, 2);
+  const p = new PathCache(t, allocatePathMemory(64), ttlMs);
+  let ino = 100;
+  const node = (parent: number, name: string): number => {
+    t.lock();
+    const s = t.insert(10 + ino, 0o100000, 1, ino++);
+    t.unlock();
+    p.remember(s, parent, enc(name), p.mark());
+    return s;
+  };
+  return { t, p, node };
+}
+
+test('a path is the names up to the root', () => {
+  const { p, node } = setup();
+  const a = node(0, 'a');
+  const b = node(a, 'b');
+  const f = node(b, 'file.txt');
+  assert.is(p.pathOf(f, () => KERNEL), 'a/b/file.txt');
+  assert.is(p.pathOf(a, () => KERNEL), 'a');
+  assert.is(p.pathOf(0, () => KERNEL), '');
+});
+
+test('a reused slot (the kernel forgot the node) is not trusted, nor are its children', () => {
+  const { t, p, node } = setup();
+  const a = node(0, 'a');
+  const f = node(a, 'f');
+  t.lock();
+  t.forget(a, 1);
+  const again = t.insert(99, 0o040000, 1, 999); // the same slot, another inode
+  t.unlock();
+  assert.is(again, a);
+  assert.is(p.pathOf(f, () => KERNEL), KERNEL);
+  assert.is(p.pathOf(again, () => KERNEL), KERNEL);
+});
+
+test('a rename records the move; children follow', () => {
+  const { p, node } = setup();
+  const a = node(0, 'a');
+  const s = node(0, 'secrets');
+  const f = node(a, 'f');
+  p.renamed([{ parent: s, name: enc('moved') }], () => a);
+  assert.is(p.pathOf(f, () => KERNEL), 'secrets/moved/f');
+});
+
+test('a name found before a rename is not written after it', () => {
+  const { p, node } = setup();
+  const a = node(0, 'a');
+  const f = node(a, 'f');
+  const mark = p.mark();
+  p.renamed([{ parent: 0, name: enc('b') }], () => a);
+  p.remember(a, 0, enc('a'), mark); // a LOOKUP of the old name that raced the rename
+  assert.is(p.pathOf(f, () => KERNEL), 'b/f');
+});
+
+test('a move that cannot be recorded invalidates every record', () => {
+  const { p, node } = setup();
+  const a = node(0, 'a');
+  const f = node(a, 'f');
+  p.renamed([{ parent: 0, name: enc('b') }], () => -1);
+  assert.is(p.pathOf(f, () => KERNEL), KERNEL);
+  assert.is(p.pathOf(a, () => KERNEL), KERNEL);
+});
+
+test('old records are used only when the kernel confirms them, which renews them', async () => {
+  const { p, node } = setup(20);
+  const a = node(0, 'a');
+  const f = node(a, 'f');
+  await new Promise((r) => setTimeout(r, 40));
+  let asked = 0;
+  assert.is(p.pathOf(f, () => (asked++, 'a/f')), 'a/f');
+  assert.is(asked, 1);
+  assert.is(p.pathOf(f, () => (asked++, 'a/f')), 'a/f');
+  assert.is(asked, 1, 'renewed: the kernel is not asked again');
+  await new Promise((r) => setTimeout(r, 40));
+  // Renamed behind the daemon's back: the kernel's answer wins and nothing is renewed.
+  assert.is(p.pathOf(f, () => (asked++, 'z/f')), 'z/f');
+  assert.is(p.pathOf(f, () => (asked++, 'z/f')), 'z/f');
+  assert.is(asked, 3);
+});
+
+test('names too long to remember fall back to the kernel', () => {
+  const { p, node } = setup();
+  const f = node(0, 'x'.repeat(200));
+  assert.is(p.pathOf(f, () => KERNEL), KERNEL);
+});
+
+test('without memory (no policy) the kernel is always asked', () => {
+  const t = new InodeTable(allocateInodeTable(16), 1);
+  t.init(3, 1, 2);
+  const p = new PathCache(t, null, 1000);
+  p.remember(1, 0, enc('a'), p.mark());
+  assert.is(p.pathOf(1, () => KERNEL), KERNEL);
+});
+
+test.run();
