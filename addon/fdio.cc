@@ -56,27 +56,20 @@ Napi::Value pwriteFd(const Napi::CallbackInfo& info) {
   return sysResult(a.env(), pwrite(fd, buf.data, buf.len, pos));
 }
 
-// The same with RWF_NOWAIT: -EAGAIN instead of waiting for the disk (data
-// not in the page cache), -EOPNOTSUPP where the file system cannot tell.
-Napi::Value preadNowait(const Napi::CallbackInfo& info) {
+// pread/pwrite with RWF_NOWAIT: -EAGAIN instead of waiting for the disk
+// (data not in the page cache), -EOPNOTSUPP where the file system cannot tell.
+Napi::Value rwNowait(const Napi::CallbackInfo& info, bool write) {
   Args a(info);
   int fd = a.fd(0);
   Slice buf = a.slice(1);
   off_t pos = a.i64(4);
   if (!a.ok()) return a.failure();
   iovec iov = {buf.data, buf.len};
-  return sysResult(a.env(), preadv2(fd, &iov, 1, pos, RWF_NOWAIT));
+  return sysResult(a.env(), write ? pwritev2(fd, &iov, 1, pos, RWF_NOWAIT) : preadv2(fd, &iov, 1, pos, RWF_NOWAIT));
 }
 
-Napi::Value pwriteNowait(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  Slice buf = a.slice(1);
-  off_t pos = a.i64(4);
-  if (!a.ok()) return a.failure();
-  iovec iov = {buf.data, buf.len};
-  return sysResult(a.env(), pwritev2(fd, &iov, 1, pos, RWF_NOWAIT));
-}
+Napi::Value preadNowait(const Napi::CallbackInfo& info) { return rwNowait(info, false); }
+Napi::Value pwriteNowait(const Napi::CallbackInfo& info) { return rwNowait(info, true); }
 
 Napi::Value closeFd(const Napi::CallbackInfo& info) {
   Args a(info);

@@ -395,6 +395,20 @@ Napi::Value attach(Napi::Env env, Ring* r, const Napi::CallbackInfo& info, size_
 // An unknown ring id is reported as -ENOENT (like devUnwatch).
 Ring* findRing(Napi::Env env, uint32_t id) { return instanceData(env)->rings->find(id); }
 
+// For the calls that take only a ring id: the ring, or nullptr with *fail
+// set (a type error, or -ENOENT for an unknown id).
+Ring* onlyRingArg(const Napi::CallbackInfo& info, Napi::Value* fail) {
+  Args a(info);
+  uint32_t id = a.u32(0);
+  if (!a.ok()) {
+    *fail = a.failure();
+    return nullptr;
+  }
+  Ring* r = findRing(a.env(), id);
+  if (r == nullptr) *fail = errResult(a.env(), ENOENT);
+  return r;
+}
+
 Napi::Value uringCreate(const Napi::CallbackInfo& info) {
   Args a(info);
   uint32_t entries = a.u32(0);
@@ -473,12 +487,10 @@ Napi::Value uringFuseArena(const Napi::CallbackInfo& info) {
 
 // [userData, state, ...] for every FUSE entry (for an adopter).
 Napi::Value uringFuseStates(const Napi::CallbackInfo& info) {
-  Args a(info);
-  uint32_t id = a.u32(0);
-  if (!a.ok()) return a.failure();
-  Napi::Env env = a.env();
-  Ring* r = findRing(env, id);
-  if (r == nullptr) return errResult(env, ENOENT);
+  Napi::Value fail;
+  Ring* r = onlyRingArg(info, &fail);
+  if (r == nullptr) return fail;
+  Napi::Env env = info.Env();
   Napi::Float64Array out = Napi::Float64Array::New(env, 2 * r->fuseEntries.size());
   size_t i = 0;
   for (auto& [userData, e] : r->fuseEntries) {
@@ -654,24 +666,18 @@ Napi::Value uringFuseCommit(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value uringSubmit(const Napi::CallbackInfo& info) {
-  Args a(info);
-  uint32_t id = a.u32(0);
-  if (!a.ok()) return a.failure();
-  Napi::Env env = a.env();
-  Ring* r = findRing(env, id);
-  if (r == nullptr) return errResult(env, ENOENT);
-  return Napi::Number::New(env, submit(r));  // count, or -errno from liburing
+  Napi::Value fail;
+  Ring* r = onlyRingArg(info, &fail);
+  if (r == nullptr) return fail;
+  return Napi::Number::New(info.Env(), submit(r));  // count, or -errno from liburing
 }
 
 Napi::Value uringClose(const Napi::CallbackInfo& info) {
-  Args a(info);
-  uint32_t id = a.u32(0);
-  if (!a.ok()) return a.failure();
-  Napi::Env env = a.env();
-  Ring* r = findRing(env, id);
-  if (r == nullptr) return errResult(env, ENOENT);
+  Napi::Value fail;
+  Ring* r = onlyRingArg(info, &fail);
+  if (r == nullptr) return fail;
   r->table->close(r);
-  return Napi::Number::New(env, 0);
+  return Napi::Number::New(info.Env(), 0);
 }
 
 // Every unsubmitted SQE (between the kernel's SQ head and our tail) becomes
