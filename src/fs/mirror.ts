@@ -24,7 +24,7 @@ import { InodeTable, IoMode } from './inodes.js';
 import { PathCache, PathMemory } from './paths.js';
 import { C, MAX_RULES } from '../server/stats.js';
 import type { AuditLog } from '../server/audit.js';
-import { Policy, Decision, accessFromFlags, processInfo } from '../policy/index.js';
+import { Policy, Decision, OpenContext, processInfo } from '../policy/index.js';
 import { Exchange, PENDING } from '../server/transports/transport.js';
 import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
@@ -293,30 +293,51 @@ export class Mirror {
     if (!pol) return null;
     const t0 = performance.now();
     const created = name !== undefined;
-    let path = this.paths.pathOf(s, () => this.relPath(fd));
+    this.decidingFd = fd;
+    let path = this.paths.pathOf(s, this.relPathOfDeciding);
     if (name) {
       const n = Buffer.from(name.buffer, name.byteOffset, name.length).toString();
       path = path ? `${path}/${n}` : n;
     }
-    const pid = req.pid;
-    const d = pol.decide({
-      path, type: 'file', uid: req.uid, gid: req.gid, pid, size: 0, access: accessFromFlags(flags, created),
-      lazy: {
-        process: () => this.processOf(pid),
-        size: created ? undefined : () => (this.sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, this.st2) === 0 ? this.st2[St.size] : 0),
-        content: created ? undefined : (n) => this.firstBytes(fd, n),
-      },
-    });
+    // One context object, refilled per decision (this runs at every open).
+    const ctx = this.ctx;
+    const acc = flags & O.ACCMODE;
+    ctx.path = path;
+    ctx.uid = req.uid;
+    ctx.gid = req.gid;
+    ctx.pid = req.pid;
+    ctx.access.read = acc === O.RDONLY || acc === O.RDWR;
+    ctx.access.write = acc === O.WRONLY || acc === O.RDWR;
+    ctx.access.create = created;
+    ctx.access.truncate = (flags & O.TRUNC) !== 0;
+    ctx.lazy = created ? this.lazyCreate : this.lazyOpen;
+    const d = pol.decide(ctx);
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
     this.stats[C.RULE_BASE + hit]++;
     this.stats[C.policyDecisions]++;
     this.stats[C.policyMicros] += (performance.now() - t0) * 1000;
+    const pid = req.pid;
     this.audit?.write({
       event: 'open', pid, uid: req.uid, gid: req.gid, comm: this.processOf(pid).comm ?? null, path,
       flags, create: created, decision: d.action, audited: d.audit, rule: d.rule, reason: d.reason,
     });
     return d;
   }
+
+  // The state of the decision in progress, for the lazy sources below (bound once, not per open).
+  private decidingFd = -1;
+  private readonly ctx: OpenContext = {
+    path: '', type: 'file', uid: 0, gid: 0, pid: 0, size: 0,
+    access: { read: false, write: false, create: false, truncate: false },
+  };
+  private readonly relPathOfDeciding = (): string => this.relPath(this.decidingFd);
+  private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
+  private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {
+    process: () => this.processOf(this.ctx.pid),
+    size: () => (this.sys.fstatat(this.decidingFd, EMPTY, AT_EMPTY_PATH, this.st2) === 0 ? this.st2[St.size] : 0),
+    content: (n) => this.firstBytes(this.decidingFd, n),
+  };
+
 
   /**
    * The caller's name and executable, cached per pid for a second: a process
