@@ -19,14 +19,18 @@ for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'mediated-asy
   t('a worker killed while requests are flowing is replaced; ls, cat and stat keep working', async () => {
     for (let i = 0; i < 50; i++) fs.writeFileSync(M.m(`f${i}`), `data ${i}\n`.repeat(1000));
     // Background load on both CPUs while the worker dies (errors are allowed, hangs are not).
-    const load = spawn('sh', ['-c', `for i in $(seq 1 150); do cat ${M.mnt}/f* > /dev/null 2>&1; ls -l ${M.mnt} > /dev/null 2>&1; done & ` +
-      `for i in $(seq 1 150); do cat ${M.mnt}/f* > /dev/null 2>&1; stat ${M.mnt}/f1 > /dev/null 2>&1; done; wait`], { detached: true });
-    const done = new Promise<boolean>((r) => load.on('exit', () => r(true)));
+    const load = spawn('sh', ['-c', `for i in $(seq 1 15); do cat ${M.mnt}/f* > /dev/null 2>&1; ls -l ${M.mnt} > /dev/null 2>&1; done & ` +
+      `for i in $(seq 1 15); do cat ${M.mnt}/f* > /dev/null 2>&1; stat ${M.mnt}/f1 > /dev/null 2>&1; done; wait`], { detached: true });
+    let exited = false;
+    const done = new Promise<boolean>((r) => load.on('exit', () => { exited = true; r(true); }));
     await new Promise((r) => setTimeout(r, 300));
     const before = await M.status();
     const k = cli(['kill-worker', M.mnt, '--index', '0']);
     assert.is(k.status, 0, k.stderr);
-    const finished = await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), LIMIT_MS))]);
+    assert.not.ok(exited, 'the load was still running when the worker died');
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([done, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), LIMIT_MS); })]);
+    clearTimeout(timer);
     if (!finished) process.kill(-load.pid!, 'SIGKILL');
     assert.ok(finished, `the load was still blocked ${LIMIT_MS / 1000}s after the worker died`);
     let s = await M.status();
