@@ -99,6 +99,14 @@ t('a denied create leaves nothing behind', () => {
   assert.not.ok(fs.existsSync(M.l('secrets/new')));
 });
 
+t('status counts the decisions and what they cost', async () => {
+  const before = (await M.status()).policy;
+  for (let i = 0; i < 40; i++) fs.readFileSync(M.m('plain/small'));
+  const after = (await M.status()).policy;
+  assert.ok(after.decisions >= before.decisions + 40, `${before.decisions} -> ${after.decisions}`);
+  assert.ok(after.microsPerDecision > 0 && after.microsPerDecision < 1e6, String(after.microsPerDecision));
+});
+
 t('decisions follow renames through the mount, on every CPU (remembered paths are dropped)', () => {
   fs.mkdirSync(M.l('plain/mv'));
   fs.writeFileSync(M.l('plain/mv/k'), 'k');
