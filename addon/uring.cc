@@ -500,24 +500,23 @@ Napi::Value uringFuseStates(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// A free SQE of ring `id`, or nullptr with *err set (ENOENT: no such ring,
-// EBUSY: the SQ is full until the next submit).
-io_uring_sqe* getSqe(Napi::Env env, uint32_t id, int* err, Ring** ring = nullptr) {
-  Ring* r = findRing(env, id);
-  if (r == nullptr) {
-    *err = ENOENT;
-    return nullptr;
-  }
-  if (ring != nullptr) *ring = r;
+// A free SQE of `r`, or nullptr with *err = EBUSY (the SQ is full until the
+// next submit).
+io_uring_sqe* nextSqe(Ring* r, int* err) {
   io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
   if (sqe == nullptr) *err = EBUSY;
   return sqe;
 }
 
-// For reads, writes, fsyncs and fallocates: counted until their CQE.
+// For reads, writes, fsyncs and fallocates on ring `id` (ENOENT if unknown):
+// counted until their CQE.
 io_uring_sqe* getIoSqe(Napi::Env env, uint32_t id, int* err) {
-  Ring* r = nullptr;
-  io_uring_sqe* sqe = getSqe(env, id, err, &r);
+  Ring* r = findRing(env, id);
+  if (r == nullptr) {
+    *err = ENOENT;
+    return nullptr;
+  }
+  io_uring_sqe* sqe = nextSqe(r, err);
   if (sqe != nullptr) r->inflight++;
   return sqe;
 }
@@ -620,7 +619,7 @@ Napi::Value uringFuseRegister(const Napi::CallbackInfo& info) {
   // Writing the command area of a 64-byte SQE would overwrite the next one.
   if (!(r->ring.flags & IORING_SETUP_SQE128)) return errResult(env, EINVAL);
   int err = 0;
-  io_uring_sqe* sqe = getSqe(env, id, &err);
+  io_uring_sqe* sqe = nextSqe(r, &err);
   if (sqe == nullptr) return errResult(env, err);
   PendingIov& p = r->pendingIov.emplace_back();
   p.seq = r->ring.sq.sqe_tail - 1;
@@ -653,7 +652,7 @@ Napi::Value uringFuseCommit(const Napi::CallbackInfo& info) {
   auto it = r->fuseEntries.find(userData);
   if (it == r->fuseEntries.end()) return errResult(env, EINVAL);
   int err = 0;
-  io_uring_sqe* sqe = getSqe(env, id, &err);
+  io_uring_sqe* sqe = nextSqe(r, &err);
   if (sqe == nullptr) return errResult(env, err);
   passfs_uring_cmd_req req = {};
   req.commit_id = commitId;

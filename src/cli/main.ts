@@ -215,7 +215,7 @@ program
   .addOption(new Option('--mediated <engine>', 'how mediated reads and writes reach the lower file').choices(['sync', 'async']).default('async'))
   .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)
   .option('--payload-size <bytes>', 'payload buffer of each io_uring entry', int(65536, 1 << 20), 1 << 20)
-  .addOption(new Option('--pin <mode>', 'keep each io_uring worker on its queues\' CPUs: while it is mostly idle (auto), always (on), never (off)').choices(['auto', 'on', 'off']).default('auto'))
+  .addOption(new Option('--pin <mode>', 'keep each io_uring worker on its queues\' CPUs: when no read or write reaches the workers, i.e. --io passthrough without a policy (auto), always (on), never (off)').choices(['auto', 'on', 'off']).default('auto'))
   .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
   .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))

@@ -24,7 +24,7 @@ import { InodeTable, IoMode } from './inodes.js';
 import { PathCache, PathMemory } from './paths.js';
 import { C, MAX_RULES } from '../server/stats.js';
 import type { AuditLog } from '../server/audit.js';
-import { Policy, Decision, OpenContext, processInfo } from '../policy/index.js';
+import { Policy, Decision, OpenContext, accessFromFlags, processInfo } from '../policy/index.js';
 import { Exchange, PENDING } from '../server/transports/transport.js';
 import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
@@ -303,15 +303,11 @@ export class Mirror {
     }
     // One context object, refilled per decision (this runs at every open).
     const ctx = this.ctx;
-    const acc = flags & O.ACCMODE;
     ctx.path = path;
     ctx.uid = req.uid;
     ctx.gid = req.gid;
     ctx.pid = req.pid;
-    ctx.access.read = acc === O.RDONLY || acc === O.RDWR;
-    ctx.access.write = acc === O.WRONLY || acc === O.RDWR;
-    ctx.access.create = created;
-    ctx.access.truncate = (flags & O.TRUNC) !== 0;
+    accessFromFlags(flags, created, ctx.access);
     ctx.lazy = created ? this.lazyCreate : this.lazyOpen;
     const d = pol.decide(ctx);
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
@@ -340,7 +336,6 @@ export class Mirror {
     size: () => (this.sys.fstatat(this.decidingFd, EMPTY, AT_EMPTY_PATH, this.st2) === 0 ? this.st2[St.size] : 0),
     content: (n) => this.firstBytes(this.decidingFd, n),
   };
-
 
   /**
    * The caller's name and executable, cached per pid for a second: a process

@@ -108,18 +108,14 @@ export class AsyncEngine implements MediatedEngine {
 
   write(x: Exchange, fd: number, len: number, pos: number): number {
     if (!this.lone()) return this.start(x, IoKind.Write, fd, len, pos, 0);
-    if (!this.writeNowait) {
-      this.stats[C.ioInline]++;
-      return this.sync.write(x, fd, len, pos);
+    let r = -E.OPNOTSUPP;
+    if (this.writeNowait) {
+      r = native.pwriteNowait(fd, x.req.buf, x.req.at(WRITE_DATA), len, pos);
+      if (r === -E.AGAIN) return this.start(x, IoKind.Write, fd, len, pos, 0);
+      if (r === -E.OPNOTSUPP) this.writeNowait = false;
     }
-    const r = native.pwriteNowait(fd, x.req.buf, x.req.at(WRITE_DATA), len, pos);
-    if (r === -E.OPNOTSUPP) {
-      this.writeNowait = false;
-      this.stats[C.ioInline]++;
-      return this.sync.write(x, fd, len, pos);
-    }
-    if (r === -E.AGAIN) return this.start(x, IoKind.Write, fd, len, pos, 0);
     this.stats[C.ioInline]++;
+    if (r === -E.OPNOTSUPP) return this.sync.write(x, fd, len, pos);
     // The rest of a short write is written whatever it costs: a short reply would reach the application.
     let done = r;
     while (done > 0 && done < len) {
@@ -129,6 +125,7 @@ export class AsyncEngine implements MediatedEngine {
     }
     return this.complete(x, IoKind.Write, done);
   }
+
 
   fsync(x: Exchange, fd: number, dataOnly: boolean): number {
     return this.start(x, IoKind.Fsync, fd, dataOnly ? 1 : 0, 0, 0);

@@ -10,14 +10,15 @@ import { O } from '../fs/linux.js';
  * the file (FUSE CREATE of a new name); the kernel strips O_CREAT from the
  * OPEN of an existing file, so the flag alone is not trusted for that.
  */
-export function accessFromFlags(flags: number, created = false): Access {
+export function accessFromFlags(flags: number, created = false, into?: Access): Access {
   const acc = flags & O.ACCMODE;
-  return {
-    read: acc === O.RDONLY || acc === O.RDWR,
-    write: acc === O.WRONLY || acc === O.RDWR,
-    create: created,
-    truncate: (flags & O.TRUNC) !== 0,
-  };
+  // `into`: refill an existing object (the daemon does this at every open).
+  const a = into ?? { read: false, write: false, create: false, truncate: false };
+  a.read = acc === O.RDONLY || acc === O.RDWR;
+  a.write = acc === O.WRONLY || acc === O.RDWR;
+  a.create = created;
+  a.truncate = (flags & O.TRUNC) !== 0;
+  return a;
 }
 
 /** "read", "write+truncate", "read-write", "create"... as used in messages. */
