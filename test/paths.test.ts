@@ -53,8 +53,44 @@ test('a rename records the move; children follow', () => {
   const a = node(0, 'a');
   const s = node(0, 'secrets');
   const f = node(a, 'f');
-  p.renamed([{ parent: s, name: enc('moved') }], () => a);
+  p.renamed([{ parent: s, name: enc('moved'), fromParent: 0, fromName: enc('a') }], () => { throw new Error('found by its old name, no lookup needed'); });
   assert.is(p.pathOf(f, () => KERNEL), 'secrets/moved/f');
+});
+
+test('a rename whose old name is not remembered asks for the node at the new name', () => {
+  const { p, node } = setup();
+  const a = node(0, 'x'.repeat(100)); // too long to remember
+  const f = node(a, 'f');
+  let asked = 0;
+  p.renamed([{ parent: 0, name: enc('short'), fromParent: 0, fromName: enc('x'.repeat(100)) }], () => (asked++, a));
+  assert.is(asked, 1);
+  assert.is(p.pathOf(f, () => KERNEL), 'short/f');
+});
+
+test('a rename does not trust the old name of a reused slot', () => {
+  const { t, p, node } = setup();
+  const a = node(0, 'a');
+  t.lock();
+  t.forget(a, 1);
+  const again = t.insert(99, 0o100000, 1, 999); // the same slot, another inode, never looked up
+  t.unlock();
+  let asked = 0;
+  p.renamed([{ parent: 0, name: enc('b'), fromParent: 0, fromName: enc('a') }], () => (asked++, again));
+  assert.is(asked, 1);
+});
+
+test('RENAME_EXCHANGE swaps both nodes', () => {
+  const { p, node } = setup();
+  const a = node(0, 'a');
+  const b = node(0, 'b');
+  const fa = node(a, 'f');
+  const fb = node(b, 'f');
+  p.renamed([
+    { parent: 0, name: enc('b'), fromParent: 0, fromName: enc('a') },
+    { parent: 0, name: enc('a'), fromParent: 0, fromName: enc('b') },
+  ], () => -1);
+  assert.is(p.pathOf(fa, () => KERNEL), 'b/f');
+  assert.is(p.pathOf(fb, () => KERNEL), 'a/f');
 });
 
 test('a name found before a rename is not written after it', () => {
@@ -62,7 +98,7 @@ test('a name found before a rename is not written after it', () => {
   const a = node(0, 'a');
   const f = node(a, 'f');
   const mark = p.mark();
-  p.renamed([{ parent: 0, name: enc('b') }], () => a);
+  p.renamed([{ parent: 0, name: enc('b'), fromParent: 0, fromName: enc('a') }], () => a);
   p.remember(a, 0, enc('a'), mark); // a LOOKUP of the old name that raced the rename
   assert.is(p.pathOf(f, () => KERNEL), 'b/f');
 });
@@ -71,7 +107,7 @@ test('a move that cannot be recorded invalidates every record', () => {
   const { p, node } = setup();
   const a = node(0, 'a');
   const f = node(a, 'f');
-  p.renamed([{ parent: 0, name: enc('b') }], () => -1);
+  p.renamed([{ parent: 0, name: enc('b'), fromParent: 0, fromName: enc('nothing-by-this-name') }], () => -1);
   assert.is(p.pathOf(f, () => KERNEL), KERNEL);
   assert.is(p.pathOf(a, () => KERNEL), KERNEL);
 });

@@ -103,7 +103,7 @@ function refDecide(rules: RefRule[], dflt: RefRule, c: OpenContext) {
 
 // ---------- generators ----------
 
-const NAMES = ['a', 'b', 'ab', '.a', '.git', 'x.jpg', 'y.txt', 'a.b.c', '-', '_z', '...'];
+const NAMES = ['a', 'b', 'ab', '.a', '.git', 'x.jpg', '.jpg', 'y.txt', 'a.b.c', '-', '_z', '...'];
 const segment = fc.constantFrom(...NAMES);
 const relPath = fc.array(segment, { minLength: 1, maxLength: 4 }).map((xs) => xs.join('/'));
 

@@ -515,9 +515,10 @@ export class Mirror {
     const r = this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
     if (r === 0 && this.policy) {
       // The policy's remembered paths follow the move (paths.ts).
-      const sides = [{ parent: np, name: newName, fd: this.table.fd(np) }];
-      if (flags & RENAME_EXCHANGE) sides.push({ parent: req.nodeid - 1, name: pn[1], fd: pn[0] });
-      this.paths.renamed(sides, (i) => this.slotAt(sides[i].fd, sides[i].name));
+      const op = req.nodeid - 1;
+      const sides = [{ parent: np, name: newName, fromParent: op, fromName: pn[1] }];
+      if (flags & RENAME_EXCHANGE) sides.push({ parent: op, name: pn[1], fromParent: np, fromName: newName });
+      this.paths.renamed(sides, (i) => this.slotAt(this.table.fd(sides[i].parent), sides[i].name));
     }
     return r;
   }

@@ -23,6 +23,16 @@
 // With hard links the path is the name the file was last looked up by: the
 // name the application used (readlink would give the first one).
 //
+// Each worker keeps the names it has decoded as strings, keyed by the
+// record's version (bumped at every write): a walk then reads numbers only,
+// and turning shared bytes into a string, the costly part, happens once per
+// record and worker instead of once per component per open.
+//
+// A rename request names the old parent and name, not the node. Records are
+// indexed by (parent, name) in a direct-mapped table (a collision overwrites;
+// every hit is checked against the record), so a rename finds its node there
+// and needs no system call unless the record is missing.
+//
 // The memory exists only when the mount has a policy.
 import { InodeTable } from './inodes.js';
 
@@ -30,24 +40,38 @@ import { InodeTable } from './inodes.js';
 const NAME_ROOM = 64;
 const MAX_DEPTH = 4096;
 
-const enum P { parent = 0, tag, len, STRIDE = 3 }
-const enum G { generation = 0, parentGeneration, at, STRIDE = 3 }
+// One 64-byte record per slot, numbers first (a Float64Array view), then
+// ints (an Int32Array view over the same bytes): a walk step touches one
+// cache line. On this kind of VM every system call leaves caches and TLB
+// cold, so what a decision costs is mostly how much memory it touches.
+const RECORD_BYTES = 64;
+const enum G { generation = 0, parentGeneration, at, version, STRIDE = 8 }
+const enum P { parent = 8, tag, len, STRIDE = 16 }
 const enum K { renames = 0, invalidations, LENGTH = 2 }
 
 export interface PathMemory {
-  ints: SharedArrayBuffer;
-  nums: SharedArrayBuffer;
+  records: SharedArrayBuffer;
+  /** (parent, name) hash -> slot + 1. */
+  index: SharedArrayBuffer;
   names: SharedArrayBuffer;
   counters: SharedArrayBuffer;
 }
 
 export function allocatePathMemory(capacity: number): PathMemory {
   return {
-    ints: new SharedArrayBuffer(capacity * P.STRIDE * 4),
-    nums: new SharedArrayBuffer(capacity * G.STRIDE * 8),
+    records: new SharedArrayBuffer(capacity * RECORD_BYTES),
+    index: new SharedArrayBuffer(capacity * 4),
     names: new SharedArrayBuffer(capacity * NAME_ROOM),
     counters: new SharedArrayBuffer(K.LENGTH * 4),
   };
+}
+
+/** One side of a rename: the node that was `fromName` in `fromParent` is now `name` in `parent`. */
+export interface RenameSide {
+  parent: number;
+  name: Uint8Array;
+  fromParent: number;
+  fromName: Uint8Array;
 }
 
 export class PathCache {
@@ -55,14 +79,23 @@ export class PathCache {
   private readonly nums: Float64Array | null;
   private readonly names: Buffer | null;
   private readonly counters: Int32Array | null;
-  private readonly parts: string[] = [];
+  private readonly index: Int32Array | null;
+  /** This worker's decoded names: `names[s]` as a string, valid while the record's version is `decodedAt[s]`. */
+  private readonly decoded: string[];
+  private readonly decodedAt: Float64Array;
 
   constructor(private readonly table: InodeTable, mem: PathMemory | null, private readonly ttlMs: number) {
     const on = mem !== null && ttlMs > 0;
-    this.ints = on ? new Int32Array(mem.ints) : null;
-    this.nums = on ? new Float64Array(mem.nums) : null;
+    this.ints = on ? new Int32Array(mem.records) : null;
+    this.nums = on ? new Float64Array(mem.records) : null;
     this.names = on ? Buffer.from(mem.names) : null;
     this.counters = on ? new Int32Array(mem.counters) : null;
+    this.index = on ? new Int32Array(mem.index) : null;
+    const capacity = on ? mem.records.byteLength / RECORD_BYTES : 0;
+    // Filled, not `new Array(capacity)`: V8 keeps a large preallocated array in slow dictionary mode.
+    this.decoded = [];
+    for (let i = 0; i < capacity; i++) this.decoded.push('');
+    this.decodedAt = new Float64Array(capacity);
   }
 
   /** Taken before the system call that finds a name; passed to `remember`. */
@@ -80,20 +113,59 @@ export class PathCache {
   }
 
   /**
-   * A rename through the mount succeeded. `locate(i)` finds the slot of the
-   * node now at side i of the rename (-1 if unknown); side 0 is the new
-   * name, side 1 (RENAME_EXCHANGE) the old one.
+   * A rename through the mount succeeded: side 0 moved from `from` to `to`;
+   * with RENAME_EXCHANGE, side 1 moved the other way. Each side's node is
+   * found by its old name in the records, else by `locate(i)` (the slot of
+   * the node now at side i's new name, -1 if unknown: a system call).
    */
-  renamed(sides: { parent: number; name: Uint8Array }[], locate: (i: number) => number): void {
+  renamed(sides: RenameSide[], locate: (i: number) => number): void {
     const c = this.counters;
     if (c === null) return;
     const mark = Atomics.add(c, K.renames, 1) + 1;
-    const slots = sides.map((_, i) => locate(i));
+    const slots = this.slots;
+    slots.length = sides.length;
+    let missing = false;
     this.table.lock();
+    for (let i = 0; i < sides.length; i++) {
+      slots[i] = this.find(sides[i].fromParent, sides[i].fromName);
+      if (slots[i] < 0) missing = true;
+    }
+    if (missing) {
+      this.table.unlock();
+      for (let i = 0; i < sides.length; i++) if (slots[i] < 0) slots[i] = locate(i);
+      this.table.lock();
+    }
     const ok = Atomics.load(c, K.renames) === mark && slots.every((s) => s >= 0);
-    if (ok) sides.forEach((side, i) => this.write(slots[i], side.parent, side.name));
+    if (ok) for (let i = 0; i < sides.length; i++) this.write(slots[i], sides[i].parent, sides[i].name);
     else Atomics.add(c, K.invalidations, 1);
     this.table.unlock();
+  }
+  private readonly slots: number[] = [];
+
+  // Caller holds the table lock. The slot whose current, fresh record says
+  // it is `name` in `parent`, or -1.
+  private find(parent: number, name: Uint8Array): number {
+    const v = this.index![this.hash(parent, name)];
+    if (v === 0) return -1;
+    const s = v - 1;
+    const ints = this.ints!;
+    const nums = this.nums!;
+    const p = s * P.STRIDE;
+    const g = s * G.STRIDE;
+    if (ints[p + P.parent] !== parent || ints[p + P.len] !== name.length) return -1;
+    if (ints[p + P.tag] !== Atomics.load(this.counters!, K.invalidations) + 1 || nums[g + G.at] < Date.now() - this.ttlMs) return -1;
+    if (nums[g + G.generation] !== this.table.generation(s) || nums[g + G.parentGeneration] !== this.table.generation(parent)) return -1;
+    const names = this.names!;
+    const at = s * NAME_ROOM;
+    for (let i = 0; i < name.length; i++) if (names[at + i] !== name[i]) return -1;
+    return s;
+  }
+
+  /** FNV-1a over the parent and the name, masked to the index. */
+  private hash(parent: number, name: Uint8Array): number {
+    let h = Math.imul(0x811c9dc5 ^ parent, 0x01000193);
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name[i], 0x01000193);
+    return (h >>> 0) % this.index!.length;
   }
 
   /**
@@ -130,7 +202,11 @@ export class PathCache {
     nums[g + G.generation] = this.table.generation(s);
     nums[g + G.parentGeneration] = this.table.generation(parent);
     nums[g + G.at] = Date.now();
-    if (fits) this.names!.set(name, s * NAME_ROOM);
+    nums[g + G.version]++;
+    if (fits) {
+      this.names!.set(name, s * NAME_ROOM);
+      this.index![this.hash(parent, name)] = s + 1;
+    }
   }
 
   // Caller holds the table lock.
@@ -140,8 +216,7 @@ export class PathCache {
     const table = this.table;
     const tag = Atomics.load(this.counters!, K.invalidations) + 1;
     const oldest = anyAge ? -Infinity : Date.now() - this.ttlMs;
-    const parts = this.parts;
-    parts.length = 0;
+    let path = '';
     let s = start;
     for (let depth = 0; s !== 0; depth++) {
       const p = s * P.STRIDE;
@@ -150,11 +225,20 @@ export class PathCache {
       const parent = ints[p + P.parent];
       if (depth === MAX_DEPTH || ints[p + P.tag] !== tag || len === 0 || nums[g + G.at] < oldest) return undefined;
       if (nums[g + G.generation] !== table.generation(s) || parent < 0 || nums[g + G.parentGeneration] !== table.generation(parent)) return undefined;
-      parts.push(this.names!.toString('utf8', s * NAME_ROOM, s * NAME_ROOM + len));
+      const name = this.nameOf(s, len, nums[g + G.version]);
+      path = s === start ? name : `${name}/${path}`;
       s = parent;
     }
-    parts.reverse();
-    return parts.join('/');
+    return path;
+  }
+
+  /** Slot `s`'s name as a string, decoded once per version of its record. */
+  private nameOf(s: number, len: number, version: number): string {
+    if (this.decodedAt[s] === version) return this.decoded[s];
+    const name = this.names!.toString('utf8', s * NAME_ROOM, s * NAME_ROOM + len);
+    this.decoded[s] = name;
+    this.decodedAt[s] = version;
+    return name;
   }
 
   // Caller holds the table lock, right after a successful walk from `s`.
