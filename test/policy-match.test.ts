@@ -252,6 +252,20 @@ test('glob semantics: compiled path globs agree with the reference and with pico
   );
 });
 
+test('glob shapes tested without regexes agree with the reference on their edge cases', () => {
+  // One glob of each shape src/policy/glob.ts tests by string comparison, and
+  // one it leaves to picomatch, against paths at their boundaries.
+  const globs = ['**', 'a/b.jpg', '**/b.jpg', '**/*.jpg', '*.jpg', 'a/**', 'a/b/**', 'a/**/*.jpg', 'a/**/*', '**/*', 'a/*.jpg'];
+  const paths = ['a', 'b.jpg', '.jpg', 'jpg', 'a.jpg', 'a/b.jpg', 'a/.jpg', 'a/jpg', 'ab.jpg', 'a/b', 'a/b/c.jpg', 'b/a/x.jpg', 'ab/x.jpg', 'a/b/.jpg', 'xa/b.jpg', 'a/bb.jpg'];
+  for (const g of globs) {
+    const policy = loadPolicy(stringify({ version: 1, default: 'passthrough', rules: [{ name: 'g', match: { path: g }, action: 'deny' }] }), 'g.yaml');
+    for (const p of paths) {
+      const got = policy.decide({ path: p, type: 'file', uid: 0, gid: 0, pid: 1, access: { read: true, write: false, create: false, truncate: false }, size: 0 }).ruleIndex === 0;
+      assert.is(got, refGlob(g, p), `${JSON.stringify(g)} on ${JSON.stringify(p)}`);
+    }
+  }
+});
+
 test('dotfiles are matched by *, ? and ** (a deny rule cannot be sidestepped by a leading dot)', () => {
   const p = loadPolicy('version: 1\ndefault: passthrough\nrules:\n  - {name: s, match: {path: "secrets/**"}, action: deny}\n  - {name: q, match: {path: "?env"}, action: deny}\n  - {name: d, match: {path: "**/.*"}, action: mediated}\n', 'd.yaml');
   const at = (path: string) => p.decide({ path, type: 'file', uid: 0, gid: 0, pid: 1, access: { read: true, write: false, create: false, truncate: false }, size: 0 }).rule;

@@ -148,17 +148,21 @@ export class PathCache {
     const v = this.index![this.hash(parent, name)];
     if (v === 0) return -1;
     const s = v - 1;
+    return this.holds(s, parent, name) && this.nums![s * G.STRIDE + G.at] >= Date.now() - this.ttlMs ? s : -1;
+  }
+
+  // Caller holds the table lock. Does slot s's current record say it is `name` in `parent`?
+  private holds(s: number, parent: number, name: Uint8Array): boolean {
     const ints = this.ints!;
     const nums = this.nums!;
     const p = s * P.STRIDE;
     const g = s * G.STRIDE;
-    if (ints[p + P.parent] !== parent || ints[p + P.len] !== name.length) return -1;
-    if (ints[p + P.tag] !== Atomics.load(this.counters!, K.invalidations) + 1 || nums[g + G.at] < Date.now() - this.ttlMs) return -1;
-    if (nums[g + G.generation] !== this.table.generation(s) || nums[g + G.parentGeneration] !== this.table.generation(parent)) return -1;
+    if (ints[p + P.parent] !== parent || ints[p + P.len] !== name.length || ints[p + P.tag] !== Atomics.load(this.counters!, K.invalidations) + 1) return false;
+    if (nums[g + G.generation] !== this.table.generation(s) || nums[g + G.parentGeneration] !== this.table.generation(parent)) return false;
     const names = this.names!;
     const at = s * NAME_ROOM;
-    for (let i = 0; i < name.length; i++) if (names[at + i] !== name[i]) return -1;
-    return s;
+    for (let i = 0; i < name.length; i++) if (names[at + i] !== name[i]) return false;
+    return true;
   }
 
   /** FNV-1a over the parent and the name, masked to the index. */
@@ -195,6 +199,12 @@ export class PathCache {
     const nums = this.nums!;
     const p = s * P.STRIDE;
     const g = s * G.STRIDE;
+    // The kernel looks names up again every entry timeout: mostly a record
+    // only needs renewing, and keeping its version keeps the decoded names.
+    if (ints[p + P.len] === name.length && this.holds(s, parent, name)) {
+      nums[g + G.at] = Date.now();
+      return;
+    }
     const fits = name.length > 0 && name.length <= NAME_ROOM;
     ints[p + P.parent] = parent;
     ints[p + P.tag] = Atomics.load(this.counters!, K.invalidations) + 1;

@@ -22,8 +22,18 @@ const OPTIONS: Record<GlobKind, picomatch.PicomatchOptions> = {
 /** TASK_COMM_LEN - 1: the kernel keeps at most 15 bytes of a process name. */
 export const COMM_MAX = 15;
 
+/**
+ * How a compiled glob is tested. The common shapes of path globs are string
+ * comparisons done in `anyGlob` itself (see `shapeOf`); `Regex` calls `test`.
+ */
+export const enum Shape { Regex = 0, Any, Literal, Name, Suffix, RootSuffix, Under, UnderSuffix }
+
 export interface CompiledGlob {
   glob: string;
+  shape: Shape;
+  /** The shape's strings: see `shapeOf`. */
+  a: string;
+  b: string;
   test: (s: string) => boolean;
 }
 
@@ -81,65 +91,62 @@ export function compileGlob(glob: string, kind: GlobKind): CompiledGlob {
   let body = negated ? glob.slice(1) : glob;
   // "**/**" is "**" (picomatch would not let the pair match zero segments).
   if (kind !== 'comm' && !/[\\[\]{}()]/.test(body)) body = body.split('/').filter((p, i, a) => !(p === '**' && a[i - 1] === '**')).join('/');
-  const fast = kind === 'path' && !negated ? fastPathTest(body) : undefined;
-  if (fast) return { glob, test: fast };
+  if (kind === 'path' && !negated) {
+    const f = shapeOf(body);
+    if (f) return { glob, ...f, test: (x: string) => shapeTest(f.shape, f.a, f.b, x) };
+  }
   if (kind !== 'comm' && body.length > 3 && body.endsWith('/**') && !body.endsWith('\\/**')) {
     const a = picomatch.makeRe(body, opts);
     const prefix = body.slice(0, -3);
     const b = picomatch.makeRe(prefix, opts);
     const hit = (s: string) => s === body || s === prefix || a.test(s) || b.test(s);
-    return { glob, test: negated ? (s: string) => s !== '' && !hit(s) : (s: string) => s !== '' && hit(s) };
+    return { glob, shape: Shape.Regex, a: '', b: '', test: negated ? (s: string) => s !== '' && !hit(s) : (s: string) => s !== '' && hit(s) };
   }
   const src = negated ? `!${body}` : body;
   const re = picomatch.makeRe(src, opts);
   // picomatch's own matcher: empty input never matches; the glob itself always does.
-  return { glob, test: (s: string) => s !== '' && (s === src || re.test(s)) };
+  return { glob, shape: Shape.Regex, a: '', b: '', test: (s: string) => s !== '' && (s === src || re.test(s)) };
 }
 
 const LITERAL = /^[^*?[\]{}()!+@\\]+$/;
 
 /**
- * The shapes most path globs take, as string tests instead of picomatch's
- * regexes (which backtrack over the whole path: about 0.4 µs each here, and
- * a decision may try a dozen). Each is exactly the documented semantics on
- * the paths the daemon produces (no leading, trailing or doubled "/", no "."
- * or ".." parts); the property tests hold them to the reference matcher.
- * Anything else is left to picomatch.
+ * The shapes most path globs take, tested as string comparisons instead of
+ * picomatch's regexes (which backtrack over the whole path, and each is a
+ * call of its own: a decision may try a dozen, at every open). Each is exactly
+ * the documented semantics on the paths the daemon produces (no leading,
+ * trailing or doubled "/", no "." or ".." parts); the property tests hold
+ * them to the reference matcher. Anything else is left to picomatch.
  */
-function fastPathTest(g: string): ((s: string) => boolean) | undefined {
-  if (g === '**') return (s) => s !== '';
-  if (LITERAL.test(g)) return (s) => s === g;
+function shapeOf(g: string): { shape: Shape; a: string; b: string } | undefined {
+  if (g === '**') return { shape: Shape.Any, a: '', b: '' };
+  if (LITERAL.test(g)) return { shape: Shape.Literal, a: g, b: '' };
   // "**/NAME": NAME at any depth.
-  if (g.startsWith('**/') && LITERAL.test(g.slice(3)) && !g.slice(3).includes('/')) {
-    const name = g.slice(3);
-    const tail = '/' + name;
-    return (s) => s === name || s.endsWith(tail);
-  }
+  if (g.startsWith('**/') && LITERAL.test(g.slice(3)) && !g.includes('/', 3)) return { shape: Shape.Name, a: g.slice(3), b: g.slice(2) };
   // "**/*SUFFIX": a last part ending in SUFFIX ("*" may match nothing).
-  if (g.startsWith('**/*') && LITERAL.test(g.slice(4)) && !g.includes('/', 3)) {
-    const suffix = g.slice(4);
-    return (s) => s.endsWith(suffix);
-  }
+  if (g.startsWith('**/*') && LITERAL.test(g.slice(4)) && !g.includes('/', 3)) return { shape: Shape.Suffix, a: g.slice(4), b: '' };
   // "*SUFFIX": a name at the root ending in SUFFIX.
-  if (g.startsWith('*') && LITERAL.test(g.slice(1)) && !g.includes('/')) {
-    const suffix = g.slice(1);
-    return (s) => s.endsWith(suffix) && !s.includes('/');
-  }
+  if (g.startsWith('*') && LITERAL.test(g.slice(1)) && !g.includes('/')) return { shape: Shape.RootSuffix, a: g.slice(1), b: '' };
   // "DIR/**": DIR and everything under it.
-  if (g.endsWith('/**') && LITERAL.test(g.slice(0, -3))) {
-    const dir = g.slice(0, -3);
-    const under = dir + '/';
-    return (s) => s === dir || s.startsWith(under);
-  }
+  if (g.endsWith('/**') && LITERAL.test(g.slice(0, -3))) return { shape: Shape.Under, a: g.slice(0, -3), b: g.slice(0, -2) };
   // "DIR/**/*SUFFIX": under DIR at any depth, a last part ending in SUFFIX.
   const m = /^([^*?[\]{}()!+@\\]+)\/\*\*\/\*([^*?[\]{}()!+@\\/]*)$/.exec(g);
-  if (m) {
-    const under = m[1] + '/';
-    const suffix = m[2];
-    // SUFFIX has no "/", so it cannot overlap DIR/.
-    return (s) => s.startsWith(under) && s.endsWith(suffix);
-  }
+  if (m) return { shape: Shape.UnderSuffix, a: m[2], b: m[1] + '/' };
   return undefined;
+}
+
+function shapeTest(shape: Shape, a: string, b: string, s: string): boolean {
+  switch (shape) {
+    case Shape.Any: return s !== '';
+    case Shape.Literal: return s === a;
+    case Shape.Name: return s === a || s.endsWith(b);
+    case Shape.Suffix: return s.endsWith(a);
+    case Shape.RootSuffix: return s.endsWith(a) && !s.includes('/');
+    case Shape.Under: return s === a || s.startsWith(b);
+    // SUFFIX has no "/", so it cannot overlap DIR/.
+    case Shape.UnderSuffix: return s.startsWith(b) && s.endsWith(a);
+    default: return false;
+  }
 }
 
 export function compileGlobs(globs: readonly string[], kind: GlobKind): GlobList {
@@ -149,7 +156,10 @@ export function compileGlobs(globs: readonly string[], kind: GlobKind): GlobList
 /** True when one of the globs matches (a list is OR). */
 export function anyGlob(list: GlobList, s: string): boolean {
   const each = list.each;
-  for (let i = 0; i < each.length; i++) if (each[i].test(s)) return true;
+  for (let i = 0; i < each.length; i++) {
+    const g = each[i];
+    if (g.shape === Shape.Regex ? g.test(s) : shapeTest(g.shape, g.a, g.b, s)) return true;
+  }
   return false;
 }
 
