@@ -339,18 +339,28 @@ export class Mirror {
 
   /**
    * The caller's name and executable, cached per pid for a second: a process
-   * opening many files pays for the /proc reads once, not per open.
+   * opening many files pays for the /proc reads once, not per open. The last
+   * caller is kept apart: opens come in runs from one process, and the map
+   * is more memory to touch (what a decision costs here, see paths.ts).
    */
   private processOf(pid: number): { comm?: string; exe?: string } {
     const now = Date.now();
-    const hit = this.procCache.get(pid);
-    if (hit && now - hit.at < 1000) return hit.info;
-    if (this.procCache.size > 1024) this.procCache.clear();
-    const info = processInfo(pid);
-    this.procCache.set(pid, { at: now, info });
-    return info;
+    if (pid === this.lastPid && now - this.lastAt < 1000) return this.lastInfo;
+    let hit = this.procCache.get(pid);
+    if (!hit || now - hit.at >= 1000) {
+      if (this.procCache.size > 1024) this.procCache.clear();
+      hit = { at: now, info: processInfo(pid) };
+      this.procCache.set(pid, hit);
+    }
+    this.lastPid = pid;
+    this.lastAt = hit.at;
+    this.lastInfo = hit.info;
+    return hit.info;
   }
   private readonly procCache = new Map<number, { at: number; info: { comm?: string; exe?: string } }>();
+  private lastPid = -1;
+  private lastAt = 0;
+  private lastInfo: { comm?: string; exe?: string } = {};
 
   /** One audit line for a read or write of an audited file. */
   private auditIo(req: Request, event: 'read' | 'write', fd: number, res: number): void {

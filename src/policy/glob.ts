@@ -91,10 +91,9 @@ export function compileGlob(glob: string, kind: GlobKind): CompiledGlob {
   let body = negated ? glob.slice(1) : glob;
   // "**/**" is "**" (picomatch would not let the pair match zero segments).
   if (kind !== 'comm' && !/[\\[\]{}()]/.test(body)) body = body.split('/').filter((p, i, a) => !(p === '**' && a[i - 1] === '**')).join('/');
-  if (kind === 'path' && !negated) {
-    const f = shapeOf(body);
-    if (f) return { glob, ...f, test: (x: string) => shapeTest(f.shape, f.a, f.b, x) };
-  }
+  // Process names and executables: only a literal is tested without a regex.
+  const f = negated ? undefined : kind === 'path' ? shapeOf(body) : LITERAL.test(body) ? { shape: Shape.Literal, a: body, b: '' } : undefined;
+  if (f) return { glob, ...f, test: (x: string) => shapeTest(f.shape, f.a, f.b, x) };
   if (kind !== 'comm' && body.length > 3 && body.endsWith('/**') && !body.endsWith('\\/**')) {
     const a = picomatch.makeRe(body, opts);
     const prefix = body.slice(0, -3);

@@ -1,11 +1,12 @@
-// The compiled policy and its matcher. decide() runs at every open and create:
-// everything it needs is built at load (globs and regexes compiled, lists
-// turned into bitmasks and flat range arrays, one frozen Decision per rule),
-// so a call allocates nothing unless a content pattern has to look at bytes.
-import { ContentTest, MatchSpec, MODE_BIT, PolicySpec, TYPE_BIT } from './schema.js';
-import { anyGlob } from './glob.js';
-import { formatRanges, inRanges } from './ranges.js';
-import { Access, Decision, OpenContext, PolicyNeeds, ProcessInfo, RuleInfo } from './types.js';
+// The compiled policy. decide() runs at every open and create: everything it
+// needs is built at load (globs and regexes compiled, lists turned into
+// bitmasks and flat range arrays, one frozen Decision per rule, and the rule
+// walk itself generated as one function: compile.ts), so a call allocates
+// nothing unless a content pattern has to look at bytes.
+import { ContentTest, MatchSpec, MODE_BIT, PolicySpec } from './schema.js';
+import { compileDecide, type DecideFn } from './compile.js';
+import { formatRanges } from './ranges.js';
+import { Access, Decision, PolicyNeeds, ProcessInfo, RuleInfo } from './types.js';
 
 /** A rule ready for matching. */
 export interface CompiledRule {
@@ -48,7 +49,7 @@ export function magicMatches(magic: Uint8Array, content: Uint8Array): boolean {
 }
 
 /** Content tests (OR). `text` caches the latin1 form of the first `want` bytes. */
-function contentMatches(tests: readonly ContentTest[], content: Uint8Array, cache: { text?: string }, want: number): boolean {
+export function contentMatches(tests: readonly ContentTest[], content: Uint8Array, cache: { text?: string }, want: number): boolean {
   for (let i = 0; i < tests.length; i++) {
     const t = tests[i];
     if (t.kind === 'magic') {
@@ -173,72 +174,11 @@ export class Policy {
     }
     needs.process = needs.comm || needs.exe;
     this.needs = Object.freeze(needs);
+    this.decide = compileDecide(compiled, this.reachable, this.default, needs.content);
   }
 
   /** The decision for one open or create: the first rule whose conditions all hold, else the default. */
-  decide(ctx: OpenContext): Decision {
-    const rules = this.compiled;
-    const n = this.reachable;
-    let modeBits = -1;
-    let comm = ctx.comm;
-    let exe = ctx.exe;
-    let procTried = false;
-    let content = ctx.content;
-    let contentTried = false;
-    let size = ctx.size;
-    let sizeTried = false;
-    let cache: { text?: string } | undefined;
-    for (let i = 0; i < n; i++) {
-      const r = rules[i];
-      if (r.always) return r.decision;
-      const m = r.match;
-      if (r.typeMask !== 0 && (r.typeMask & (TYPE_BIT[ctx.type] | 0)) === 0) continue;
-      if (r.modeMask !== 0) {
-        if (modeBits < 0) modeBits = accessBits(ctx.access);
-        if ((r.modeMask & modeBits) === 0) continue;
-      }
-      if (m.uid !== undefined && !inRanges(m.uid, ctx.uid)) continue;
-      if (m.gid !== undefined && !inRanges(m.gid, ctx.gid)) continue;
-      if (m.path !== undefined && !anyGlob(m.path, ctx.path)) continue;
-      // After the path: the size may cost the caller a system call.
-      if (m.size !== undefined) {
-        if (!sizeTried && ctx.lazy?.size) {
-          sizeTried = true;
-          size = callSize(ctx.lazy.size, size);
-        }
-        if (!inRanges(m.size, size)) continue;
-      }
-      if (m.comm !== undefined) {
-        if (comm === undefined && !procTried && ctx.lazy?.process) {
-          procTried = true;
-          const p = callProcess(ctx.lazy.process);
-          comm = p.comm;
-          if (exe === undefined) exe = p.exe;
-        }
-        if (comm === undefined || !anyGlob(m.comm, comm)) continue;
-      }
-      if (m.exe !== undefined) {
-        if (exe === undefined && !procTried && ctx.lazy?.process) {
-          procTried = true;
-          const p = callProcess(ctx.lazy.process);
-          exe = p.exe;
-          if (comm === undefined) comm = p.comm;
-        }
-        if (exe === undefined || !anyGlob(m.exe, exe)) continue;
-      }
-      if (m.content !== undefined) {
-        if (content === undefined && !contentTried && ctx.lazy?.content) {
-          contentTried = true;
-          content = callContent(ctx.lazy.content, this.needs.content);
-        }
-        if (content === undefined) continue;
-        if (cache === undefined) cache = {};
-        if (!contentMatches(m.content, content, cache, this.needs.content)) continue;
-      }
-      return r.decision;
-    }
-    return this.default;
-  }
+  readonly decide: DecideFn;
 }
 
 const NO_PROCESS: ProcessInfo = Object.freeze({});
