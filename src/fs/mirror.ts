@@ -34,6 +34,8 @@ import {
 
 /** Handlers return a body length (>= 0), a negative errno, or NO_REPLY. */
 export const NO_REPLY = -0x10000;
+/** Names of new entries, for the policy (cheaper than a Buffer made per call). */
+const UTF8 = new TextDecoder();
 /** A handler's way of saying the engine took the request and will send its reply. */
 const PENDING_BODY = -0x10001;
 /** The handler finished the whole reply itself (its length is in `finished`). */
@@ -298,7 +300,7 @@ export class Mirror {
     this.decidingFd = fd;
     let path = this.paths.pathOf(s, this.relPathOfDeciding);
     if (name) {
-      const n = Buffer.from(name.buffer, name.byteOffset, name.length).toString();
+      const n = UTF8.decode(name);
       path = path ? `${path}/${n}` : n;
     }
     // One context object, refilled per decision (this runs at every open).
