@@ -10,10 +10,10 @@ import { allocatePathMemory, PathCache } from '../src/fs/paths.js';
 const enc = (s: string) => new TextEncoder().encode(s);
 const KERNEL = 'asked-the-kernel';
 
-function setup(ttlMs = 60_000) {
-  const t = new InodeTable(allocateInodeTable(64), 1);
+function setup(ttlMs = 60_000, capacity = 64) {
+  const t = new InodeTable(allocateInodeTable(capacity), 1);
   t.init(3, 1, 2);
-  const p = new PathCache(t, allocatePathMemory(64), ttlMs);
+  const p = new PathCache(t, allocatePathMemory(capacity), ttlMs);
   let ino = 100;
   const node = (parent: number, name: string): number => {
     t.lock();
@@ -127,6 +127,18 @@ test('old records are used only when the kernel confirms them, which renews them
   assert.is(p.pathOf(f, () => (asked++, 'z/f')), 'z/f');
   assert.is(p.pathOf(f, () => (asked++, 'z/f')), 'z/f');
   assert.is(asked, 3);
+});
+
+test('many nodes: names decoded once per worker stay right across chunks', () => {
+  const { p, node } = setup(60_000, 16384);
+  const d = node(0, 'dir');
+  const files = Array.from({ length: 9000 }, (_, i) => node(d, `f${i}`));
+  for (const i of [0, 4094, 4095, 4096, 8191, 8192, 8999]) {
+    assert.is(p.pathOf(files[i], () => KERNEL), `dir/f${i}`);
+    assert.is(p.pathOf(files[i], () => KERNEL), `dir/f${i}`, 'from the decoded copy');
+  }
+  p.remember(files[8999], d, enc('renamed'), p.mark()); // a new version of the record
+  assert.is(p.pathOf(files[8999], () => KERNEL), 'dir/renamed');
 });
 
 test('names too long to remember fall back to the kernel', () => {

@@ -39,6 +39,8 @@ import { InodeTable } from './inodes.js';
 /** Names longer than this are not remembered (their nodes fall back to readlink). */
 const NAME_ROOM = 64;
 const MAX_DEPTH = 4096;
+const DECODED_SHIFT = 12;
+const DECODED_CHUNK = 1 << DECODED_SHIFT;
 
 // One 64-byte record per slot, numbers first (a Float64Array view), then
 // ints (an Int32Array view over the same bytes): a walk step touches one
@@ -80,8 +82,12 @@ export class PathCache {
   private readonly names: Buffer | null;
   private readonly counters: Int32Array | null;
   private readonly index: Int32Array | null;
-  /** This worker's decoded names: `names[s]` as a string, valid while the record's version is `decodedAt[s]`. */
-  private readonly decoded: string[];
+  /**
+   * This worker's decoded names: slot s's name as a string, valid while its
+   * record's version is `decodedAt[s]`. Chunks of DECODED_CHUNK slots are
+   * made when first used (the table may have millions of slots).
+   */
+  private readonly decoded: string[][] = [];
   private readonly decodedAt: Float64Array;
 
   constructor(private readonly table: InodeTable, mem: PathMemory | null, private readonly ttlMs: number) {
@@ -91,11 +97,7 @@ export class PathCache {
     this.names = on ? Buffer.from(mem.names) : null;
     this.counters = on ? new Int32Array(mem.counters) : null;
     this.index = on ? new Int32Array(mem.index) : null;
-    const capacity = on ? mem.records.byteLength / RECORD_BYTES : 0;
-    // Filled, not `new Array(capacity)`: V8 keeps a large preallocated array in slow dictionary mode.
-    this.decoded = [];
-    for (let i = 0; i < capacity; i++) this.decoded.push('');
-    this.decodedAt = new Float64Array(capacity);
+    this.decodedAt = new Float64Array(on ? mem.records.byteLength / RECORD_BYTES : 0);
   }
 
   /** Taken before the system call that finds a name; passed to `remember`. */
@@ -244,9 +246,11 @@ export class PathCache {
 
   /** Slot `s`'s name as a string, decoded once per version of its record. */
   private nameOf(s: number, len: number, version: number): string {
-    if (this.decodedAt[s] === version) return this.decoded[s];
+    if (this.decodedAt[s] === version) return this.decoded[s >>> DECODED_SHIFT][s & (DECODED_CHUNK - 1)];
     const name = this.names!.toString('utf8', s * NAME_ROOM, s * NAME_ROOM + len);
-    this.decoded[s] = name;
+    // Filled, not left holey: V8 keeps arrays with holes in slower modes.
+    const chunk = (this.decoded[s >>> DECODED_SHIFT] ??= new Array<string>(DECODED_CHUNK).fill(''));
+    chunk[s & (DECODED_CHUNK - 1)] = name;
     this.decodedAt[s] = version;
     return name;
   }
