@@ -6,8 +6,10 @@
 // memory it touches, and an interpreter touches a lot: the rule array, each
 // rule's match object, each glob object and its closure, each range array.
 // One generated function holds the masks, ranges and glob strings as
-// constants in its own code. In the daemon (many-small-files, mixed policy)
-// that took the rule walk from about 4 µs to about 2 µs per decision.
+// constants in its own code. With the bench's mixed policy, a decision
+// takes 0.055 µs in a loop and 0.29 µs right after a system call, against
+// 0.15 and 1.0 µs for the interpreter with picomatch regexes it replaced
+// (bench/README.md, "Policy cost").
 //
 // What goes into the source: integer literals (masks, validated ranges),
 // rule indices, and glob fragments through JSON.stringify (string literals,
