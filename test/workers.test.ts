@@ -16,6 +16,21 @@ for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'mediated-asy
   });
   t.after(() => M.umount());
 
+  /**
+   * Over io_uring one request may still fail with ECANCELED after a worker
+   * dies (README, Known gaps: the kernel ends a request it handed to an entry
+   * of the dead thread). One request, once: the next attempt must work.
+   */
+  const again = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      const canceled = (e as NodeJS.ErrnoException).code === 'ECANCELED' || /Operation canceled/.test(String((e as Error).message));
+      if (!cfg.name.endsWith('/uring') || !canceled) throw e;
+      return f();
+    }
+  };
+
   t('a worker killed while requests are flowing is replaced; ls, cat and stat keep working', async () => {
     for (let i = 0; i < 50; i++) fs.writeFileSync(M.m(`f${i}`), `data ${i}\n`.repeat(1000));
     // Background load on both CPUs while the worker dies (errors are allowed, hangs are not).
@@ -43,15 +58,15 @@ for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'mediated-asy
     assert.is.not(s.workers.list[0].threadId, before.workers.list[0].threadId);
     // Over io_uring the replacement took over the dead worker's ring (its entries and their requests).
     assert.is(s.workers.list[0].adoptedQueues, cfg.name.endsWith('/uring'));
-    assert.match(sh(`ls ${M.mnt}`), 'f49');
-    assert.is(sh(`cat ${M.m('f7')}`), 'data 7\n'.repeat(1000));
-    assert.is(fs.statSync(M.m('f3')).size, 7000);
+    assert.match(again(() => sh(`ls ${M.mnt}`)), 'f49');
+    assert.is(again(() => sh(`cat ${M.m('f7')}`)), 'data 7\n'.repeat(1000));
+    assert.is(again(() => fs.statSync(M.m('f3'))).size, 7000);
     // Kill the other one as well and carry on, from both CPUs.
     assert.is(cli(['kill-worker', M.mnt, '--index', '1']).status, 0);
     await new Promise((r) => setTimeout(r, 500));
-    assert.is(sh(`taskset -c 0 cat ${M.m('f8')}`).length, 7000);
-    assert.is(sh(`taskset -c 1 cat ${M.m('f9')}`).length, 7000);
-    fs.writeFileSync(M.m('after'), 'ok');
+    assert.is(again(() => sh(`taskset -c 0 cat ${M.m('f8')}`)).length, 7000);
+    assert.is(again(() => sh(`taskset -c 1 cat ${M.m('f9')}`)).length, 7000);
+    again(() => fs.writeFileSync(M.m('after'), 'ok'));
     assert.is(fs.readFileSync(M.l('after'), 'utf8'), 'ok');
   });
 
