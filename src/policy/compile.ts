@@ -19,7 +19,7 @@
 // The order of checks is the interpreter's it replaced, and is part of the
 // contract: the cheap keys first, the path, then the lazy sources (size,
 // process, content) only when a rule gets that far, each read at most once.
-import { Shape, type CompiledGlob, type GlobList } from './glob.js';
+import type { CompiledGlob, GlobList } from './glob.js';
 import { TYPE_BIT } from './schema.js';
 import type { Decision, OpenContext } from './types.js';
 import { accessBits, callContent, callProcess, callSize, contentMatches, type CompiledRule } from './match.js';
@@ -34,25 +34,13 @@ export function compileDecide(rules: readonly CompiledRule[], reachable: number,
   const env: unknown[] = [];
   /** A value the generated code reads from `env`. */
   const ref = (v: unknown): string => `env[${env.push(v) - 1}]`;
-  const lit = (s: string): string => JSON.stringify(s);
   const ranges = (r: readonly number[], x: string): string => {
     if (r.length > INLINE_RANGES * 2) return `inRanges(${ref(r)}, ${x})`;
     const parts: string[] = [];
     for (let i = 0; i < r.length; i += 2) parts.push(r[i] === r[i + 1] ? `${x} === ${r[i]}` : `(${x} >= ${r[i]} && ${x} <= ${r[i + 1]})`);
     return parts.length ? parts.join(' || ') : 'false';
   };
-  const glob = (g: CompiledGlob, x: string): string => {
-    switch (g.shape) {
-      case Shape.Any: return `${x} !== ''`;
-      case Shape.Literal: return `${x} === ${lit(g.a)}`;
-      case Shape.Name: return `(${x} === ${lit(g.a)} || ${x}.endsWith(${lit(g.b)}))`;
-      case Shape.Suffix: return `${x}.endsWith(${lit(g.a)})`;
-      case Shape.RootSuffix: return `(${x}.endsWith(${lit(g.a)}) && !${x}.includes('/'))`;
-      case Shape.Under: return `(${x} === ${lit(g.a)} || ${x}.startsWith(${lit(g.b)}))`;
-      case Shape.UnderSuffix: return `(${x}.startsWith(${lit(g.b)}) && ${x}.endsWith(${lit(g.a)}))`;
-      default: return `${ref(g.test)}(${x})`;
-    }
-  };
+  const glob = (g: CompiledGlob, x: string): string => (g.expr ? g.expr(x) : `${ref(g.test)}(${x})`);
   const globs = (list: GlobList, x: string): string => list.each.map((g) => glob(g, x)).join(' || ');
 
   const out: string[] = [];

@@ -22,19 +22,16 @@ const OPTIONS: Record<GlobKind, picomatch.PicomatchOptions> = {
 /** TASK_COMM_LEN - 1: the kernel keeps at most 15 bytes of a process name. */
 export const COMM_MAX = 15;
 
-/**
- * How a compiled glob is tested. The common shapes of path globs are string
- * comparisons done in `anyGlob` itself (see `shapeOf`); `Regex` calls `test`.
- */
-export const enum Shape { Regex = 0, Any, Literal, Name, Suffix, RootSuffix, Under, UnderSuffix }
-
 export interface CompiledGlob {
   glob: string;
-  shape: Shape;
-  /** The shape's strings: see `shapeOf`. */
-  a: string;
-  b: string;
   test: (s: string) => boolean;
+  /**
+   * For the common shapes (see `shapeOf`): the test as a JavaScript
+   * expression over the variable named `x`, for the generated decide()
+   * (compile.ts); `test` is built from the same expression. Undefined when
+   * the glob needs a regex.
+   */
+  expr?: (x: string) => string;
 }
 
 export interface GlobList {
@@ -92,19 +89,20 @@ export function compileGlob(glob: string, kind: GlobKind): CompiledGlob {
   // "**/**" is "**" (picomatch would not let the pair match zero segments).
   if (kind !== 'comm' && !/[\\[\]{}()]/.test(body)) body = body.split('/').filter((p, i, a) => !(p === '**' && a[i - 1] === '**')).join('/');
   // Process names and executables: only a literal is tested without a regex.
-  const f = negated ? undefined : kind === 'path' ? shapeOf(body) : LITERAL.test(body) ? { shape: Shape.Literal, a: body, b: '' } : undefined;
-  if (f) return { glob, ...f, test: (x: string) => shapeTest(f.shape, f.a, f.b, x) };
+  const expr = negated ? undefined : kind === 'path' ? shapeOf(body) : LITERAL.test(body) ? (x: string) => `${x} === ${lit(body)}` : undefined;
+  // The expression holds string literals only (JSON.stringify), never code.
+  if (expr) return { glob, expr, test: new Function('x', `return ${expr('x')};`) as (s: string) => boolean };
   if (kind !== 'comm' && body.length > 3 && body.endsWith('/**') && !body.endsWith('\\/**')) {
     const a = picomatch.makeRe(body, opts);
     const prefix = body.slice(0, -3);
     const b = picomatch.makeRe(prefix, opts);
     const hit = (s: string) => s === body || s === prefix || a.test(s) || b.test(s);
-    return { glob, shape: Shape.Regex, a: '', b: '', test: negated ? (s: string) => s !== '' && !hit(s) : (s: string) => s !== '' && hit(s) };
+    return { glob, test: negated ? (s: string) => s !== '' && !hit(s) : (s: string) => s !== '' && hit(s) };
   }
   const src = negated ? `!${body}` : body;
   const re = picomatch.makeRe(src, opts);
   // picomatch's own matcher: empty input never matches; the glob itself always does.
-  return { glob, shape: Shape.Regex, a: '', b: '', test: (s: string) => s !== '' && (s === src || re.test(s)) };
+  return { glob, test: (s: string) => s !== '' && (s === src || re.test(s)) };
 }
 
 const LITERAL = /^[^*?[\]{}()!+@\\]+$/;
@@ -117,50 +115,35 @@ const LITERAL = /^[^*?[\]{}()!+@\\]+$/;
  * trailing or doubled "/", no "." or ".." parts); the property tests hold
  * them to the reference matcher. Anything else is left to picomatch.
  */
-function shapeOf(g: string): { shape: Shape; a: string; b: string } | undefined {
-  if (g === '**') return { shape: Shape.Any, a: '', b: '' };
-  if (LITERAL.test(g)) return { shape: Shape.Literal, a: g, b: '' };
+function shapeOf(g: string): ((x: string) => string) | undefined {
+  if (g === '**') return (x) => `${x} !== ''`;
+  if (LITERAL.test(g)) return (x) => `${x} === ${lit(g)}`;
   // "**/NAME": NAME at any depth.
-  if (g.startsWith('**/') && LITERAL.test(g.slice(3)) && !g.includes('/', 3)) return { shape: Shape.Name, a: g.slice(3), b: g.slice(2) };
+  if (g.startsWith('**/') && LITERAL.test(g.slice(3)) && !g.includes('/', 3)) {
+    return (x) => `(${x} === ${lit(g.slice(3))} || ${x}.endsWith(${lit(g.slice(2))}))`;
+  }
   // "**/*SUFFIX": a last part ending in SUFFIX ("*" may match nothing).
-  if (g.startsWith('**/*') && LITERAL.test(g.slice(4)) && !g.includes('/', 3)) return { shape: Shape.Suffix, a: g.slice(4), b: '' };
+  if (g.startsWith('**/*') && LITERAL.test(g.slice(4)) && !g.includes('/', 3)) return (x) => `${x}.endsWith(${lit(g.slice(4))})`;
   // "*SUFFIX": a name at the root ending in SUFFIX.
-  if (g.startsWith('*') && LITERAL.test(g.slice(1)) && !g.includes('/')) return { shape: Shape.RootSuffix, a: g.slice(1), b: '' };
+  if (g.startsWith('*') && LITERAL.test(g.slice(1)) && !g.includes('/')) return (x) => `(${x}.endsWith(${lit(g.slice(1))}) && !${x}.includes('/'))`;
   // "DIR/**": DIR and everything under it.
-  if (g.endsWith('/**') && LITERAL.test(g.slice(0, -3))) return { shape: Shape.Under, a: g.slice(0, -3), b: g.slice(0, -2) };
-  // "DIR/**/*SUFFIX": under DIR at any depth, a last part ending in SUFFIX.
+  if (g.endsWith('/**') && LITERAL.test(g.slice(0, -3))) return (x) => `(${x} === ${lit(g.slice(0, -3))} || ${x}.startsWith(${lit(g.slice(0, -2))}))`;
+  // "DIR/**/*SUFFIX": under DIR at any depth, a last part ending in SUFFIX
+  // (which has no "/", so it cannot overlap DIR/).
   const m = /^([^*?[\]{}()!+@\\]+)\/\*\*\/\*([^*?[\]{}()!+@\\/]*)$/.exec(g);
-  if (m) return { shape: Shape.UnderSuffix, a: m[2], b: m[1] + '/' };
+  if (m) return (x) => `(${x}.startsWith(${lit(m[1] + '/')}) && ${x}.endsWith(${lit(m[2])}))`;
   return undefined;
 }
 
-function shapeTest(shape: Shape, a: string, b: string, s: string): boolean {
-  switch (shape) {
-    case Shape.Any: return s !== '';
-    case Shape.Literal: return s === a;
-    case Shape.Name: return s === a || s.endsWith(b);
-    case Shape.Suffix: return s.endsWith(a);
-    case Shape.RootSuffix: return s.endsWith(a) && !s.includes('/');
-    case Shape.Under: return s === a || s.startsWith(b);
-    // SUFFIX has no "/", so it cannot overlap DIR/.
-    case Shape.UnderSuffix: return s.startsWith(b) && s.endsWith(a);
-    default: return false;
-  }
+/** A string as a JavaScript string literal. */
+function lit(s: string): string {
+  return JSON.stringify(s);
 }
 
 export function compileGlobs(globs: readonly string[], kind: GlobKind): GlobList {
   return { globs, each: globs.map((g) => compileGlob(g, kind)) };
 }
 
-/** True when one of the globs matches (a list is OR). */
-export function anyGlob(list: GlobList, s: string): boolean {
-  const each = list.each;
-  for (let i = 0; i < each.length; i++) {
-    const g = each[i];
-    if (g.shape === Shape.Regex ? g.test(s) : shapeTest(g.shape, g.a, g.b, s)) return true;
-  }
-  return false;
-}
 
 /** The picomatch options used for a kind (for tests comparing with picomatch itself). */
 export function globOptions(kind: GlobKind): picomatch.PicomatchOptions {
