@@ -13,7 +13,8 @@ const SIZE = process.env.PASSFS_AIO_SIZE ?? '32M';
 /** Three jobs at once: libaio and io_uring mixed random I/O, and a libaio random writer. */
 function fio(dir: string, extra: string[] = []): { errors: number; out: string } {
   const args = ['--output-format=json', `--directory=${dir}`, '--direct=1', '--iodepth=32', '--bs=4k', `--size=${SIZE}`,
-    '--verify=crc32c', '--randrepeat=1', '--randseed=1234', ...extra,
+    // No verify state files (fio writes them into the working directory: the repository).
+    '--verify=crc32c', '--verify_state_save=0', '--randrepeat=1', '--randseed=1234', ...extra,
     '--name=libaio', '--ioengine=libaio', '--rw=randrw',
     '--name=uring', '--ioengine=io_uring', '--rw=randrw',
     '--name=writer', '--ioengine=libaio', '--rw=randwrite'];
