@@ -361,7 +361,11 @@ export class Mirror {
   }
   private readonly procCache = new Map<number, { at: number; info: { comm?: string; exe?: string } }>();
   private lastPid = -1;
-  private lastAt = 0;
+  // A time, so a double from the start: at 0 (a small integer) V8 changed the
+  // Mirror's layout at the first decision and dropped the optimized code of
+  // every method using it (--trace-deopt: "wrong map" in lookup, getattr,
+  // open, release, dispatch... in each worker of a fresh daemon).
+  private lastAt = -Infinity;
   private lastInfo: { comm?: string; exe?: string } = {};
 
   /** One audit line for a read or write of an audited file. */
