@@ -16,7 +16,7 @@ import { BenchResult, JobRecord, ModeRecord, RunRecord, SCHEMA, summarize, summa
 import { prepareScratch, removeScratch, Scratch } from './scratch.js';
 import { BenchError, dropCaches, formatBytes, machine, parseSize, requireRoot, requireTool, versions } from './system.js';
 import { renderChart } from './chart.js';
-import { renderTables } from './table.js';
+import { renderPaired, renderTables } from './table.js';
 
 interface Options {
   quick?: boolean;
@@ -33,6 +33,7 @@ interface Options {
   report?: string;
   markdown?: boolean;
   list?: boolean;
+  paired?: [string, string];
 }
 
 /** Defaults of a full run and of --quick; any option given explicitly wins. */
@@ -114,6 +115,11 @@ async function bench(o: Options): Promise<number> {
     jobs = resolveJobs(o.jobs ? list(o.jobs) : JOB_NAMES);
   } catch (e) {
     throw new BenchError((e as Error).message);
+  }
+  // Checked before anything is mounted: a typo must not cost a whole run.
+  if (o.paired && o.paired[0] === o.paired[1]) throw new BenchError(`--paired: compare two different modes (got "${o.paired[0]}" twice)`);
+  for (const m of o.paired ?? []) {
+    if (!modes.some((x) => x.name === m)) throw new BenchError(`--paired: mode "${m}" is not among the modes of this run (${modes.map((x) => x.name).join(', ')})`);
   }
   if (o.passfs) setPassfsBin(o.passfs);
 
@@ -242,6 +248,7 @@ async function bench(o: Options): Promise<number> {
   if (problems.length) throw new BenchError(`internal: result does not match its schema: ${problems[0]}`);
   const written = writeResults(path.resolve(o.out), result, renderChart(result));
   process.stdout.write(`${renderTables(result)}\n\n`);
+  if (o.paired) process.stdout.write(`${renderPaired(result, o.paired[0], o.paired[1])}\n\n`);
   process.stdout.write(`${clock(result.durationSeconds)} · results ${path.relative(process.cwd(), written.json) || written.json} · chart ${path.relative(process.cwd(), written.svg) || written.svg} (copied to latest.json, latest.svg)\n`);
   if (errors.length) {
     process.stderr.write(`bench: ${errors.length} run${errors.length > 1 ? 's' : ''} failed (see above and "errors" in the JSON)\n`);
@@ -250,12 +257,28 @@ async function bench(o: Options): Promise<number> {
   return 0;
 }
 
-function report(file: string, markdown: boolean): number {
+function report(file: string, markdown: boolean, paired?: [string, string]): number {
   const r = JSON.parse(fs.readFileSync(file, 'utf8'));
   const problems = validateResult(r);
   if (problems.length) throw new BenchError(`${file} is not a bench result: ${problems[0]}`);
-  process.stdout.write(renderTables(r as BenchResult, markdown ? 'markdown' : 'text') + '\n');
+  const format = markdown ? 'markdown' : 'text';
+  let out = renderTables(r as BenchResult, format) + '\n';
+  if (paired) {
+    try {
+      out += `\n${renderPaired(r as BenchResult, paired[0], paired[1], format)}\n`;
+    } catch (e) {
+      throw new BenchError(`--paired: ${(e as Error).message}`);
+    }
+  }
+  process.stdout.write(out);
   return 0;
+}
+
+/** "--paired A,B": two mode names. */
+function modePair(v: string): [string, string] {
+  const names = list(v);
+  if (names.length !== 2) throw new InvalidArgumentError('expected two modes, A,B (B is compared against A)');
+  return [names[0], names[1]];
 }
 
 function listAll(): number {
@@ -281,13 +304,14 @@ const program = new Command('bench')
   .option('--passfs <path>', 'passfs command to mount with (default: bin/passfs.js of this repository)')
   .option('--report <json>', 'print the tables of an earlier result file instead of running')
   .option('--markdown', 'with --report: Markdown tables')
+  .option('--paired <a,b>', 'also compare mode b against mode a repetition by repetition (ratios, median, sign test)', modePair)
   .option('--list', 'list the modes and jobs')
   .showHelpAfterError();
 
 program.parse(process.argv);
 const opts = program.opts<Options>();
 
-const main = opts.list ? Promise.resolve(listAll()) : opts.report ? Promise.resolve().then(() => report(opts.report!, !!opts.markdown)) : bench(opts);
+const main = opts.list ? Promise.resolve(listAll()) : opts.report ? Promise.resolve().then(() => report(opts.report!, !!opts.markdown, opts.paired)) : bench(opts);
 main.then(
   (code) => process.exit(code),
   (e: Error) => {

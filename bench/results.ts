@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Machine, Versions } from './system.js';
 import type { Metric } from './jobs.js';
-import { median, ratioToNative, spread } from './stats.js';
+import { median, ratioToNative, signTest, spread } from './stats.js';
 
 export const SCHEMA = 'passfs-bench/1';
 
@@ -89,6 +89,59 @@ export interface BenchResult {
 }
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** Mode B against mode A, repetition by repetition, for one metric of one job. */
+export interface PairedRow {
+  job: string;
+  metric: string;
+  unit: string;
+  higherIsBetter: boolean;
+  /** B's value over A's in each repetition where both ran (repetition order). */
+  ratios: number[];
+  median: number | null;
+  /** Repetitions where B did worse than A: took longer, or gave less throughput. */
+  worse: number;
+  /** Repetitions where B did better (equal values count as neither). */
+  better: number;
+  /** Two-sided sign test over worse against better. */
+  p: number;
+}
+
+/**
+ * The paired comparison of modes `a` and `b`. Within a repetition the two ran
+ * one after the other, so a ratio per repetition leaves out the drift between
+ * repetitions that the medians keep (on a noisy machine the larger part of
+ * the spread). Throws an Error naming the problem if a or b is not a mode of
+ * the result, or both are the same.
+ */
+export function pairedComparison(r: BenchResult, a: string, b: string): PairedRow[] {
+  const modes = r.parameters.modes;
+  for (const m of [a, b]) if (!modes.includes(m)) throw new Error(`mode "${m}" is not in this result (its modes: ${modes.join(', ')})`);
+  if (a === b) throw new Error(`compare two different modes (got "${a}" twice)`);
+  const rows: PairedRow[] = [];
+  for (const j of r.jobs) {
+    const runOf = (mode: string, rep: number) => r.runs.find((x) => x.job === j.name && x.mode === mode && x.rep === rep && x.ok);
+    for (const met of j.metrics) {
+      const ratios: number[] = [];
+      let worse = 0;
+      let better = 0;
+      for (let rep = 1; rep <= r.parameters.reps; rep++) {
+        const va = runOf(a, rep)?.figures[met.key];
+        const vb = runOf(b, rep)?.figures[met.key];
+        if (!(va! > 0) || !Number.isFinite(vb)) continue;
+        ratios.push(vb! / va!);
+        if (vb === va) continue;
+        if ((vb! > va!) !== met.higherIsBetter) worse++;
+        else better++;
+      }
+      rows.push({
+        job: j.name, metric: met.key, unit: met.unit, higherIsBetter: met.higherIsBetter,
+        ratios, median: ratios.length ? median(ratios) : null, worse, better, p: signTest(worse, worse + better),
+      });
+    }
+  }
+  return rows;
+}
 
 export function summarize(jobs: JobRecord[], modes: string[], runs: RunRecord[]): SummaryRow[] {
   const rows: SummaryRow[] = [];

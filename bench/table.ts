@@ -1,7 +1,7 @@
 // The result as tables: figures (median, spread, ratio to native) and the
 // requests that reached the daemon; as aligned text for the terminal or as
 // Markdown for bench/README.md.
-import type { BenchResult, SummaryRow } from './results.js';
+import { pairedComparison, type BenchResult, type SummaryRow } from './results.js';
 import { spreadPercent } from './stats.js';
 
 export function formatValue(v: number | null, unit: string): string {
@@ -103,4 +103,25 @@ export function renderTables(r: BenchResult, format: 'text' | 'markdown' = 'text
   if (rq) out.push('', 'Requests that reached the daemon per run (median; top opcodes):', '', f(rq));
   if (r.errors.length) out.push('', `Errors (${r.errors.length}):`, ...r.errors.map((e) => `- ${e}`));
   return out.join('\n');
+}
+
+/**
+ * Mode b against mode a, repetition by repetition (pairedComparison), as text
+ * or Markdown. Throws an Error for modes the result does not have.
+ */
+export function renderPaired(r: BenchResult, a: string, b: string, format: 'text' | 'markdown' = 'text'): string {
+  const f = format === 'text' ? text : markdown;
+  const kinds = new Map(r.jobs.map((j) => [j.name, j.kind]));
+  const rows = pairedComparison(r, a, b).map((p) => {
+    const [label, unit] = metricLabel(p.job, p.metric, kinds.get(p.job));
+    const n = p.worse + p.better;
+    return [label, unit, p.ratios.map((x) => x.toFixed(2)).join(' ') || '-', p.median === null ? '-' : p.median.toFixed(3),
+      `${p.worse}/${n}`, n ? p.p.toFixed(3) : '-'];
+  });
+  return [
+    `${b} against ${a}, repetition by repetition: ${b}/${a} of each value; "worse": ${b} took longer or gave less ` +
+      'throughput; p: two-sided sign test (how likely so uneven a split is if neither mode were slower).',
+    '',
+    f({ head: ['job', 'unit', `${b}/${a} per repetition`, 'median', 'worse', 'p'], rows }),
+  ].join('\n');
 }

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FIO_JOBS, fioArgs, fioErrorLine, parseFioOutput } from '../bench/fio.js';
-import { median, ratioToNative, spread, spreadPercent } from '../bench/stats.js';
-import { BenchResult, JobRecord, RunRecord, SCHEMA, summarize, summarizeRequests, validateResult } from '../bench/results.js';
+import { median, ratioToNative, signTest, spread, spreadPercent } from '../bench/stats.js';
+import { BenchResult, JobRecord, RunRecord, SCHEMA, pairedComparison, summarize, summarizeRequests, validateResult } from '../bench/results.js';
 import { chartGroups, renderChart } from '../bench/chart.js';
-import { renderTables } from '../bench/table.js';
+import { renderPaired, renderTables } from '../bench/table.js';
 import { resolveModes, MODES } from '../bench/modes.js';
 import { resolveJobs, JOB_NAMES } from '../bench/jobs.js';
 import { mountsUnder, parseSize } from '../bench/system.js';
@@ -191,6 +191,37 @@ test('table: one row per metric, ratios and failures shown', () => {
   assert.ok(md.includes('| job | unit | native |'));
 });
 
+test('sign test: exact two-sided binomial tail', () => {
+  assert.is(signTest(0, 0), 1, 'nothing to test');
+  assert.is(signTest(5, 10), 1);
+  assert.ok(close(signTest(9, 10), 22 / 1024), '9 of 10: 2 x (10 + 1) / 2^10');
+  assert.ok(close(signTest(1, 10), 22 / 1024), 'symmetric');
+  assert.ok(close(signTest(8, 10), 112 / 1024));
+  assert.ok(close(signTest(10, 10), 2 / 1024));
+  const big = signTest(600, 1000);
+  assert.ok(big > 0 && big < 1e-9, `finite for large n (${big})`);
+});
+
+test('paired comparison: ratios per repetition, worse/better, failed runs left out, bad modes refused', () => {
+  const r = synthetic();
+  const rows = pairedComparison(r, 'passthrough', 'mediated');
+  const row = (job: string, metric: string) => rows.find((x) => x.job === job && x.metric === metric)!;
+  const read = row('read', 'MiB/s');
+  assert.is(read.ratios.length, 3);
+  assert.ok(read.ratios.every((x) => close(x, 0.25 / 0.9)));
+  assert.is(read.worse, 3, 'less throughput is worse');
+  assert.ok(close(row('many-small-files', 'total').median!, 0.9 / 0.25));
+  assert.is(row('many-small-files', 'total').worse, 3, 'longer is worse');
+  assert.is(row('build', 'make').ratios.length, 2, 'the failed repetition is left out');
+  const back = pairedComparison(r, 'mediated', 'passthrough');
+  assert.is(back.find((x) => x.job === 'read' && x.metric === 'MiB/s')!.better, 3);
+  assert.throws(() => pairedComparison(r, 'passthrough', 'nope'), /mode "nope" is not in this result/);
+  assert.throws(() => pairedComparison(r, 'native', 'native'), /two different modes/);
+  const t = renderPaired(r, 'passthrough', 'mediated');
+  assert.ok(t.includes('mediated/passthrough per repetition') && t.includes('3/3'));
+  assert.ok(renderPaired(r, 'passthrough', 'mediated', 'markdown').includes('| job | unit | mediated/passthrough per repetition |'));
+});
+
 // ---- chart -------------------------------------------------------------------------------------
 
 /** A small XML well-formedness check: balanced tags, quoted attributes, no stray & or <. */
@@ -298,7 +329,7 @@ test('a tiny real run writes a valid result, a chart and latest copies', async (
   const out = tmp('passfs-bench-out-');
   const { exit } = startBench([
     '--modes', 'native,passthrough', '--jobs', 'read,randwrite,many-small-files,build', '--size', '8M', '--runtime', '1',
-    '--reps', '2', '--files', '150', '--build-sources', '4', '--dir', dir, '--out', out,
+    '--reps', '2', '--files', '150', '--build-sources', '4', '--dir', dir, '--out', out, '--paired', 'native,passthrough',
   ]);
   const r = await exit;
   assert.is(r.code, 0, r.out);
@@ -325,8 +356,30 @@ test('a tiny real run writes a valid result, a chart and latest copies', async (
   // read, randwrite, 8 small-files figures, build: one passthrough bar each.
   assert.is([...svg.matchAll(/<rect class="bar/g)].length, 2 + 8 + 1);
   assert.ok(r.out.includes('passthrough /native'), 'table printed');
+  assert.ok(/many-small-files: total .* \d\/2 /.test(r.out) && r.out.includes('passthrough/native per repetition'), 'paired table printed');
   fs.rmSync(out, { recursive: true, force: true });
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+});
+
+test('--paired: bad pairs are refused with a clear error, before a run mounts anything', async () => {
+  const dir = tmp('passfs-bench-paired-');
+  const file = path.join(dir, 'r.json');
+  fs.writeFileSync(file, JSON.stringify(synthetic()));
+  const ok = await startBench(['--report', file, '--paired', 'passthrough,mediated']).exit;
+  assert.is(ok.code, 0, ok.out);
+  assert.ok(ok.out.includes('mediated/passthrough per repetition'), ok.out);
+  for (const [args, msg] of [
+    [['--report', file, '--paired', 'passthrough,nope'], /--paired: mode "nope" is not in this result/],
+    [['--report', file, '--paired', 'passthrough'], /expected two modes/],
+    [['--modes', 'native,passthrough', '--jobs', 'read', '--dir', path.join(dir, 'scratch'), '--paired', 'native,policy'], /--paired: mode "policy" is not among the modes of this run/],
+    [['--modes', 'native,passthrough', '--jobs', 'read', '--dir', path.join(dir, 'scratch'), '--paired', 'native,native'], /two different modes/],
+  ] as [string[], RegExp][]) {
+    const r = await startBench(args).exit;
+    assert.is(r.code, 1, `${args.join(' ')}: ${r.out}`);
+    assert.ok(msg.test(r.out), `${args.join(' ')}: ${r.out}`);
+  }
+  assert.not.ok(fs.existsSync(path.join(dir, 'scratch')), 'nothing was set up');
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('SIGINT after the first mount: everything unmounted, scratch dir gone, non-zero exit', async () => {
