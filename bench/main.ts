@@ -12,7 +12,7 @@ import { fioArgs, layoutArgs, fioErrorLine, warmArgs } from './fio.js';
 import { getPassfsBin, mount, requestDiff, setPassfsBin, status, umount, umountAllSync, REPO, DaemonStatus } from './mounts.js';
 import { killChildren, run } from './proc.js';
 import { Progress, clock } from './progress.js';
-import { BenchResult, JobRecord, ModeRecord, RunRecord, SCHEMA, summarize, summarizeRequests, validateResult, writeResults } from './results.js';
+import { BenchResult, checkPair, JobRecord, ModeRecord, RunRecord, SCHEMA, summarize, summarizeRequests, validateResult, writeResults } from './results.js';
 import { prepareScratch, removeScratch, Scratch } from './scratch.js';
 import { BenchError, dropCaches, formatBytes, machine, parseSize, requireRoot, requireTool, versions } from './system.js';
 import { renderChart } from './chart.js';
@@ -117,9 +117,12 @@ async function bench(o: Options): Promise<number> {
     throw new BenchError((e as Error).message);
   }
   // Checked before anything is mounted: a typo must not cost a whole run.
-  if (o.paired && o.paired[0] === o.paired[1]) throw new BenchError(`--paired: compare two different modes (got "${o.paired[0]}" twice)`);
-  for (const m of o.paired ?? []) {
-    if (!modes.some((x) => x.name === m)) throw new BenchError(`--paired: mode "${m}" is not among the modes of this run (${modes.map((x) => x.name).join(', ')})`);
+  if (o.paired) {
+    try {
+      checkPair(modes.map((m) => m.name), o.paired[0], o.paired[1]);
+    } catch (e) {
+      throw new BenchError(`--paired: ${(e as Error).message}`);
+    }
   }
   if (o.passfs) setPassfsBin(o.passfs);
 

@@ -107,6 +107,12 @@ export interface PairedRow {
   p: number;
 }
 
+/** Throws an Error unless a and b are two different modes among `modes`. */
+export function checkPair(modes: readonly string[], a: string, b: string): void {
+  if (a === b) throw new Error(`compare two different modes (got "${a}" twice)`);
+  for (const m of [a, b]) if (!modes.includes(m)) throw new Error(`mode "${m}" is not among the modes (${modes.join(', ')})`);
+}
+
 /**
  * The paired comparison of modes `a` and `b`. Within a repetition the two ran
  * one after the other, so a ratio per repetition leaves out the drift between
@@ -115,9 +121,7 @@ export interface PairedRow {
  * the result, or both are the same.
  */
 export function pairedComparison(r: BenchResult, a: string, b: string): PairedRow[] {
-  const modes = r.parameters.modes;
-  for (const m of [a, b]) if (!modes.includes(m)) throw new Error(`mode "${m}" is not in this result (its modes: ${modes.join(', ')})`);
-  if (a === b) throw new Error(`compare two different modes (got "${a}" twice)`);
+  checkPair(r.parameters.modes, a, b);
   const rows: PairedRow[] = [];
   for (const j of r.jobs) {
     const runOf = (mode: string, rep: number) => r.runs.find((x) => x.job === j.name && x.mode === mode && x.rep === rep && x.ok);

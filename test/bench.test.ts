@@ -215,7 +215,7 @@ test('paired comparison: ratios per repetition, worse/better, failed runs left o
   assert.is(row('build', 'make').ratios.length, 2, 'the failed repetition is left out');
   const back = pairedComparison(r, 'mediated', 'passthrough');
   assert.is(back.find((x) => x.job === 'read' && x.metric === 'MiB/s')!.better, 3);
-  assert.throws(() => pairedComparison(r, 'passthrough', 'nope'), /mode "nope" is not in this result/);
+  assert.throws(() => pairedComparison(r, 'passthrough', 'nope'), /mode "nope" is not among the modes \(native, passthrough, mediated\)/);
   assert.throws(() => pairedComparison(r, 'native', 'native'), /two different modes/);
   const t = renderPaired(r, 'passthrough', 'mediated');
   assert.ok(t.includes('mediated/passthrough per repetition') && t.includes('3/3'));
@@ -369,9 +369,9 @@ test('--paired: bad pairs are refused with a clear error, before a run mounts an
   assert.is(ok.code, 0, ok.out);
   assert.ok(ok.out.includes('mediated/passthrough per repetition'), ok.out);
   for (const [args, msg] of [
-    [['--report', file, '--paired', 'passthrough,nope'], /--paired: mode "nope" is not in this result/],
+    [['--report', file, '--paired', 'passthrough,nope'], /--paired: mode "nope" is not among the modes/],
     [['--report', file, '--paired', 'passthrough'], /expected two modes/],
-    [['--modes', 'native,passthrough', '--jobs', 'read', '--dir', path.join(dir, 'scratch'), '--paired', 'native,policy'], /--paired: mode "policy" is not among the modes of this run/],
+    [['--modes', 'native,passthrough', '--jobs', 'read', '--dir', path.join(dir, 'scratch'), '--paired', 'native,policy'], /--paired: mode "policy" is not among the modes \(native, passthrough\)/],
     [['--modes', 'native,passthrough', '--jobs', 'read', '--dir', path.join(dir, 'scratch'), '--paired', 'native,native'], /two different modes/],
   ] as [string[], RegExp][]) {
     const r = await startBench(args).exit;
