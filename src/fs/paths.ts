@@ -203,7 +203,7 @@ export class PathCache {
     const g = s * G.STRIDE;
     // The kernel looks names up again every entry timeout: mostly a record
     // only needs renewing, and keeping its version keeps the decoded names.
-    if (ints[p + P.len] === name.length && this.holds(s, parent, name)) {
+    if (this.holds(s, parent, name)) {
       nums[g + G.at] = Date.now();
       return;
     }

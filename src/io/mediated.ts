@@ -126,7 +126,6 @@ export class AsyncEngine implements MediatedEngine {
     return this.complete(x, IoKind.Write, done);
   }
 
-
   fsync(x: Exchange, fd: number, dataOnly: boolean): number {
     return this.start(x, IoKind.Fsync, fd, dataOnly ? 1 : 0, 0, 0);
   }

@@ -59,13 +59,12 @@ export function compileDecide(rules: readonly CompiledRule[], reachable: number,
       out.push(`if (!sizeTried && ctx.lazy?.size) { sizeTried = true; size = callSize(ctx.lazy.size, size); }`);
       out.push(`if (!(${ranges(m.size, 'size')})) ${no}`);
     }
-    if (m.comm !== undefined) {
-      out.push(`if (comm === undefined && !procTried && ctx.lazy?.process) { procTried = true; const p = callProcess(ctx.lazy.process); comm = p.comm; if (exe === undefined) exe = p.exe; }`);
-      out.push(`if (comm === undefined || !(${globs(m.comm, 'comm')})) ${no}`);
-    }
-    if (m.exe !== undefined) {
-      out.push(`if (exe === undefined && !procTried && ctx.lazy?.process) { procTried = true; const p = callProcess(ctx.lazy.process); exe = p.exe; if (comm === undefined) comm = p.comm; }`);
-      out.push(`if (exe === undefined || !(${globs(m.exe, 'exe')})) ${no}`);
+    for (const key of ['comm', 'exe'] as const) {
+      const list = m[key];
+      if (list === undefined) continue;
+      // The process is read once, for whichever of comm and exe the caller did not give.
+      out.push(`if (${key} === undefined && !procTried && ctx.lazy?.process) { procTried = true; const p = callProcess(ctx.lazy.process); if (comm === undefined) comm = p.comm; if (exe === undefined) exe = p.exe; }`);
+      out.push(`if (${key} === undefined || !(${globs(list, key)})) ${no}`);
     }
     if (m.content !== undefined) {
       out.push(`if (content === undefined && !contentTried && ctx.lazy?.content) { contentTried = true; content = callContent(ctx.lazy.content, ${contentBytes}); }`);

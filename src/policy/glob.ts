@@ -144,7 +144,6 @@ export function compileGlobs(globs: readonly string[], kind: GlobKind): GlobList
   return { globs, each: globs.map((g) => compileGlob(g, kind)) };
 }
 
-
 /** The picomatch options used for a kind (for tests comparing with picomatch itself). */
 export function globOptions(kind: GlobKind): picomatch.PicomatchOptions {
   return { ...OPTIONS[kind] };
