@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Machine, Versions } from './system.js';
 import type { Metric } from './jobs.js';
-import { median, ratioToNative, signTest, spread } from './stats.js';
+import { median, medianInterval, ratioToNative, signTest, spread } from './stats.js';
 
 export const SCHEMA = 'passfs-bench/1';
 
@@ -99,6 +99,8 @@ export interface PairedRow {
   /** B's value over A's in each repetition where both ran (repetition order). */
   ratios: number[];
   median: number | null;
+  /** 95% confidence interval of the median ratio (medianInterval); null with fewer than 6 repetitions. */
+  ci: [number, number] | null;
   /** Repetitions where B did worse than A: took longer, or gave less throughput. */
   worse: number;
   /** Repetitions where B did better (equal values count as neither). */
@@ -140,7 +142,7 @@ export function pairedComparison(r: BenchResult, a: string, b: string): PairedRo
       }
       rows.push({
         job: j.name, metric: met.key, unit: met.unit, higherIsBetter: met.higherIsBetter,
-        ratios, median: ratios.length ? median(ratios) : null, worse, better, p: signTest(worse, worse + better),
+        ratios, median: ratios.length ? median(ratios) : null, ci: medianInterval(ratios), worse, better, p: signTest(worse, worse + better),
       });
     }
   }

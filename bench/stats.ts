@@ -49,14 +49,32 @@ export function spreadPercent(s: Spread): string {
  */
 export function signTest(worse: number, n: number): number {
   if (n <= 0) return 1;
-  const k = Math.max(worse, n - worse);
-  // P(X >= k) for X ~ Binomial(n, 1/2), summed in logs to stay finite for large n.
+  return Math.min(1, 2 * halfBinomialTail(Math.max(worse, n - worse), n));
+}
+
+/** P(X >= k) for X ~ Binomial(n, 1/2), summed in logs to stay finite for large n. */
+function halfBinomialTail(k: number, n: number): number {
   let logC = 0; // log C(n, 0)
-  const terms: number[] = [];
+  let tail = 0;
   for (let i = 0; i <= n; i++) {
     if (i > 0) logC += Math.log((n - i + 1) / i);
-    if (i >= k) terms.push(logC - n * Math.LN2);
+    if (i >= k) tail += Math.exp(logC - n * Math.LN2);
   }
-  const tail = terms.reduce((sum, t) => sum + Math.exp(t), 0);
-  return Math.min(1, 2 * tail);
+  return tail;
+}
+
+/**
+ * A confidence interval for the median of `xs` that assumes nothing about
+ * their distribution (the one that goes with the sign test): the k-th
+ * smallest and k-th largest values, for the largest k that leaves at most
+ * (1 - level) / 2 on each side, P(Binomial(n, 1/2) < k). null when there are
+ * too few values for the level (fewer than 6 for 95%).
+ */
+export function medianInterval(xs: number[], level = 0.95): [number, number] | null {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = v.length;
+  let k = 0;
+  // P(X < k + 1) = P(X >= n - k) by symmetry.
+  while (k + 1 <= n && halfBinomialTail(n - k, n) <= (1 - level) / 2) k++;
+  return k === 0 ? null : [v[k - 1], v[n - k]];
 }

@@ -116,12 +116,13 @@ export function renderPaired(r: BenchResult, a: string, b: string, format: 'text
     const [label, unit] = metricLabel(p.job, p.metric, kinds.get(p.job));
     const n = p.worse + p.better;
     return [label, unit, p.ratios.map((x) => x.toFixed(2)).join(' ') || '-', p.median === null ? '-' : p.median.toFixed(3),
-      `${p.worse}/${n}`, n ? p.p.toFixed(3) : '-'];
+      p.ci ? `${p.ci[0].toFixed(3)}-${p.ci[1].toFixed(3)}` : '-', `${p.worse}/${n}`, n ? p.p.toFixed(3) : '-'];
   });
   return [
-    `${b} against ${a}, repetition by repetition: ${b}/${a} of each value; "worse": ${b} took longer or gave less ` +
+    `${b} against ${a}, repetition by repetition: ${b}/${a} of each value; 95% CI: where the median ratio lies ` +
+      `(order statistics, needs 6 repetitions; a difference is measurable when it excludes 1); "worse": ${b} took longer or gave less ` +
       'throughput; p: two-sided sign test (how likely so uneven a split is if neither mode were slower).',
     '',
-    f({ head: ['job', 'unit', `${b}/${a} per repetition`, 'median', 'worse', 'p'], rows }),
+    f({ head: ['job', 'unit', `${b}/${a} per repetition`, 'median', '95% CI', 'worse', 'p'], rows }),
   ].join('\n');
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FIO_JOBS, fioArgs, fioErrorLine, parseFioOutput } from '../bench/fio.js';
-import { median, ratioToNative, signTest, spread, spreadPercent } from '../bench/stats.js';
+import { median, medianInterval, ratioToNative, signTest, spread, spreadPercent } from '../bench/stats.js';
 import { BenchResult, JobRecord, RunRecord, SCHEMA, pairedComparison, summarize, summarizeRequests, validateResult } from '../bench/results.js';
 import { chartGroups, renderChart } from '../bench/chart.js';
 import { renderPaired, renderTables } from '../bench/table.js';
@@ -202,6 +202,19 @@ test('sign test: exact two-sided binomial tail', () => {
   assert.ok(big > 0 && big < 1e-9, `finite for large n (${big})`);
 });
 
+test('median interval: the order statistics that leave at most 2.5% on each side', () => {
+  const xs = (n: number) => Array.from({ length: n }, (_, i) => n - i); // unsorted on purpose: n..1
+  // n = 20: P(X <= 5) = 0.0207 and P(X <= 6) = 0.0577 for X ~ Bin(20, 1/2): the 6th and 15th values.
+  assert.equal(medianInterval(xs(20)), [6, 15]);
+  // n = 10: P(X <= 1) = 0.0107, P(X <= 2) = 0.0547: the 2nd and 9th.
+  assert.equal(medianInterval(xs(10)), [2, 9]);
+  // n = 6: only the extremes qualify (1/64 each side); n = 5 has no 95% interval (1/32 > 2.5%).
+  assert.equal(medianInterval(xs(6)), [1, 6]);
+  assert.is(medianInterval(xs(5)), null);
+  assert.equal(medianInterval([...xs(10), NaN]), [2, 9], 'failed runs left out');
+  assert.equal(medianInterval(xs(10), 0.5), [4, 7], 'another level: P(X <= 3) = 0.17 <= 0.25 < P(X <= 4) = 0.38');
+});
+
 test('paired comparison: ratios per repetition, worse/better, failed runs left out, bad modes refused', () => {
   const r = synthetic();
   const rows = pairedComparison(r, 'passthrough', 'mediated');
@@ -217,8 +230,9 @@ test('paired comparison: ratios per repetition, worse/better, failed runs left o
   assert.is(back.find((x) => x.job === 'read' && x.metric === 'MiB/s')!.better, 3);
   assert.throws(() => pairedComparison(r, 'passthrough', 'nope'), /mode "nope" is not among the modes \(native, passthrough, mediated\)/);
   assert.throws(() => pairedComparison(r, 'native', 'native'), /two different modes/);
+  assert.is(read.ci, null, 'three repetitions are too few for a 95% interval');
   const t = renderPaired(r, 'passthrough', 'mediated');
-  assert.ok(t.includes('mediated/passthrough per repetition') && t.includes('3/3'));
+  assert.ok(t.includes('mediated/passthrough per repetition') && t.includes('3/3') && t.includes('95% CI'));
   assert.ok(renderPaired(r, 'passthrough', 'mediated', 'markdown').includes('| job | unit | mediated/passthrough per repetition |'));
 });
 

@@ -57,6 +57,64 @@ test('a rename records the move; children follow', () => {
   assert.is(p.pathOf(f, () => KERNEL), 'secrets/moved/f');
 });
 
+test('a view (last part, first part, depth) comes from the same records as the path, and is refused when they are', () => {
+  const { t, p, node } = setup();
+  const a = node(0, 'a');
+  const b = node(a, 'b');
+  const f = node(b, 'file.txt');
+  const v = { name: '?', top: '?', depth: -1 };
+  const viewOf = (s: number) => (p.viewOf(s, v) ? { ...v } : null);
+  assert.equal(viewOf(f), { name: 'file.txt', top: 'a', depth: 3 });
+  assert.equal(viewOf(a), { name: 'a', top: 'a', depth: 1 });
+  assert.equal(viewOf(0), { name: '', top: '', depth: 0 });
+  // A rename moves the view with the path; children follow.
+  p.renamed([{ parent: 0, name: enc('z'), fromParent: a, fromName: enc('b') }], () => -1);
+  assert.equal(viewOf(f), { name: 'file.txt', top: 'z', depth: 2 });
+  assert.is(p.pathOf(f, () => KERNEL), 'z/file.txt');
+  // A reused ancestor: no view, as no path.
+  t.lock();
+  t.forget(b, 1);
+  assert.is(t.insert(98, 0o040000, 1, 998), b);
+  t.unlock();
+  assert.is(viewOf(f), null);
+  assert.is(p.pathOf(f, () => KERNEL), KERNEL);
+  // Without memory (no policy) there is no view either.
+  assert.is(new PathCache(t, null, 60_000).viewOf(f, v), false);
+});
+
+test('a record kept until the reply is sent: written by flush, unless the node or its parent was forgotten or a rename came between', () => {
+  const { t, p, node } = setup();
+  const a = node(0, 'a');
+  const later = (name: string, parent = a) => {
+    t.lock();
+    const s = t.insert(50 + name.length, 0o100000, 1, 5000 + name.charCodeAt(0));
+    t.unlock();
+    const buf = enc(name);
+    p.rememberAfterReply(s, parent, buf, p.mark());
+    buf.fill(0); // the request buffer is reused: the name was copied
+    return s;
+  };
+  const f = later('f.txt');
+  assert.is(p.pathOf(f, () => KERNEL), KERNEL, 'not written before the flush');
+  p.flush();
+  assert.is(p.pathOf(f, () => KERNEL), 'a/f.txt');
+  p.flush(); // nothing kept: no effect
+  // Forgotten and its slot reused before the flush: the new node gets no record.
+  const g = later('g');
+  t.lock();
+  t.forget(g, 1);
+  assert.is(t.insert(77, 0o100000, 1, 7777), g);
+  t.unlock();
+  p.flush();
+  assert.is(p.pathOf(g, () => KERNEL), KERNEL);
+  // A rename between the lookup and the flush: the name may be stale, not written.
+  const h = later('h');
+  p.renamed([{ parent: 0, name: enc('b'), fromParent: 0, fromName: enc('a') }], () => a);
+  p.flush();
+  assert.is(p.pathOf(h, () => KERNEL), KERNEL);
+  assert.is(p.pathOf(f, () => KERNEL), 'b/f.txt', 'earlier records follow the rename');
+});
+
 test('a rename whose old name is not remembered asks for the node at the new name', () => {
   const { p, node } = setup();
   const a = node(0, 'x'.repeat(100)); // too long to remember

@@ -240,6 +240,11 @@ test('glob semantics: compiled path globs agree with the reference and with pico
         const ctx: OpenContext = { path: p, type: 'file', uid: 0, gid: 0, pid: 1, access: { read: true, write: false, create: false, truncate: false }, size: 0 };
         const got = policy.decide(ctx).ruleIndex === 0;
         if (got !== want) throw new Error(`globs ${JSON.stringify(globs)} on ${JSON.stringify(p)}: decide says ${got}, reference ${want}`);
+        // Given the path's parts instead (as the daemon does), the path string is not read.
+        const parts = p === '' ? [''] : p.split('/');
+        const view = { name: parts[parts.length - 1], top: parts[0], depth: p === '' ? 0 : parts.length };
+        const byView = policy.decide({ ...ctx, path: policy.needs.path === 'view' ? '\0' : p, view }).ruleIndex === 0;
+        if (byView !== want) throw new Error(`globs ${JSON.stringify(globs)} on ${JSON.stringify(view)}: decide by view says ${byView}, reference ${want}`);
         // picomatch itself, except for a trailing "/**" where passfs deliberately
         // also matches zero segments after a wildcard (see src/policy/glob.ts).
         for (const g of globs.filter((x) => !x.endsWith('/**'))) {

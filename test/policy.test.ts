@@ -77,7 +77,7 @@ test('the issue example: rules, needs, decisions', () => {
   );
   assert.equal(p.rules.map((r) => r.name), ['secrets-denied', 'redact-media', 'elf-binaries', 'big-files']);
   assert.equal(p.rules.map((r) => r.line), [4, 8, 12, 15]);
-  assert.equal({ ...p.needs }, { process: false, comm: false, exe: false, content: 4, size: true });
+  assert.equal({ ...p.needs }, { path: 'view', process: false, comm: false, exe: false, content: 4, size: true });
   assert.is(p.file, 'policy.yaml');
   assert.match(p.digest, /^[0-9a-f]{64}$/);
 
@@ -126,7 +126,7 @@ test('defaults, errnos, names, lists and single values', () => {
   assert.is(p.decide(c).rule, '42');
   assert.is(p.decide({ ...c, comm: 'dog' }).rule, 'default');
   assert.is(p.decide({ ...c, comm: undefined }).rule, 'default');
-  assert.equal({ ...p.needs }, { process: true, comm: true, exe: false, content: 0, size: true });
+  assert.equal({ ...p.needs }, { path: 'view', process: true, comm: true, exe: false, content: 0, size: true });
 
   const m = loadPolicy('version: 1\ndefault: {action: mediated, audit: true}\n', 'm.yaml');
   assert.equal([m.rules.length, m.default.action, m.default.audit], [0, 'mediated', true]);
@@ -144,16 +144,24 @@ test('needs: only reachable rules count; content wants the largest prefix', () =
         '    action: deny',
         '  - name: everything',
         '    action: mediated',
-        '  - match: { comm: x, size: 1, content: { pattern: y } }',
+        '  - match: { comm: x, size: 1, content: { pattern: y }, path: "**/{a,b}" }',
         '    action: deny',
         '',
       ].join('\n'),
     ),
     'n.yaml',
   );
-  assert.equal({ ...p.needs }, { process: true, comm: false, exe: true, content: 100, size: false });
+  assert.equal({ ...p.needs }, { path: 'none', process: true, comm: false, exe: true, content: 100, size: false });
   assert.equal(p.warnings, ['n.yaml:10: rules[3]: never reached: rules[2] "everything" above matches every open']);
   assert.is(loadPolicy(P('  - match: { content: { pattern: a } }\n    action: deny\n'), 'x').needs.content, 512);
+});
+
+test('needs.path: "view" when every path glob reads only the last part, the first part and the depth', () => {
+  const need = (...globs: string[]) => loadPolicy(P(`  - match: { path: ${JSON.stringify(globs)} }\n    action: deny\n`), 'v.yaml').needs.path;
+  assert.is(need('**', 'a', 'a/b', '**/x', '**/*.pem', '*.log', 'secrets/**', 'a/**/*.jpg', 'a/**/*'), 'view');
+  // A deeper literal, a directory of two parts, a regex glob, a negation: the whole path.
+  for (const g of ['a/b/c', 'a/b/**', 'a/b/**/*.jpg', '**/{a,b}', 'a/*/c', '!a/**', '*/x']) assert.is(need('**/*.pem', g), 'full', g);
+  assert.is(loadPolicy(P('  - match: { uid: 5 }\n    action: deny\n'), 'u.yaml').needs.path, 'none');
 });
 
 test('lazy sources are called once, and only when a reached rule needs them', () => {

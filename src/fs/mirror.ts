@@ -24,8 +24,8 @@ import { InodeTable, IoMode } from './inodes.js';
 import { PathCache, PathMemory } from './paths.js';
 import { C, MAX_RULES } from '../server/stats.js';
 import type { AuditLog } from '../server/audit.js';
-import { Policy, Decision, OpenContext, accessFromFlags, processInfo } from '../policy/index.js';
-import { Exchange, PENDING } from '../server/transports/transport.js';
+import { Policy, Decision, OpenContext, PathView, accessFromFlags, processInfo, viewOfPath } from '../policy/index.js';
+import { Exchange, Handler, PENDING } from '../server/transports/transport.js';
 import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
@@ -78,9 +78,9 @@ const DOT = 0x2e;
 const MEDIATED_DROP = O.NOFOLLOW | O.CREAT | O.EXCL | O.NOCTTY | O.DIRECT;
 const SLASH = 0x2f;
 
-type Handler = (req: Request, rep: Reply, x: Exchange) => number;
+type OpHandler = (req: Request, rep: Reply, x: Exchange) => number;
 
-export class Mirror {
+export class Mirror implements Handler {
   private readonly st = new Float64Array(St.LENGTH);
   private readonly st2 = new Float64Array(St.LENGTH);
   private readonly sfs = new Float64Array(Sfs.LENGTH);
@@ -88,7 +88,7 @@ export class Mirror {
   private readonly dentsView = new DataView(this.dents.buffer);
   private readonly small = new Uint8Array(8);
   /** The operations table: one entry per opcode, unknown ones get ENOSYS. */
-  private readonly ops: (Handler | undefined)[] = new Array(OP_SLOTS);
+  private readonly ops: (OpHandler | undefined)[] = new Array(OP_SLOTS);
   readonly engine: MediatedEngine;
   private policy: Policy | null;
   private readonly audit: AuditLog | null;
@@ -102,7 +102,7 @@ export class Mirror {
     private readonly devFd: number,
     private readonly opt: MirrorOptions,
   ) {
-    const t: Partial<Record<keyof typeof Op, Handler>> = {
+    const t: Partial<Record<keyof typeof Op, OpHandler>> = {
       LOOKUP: this.lookup, FORGET: this.forget, BATCH_FORGET: this.batchForget,
       GETATTR: this.getattr, SETATTR: this.setattr, READLINK: this.readlink,
       SYMLINK: this.symlink, MKNOD: this.mknod, MKDIR: this.mkdir,
@@ -152,6 +152,11 @@ export class Mirror {
     return rep.finish(req, r);
   }
 
+  /** After each request's reply: work the reply need not wait for (see PathCache.rememberAfterReply). */
+  afterReply(): void {
+    this.paths.flush();
+  }
+
   // ---- helpers ------------------------------------------------------------------
   /** The slot of the request's node, or -1 for an id the table does not hold. */
   private slot(nodeid: number): number {
@@ -199,7 +204,8 @@ export class Mirror {
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
-    if (this.policy) this.paths.remember(s, parent, name, mark);
+    // The policy's record of the name: written once the reply is out (afterReply).
+    if (this.policy) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
   }
 
@@ -298,13 +304,27 @@ export class Mirror {
     const t0 = timed ? performance.now() : 0;
     const created = name !== undefined;
     this.decidingFd = fd;
-    let path = this.paths.pathOf(s, this.relPathOfDeciding);
-    if (name) {
-      const n = UTF8.decode(name);
-      path = path ? `${path}/${n}` : n;
-    }
     // One context object, refilled per decision (this runs at every open).
     const ctx = this.ctx;
+    // As much of the path as the rules read (PolicyNeeds.path); the audit line wants all of it.
+    const need = pol.needs.path;
+    let path = '';
+    ctx.view = undefined;
+    if (need === 'full' || this.audit) {
+      path = this.paths.pathOf(s, this.relPathOfDeciding);
+      if (name) {
+        const n = UTF8.decode(name);
+        path = path ? `${path}/${n}` : n;
+      }
+    } else if (need === 'view') {
+      const v = this.view;
+      if (!this.paths.viewOf(s, v)) Object.assign(v, viewOfPath(this.paths.pathOf(s, this.relPathOfDeciding)));
+      if (name) {
+        v.name = UTF8.decode(name);
+        if (v.depth++ === 0) v.top = v.name;
+      }
+      ctx.view = v;
+    }
     ctx.path = path;
     ctx.uid = req.uid;
     ctx.gid = req.gid;
@@ -330,7 +350,10 @@ export class Mirror {
   private readonly ctx: OpenContext = {
     path: '', type: 'file', uid: 0, gid: 0, pid: 0, size: 0,
     access: { read: false, write: false, create: false, truncate: false },
+    // Present from the start: fields added later would change the object's shape at the first decision.
+    view: undefined, lazy: undefined,
   };
+  private readonly view: PathView = { name: '', top: '', depth: 0 };
   private readonly relPathOfDeciding = (): string => this.relPath(this.decidingFd);
   private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
   private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {

@@ -35,6 +35,7 @@
 //
 // The memory exists only when the mount has a policy.
 import { InodeTable } from './inodes.js';
+import type { PathView } from '../policy/types.js';
 
 /** Names longer than this are not remembered (their nodes fall back to readlink). */
 const NAME_ROOM = 64;
@@ -113,6 +114,43 @@ export class PathCache {
     if (Atomics.load(c, K.renames) === mark) this.write(s, parent, name);
     this.table.unlock();
   }
+
+  /**
+   * `remember`, written later by `flush` (the mirror calls it once the
+   * request's reply is sent: a LOOKUP's answer need not wait for the
+   * record). The name is copied (the request buffer is reused) and the
+   * slots' generations are taken now, while the request pins both nodes:
+   * if the kernel forgets either before the flush and its slot is reused,
+   * nothing is written. A decision that comes between finds the record
+   * missing or old and asks the kernel, as for any node it has not seen.
+   */
+  rememberAfterReply(s: number, parent: number, name: Uint8Array, mark: number): void {
+    if (this.counters === null || s === 0) return;
+    if (this.later.slot >= 0) this.flush(); // one per request; never two, but keep both right
+    const l = this.later;
+    const len = Math.min(name.length, l.name.length);
+    l.name.set(name.subarray(0, len));
+    l.len = len;
+    l.slot = s;
+    l.parent = parent;
+    l.mark = mark;
+    l.generation = this.table.generation(s);
+    l.parentGeneration = this.table.generation(parent);
+  }
+
+  /** Writes what `rememberAfterReply` kept, if anything. */
+  flush(): void {
+    const l = this.later;
+    if (l.slot < 0) return;
+    const s = l.slot;
+    l.slot = -1;
+    this.table.lock();
+    if (this.table.generation(s) === l.generation && this.table.generation(l.parent) === l.parentGeneration && Atomics.load(this.counters!, K.renames) === l.mark) {
+      this.write(s, l.parent, l.name.subarray(0, l.len));
+    }
+    this.table.unlock();
+  }
+  private readonly later = { slot: -1, parent: 0, mark: 0, generation: 0, parentGeneration: 0, len: 0, name: new Uint8Array(NAME_ROOM + 1) };
 
   /**
    * A rename through the mount succeeded: side 0 moved from `from` to `to`;
@@ -195,6 +233,42 @@ export class PathCache {
     return real;
   }
 
+  /**
+   * The view of slot `s`'s path (its last part, first part and depth: what
+   * the policy's common globs read, see PolicyNeeds.path) from the records,
+   * into `into`; false when they cannot be trusted (then ask pathOf). The
+   * same walk as pathOf's, but it decodes two names at most and joins none.
+   */
+  viewOf(s: number, into: PathView): boolean {
+    if (s === 0) {
+      into.name = into.top = '';
+      into.depth = 0;
+      return true;
+    }
+    if (this.ints === null) return false;
+    const ints = this.ints;
+    const nums = this.nums!;
+    this.table.lock();
+    const tag = Atomics.load(this.counters!, K.invalidations) + 1;
+    const oldest = Date.now() - this.ttlMs;
+    let top = s;
+    let depth = 0;
+    for (let at = s; at !== 0; depth++) {
+      const parent = depth === MAX_DEPTH ? -1 : this.parentIfTrusted(at, tag, oldest);
+      if (parent < 0) {
+        this.table.unlock();
+        return false;
+      }
+      top = at;
+      at = parent;
+    }
+    into.name = this.nameOf(s, ints[s * P.STRIDE + P.len], nums[s * G.STRIDE + G.version]);
+    into.top = top === s ? into.name : this.nameOf(top, ints[top * P.STRIDE + P.len], nums[top * G.STRIDE + G.version]);
+    into.depth = depth;
+    this.table.unlock();
+    return true;
+  }
+
   // Caller holds the table lock.
   private write(s: number, parent: number, name: Uint8Array): void {
     const ints = this.ints!;
@@ -225,23 +299,32 @@ export class PathCache {
   private walk(start: number, anyAge: boolean): string | undefined {
     const ints = this.ints!;
     const nums = this.nums!;
-    const table = this.table;
     const tag = Atomics.load(this.counters!, K.invalidations) + 1;
     const oldest = anyAge ? -Infinity : Date.now() - this.ttlMs;
     let path = '';
     let s = start;
     for (let depth = 0; s !== 0; depth++) {
-      const p = s * P.STRIDE;
-      const g = s * G.STRIDE;
-      const len = ints[p + P.len];
-      const parent = ints[p + P.parent];
-      if (depth === MAX_DEPTH || ints[p + P.tag] !== tag || len === 0 || nums[g + G.at] < oldest) return undefined;
-      if (nums[g + G.generation] !== table.generation(s) || parent < 0 || nums[g + G.parentGeneration] !== table.generation(parent)) return undefined;
-      const name = this.nameOf(s, len, nums[g + G.version]);
+      const parent = depth === MAX_DEPTH ? -1 : this.parentIfTrusted(s, tag, oldest);
+      if (parent < 0) return undefined;
+      const name = this.nameOf(s, ints[s * P.STRIDE + P.len], nums[s * G.STRIDE + G.version]);
       path = s === start ? name : `${name}/${path}`;
       s = parent;
     }
     return path;
+  }
+
+  // Caller holds the table lock. Slot s's parent if its record can be
+  // trusted: written since the last invalidation (`tag`), with a name, not
+  // older than `oldest`, and neither s nor its parent reused since; else -1.
+  private parentIfTrusted(s: number, tag: number, oldest: number): number {
+    const ints = this.ints!;
+    const nums = this.nums!;
+    const p = s * P.STRIDE;
+    const g = s * G.STRIDE;
+    const parent = ints[p + P.parent];
+    if (ints[p + P.tag] !== tag || ints[p + P.len] === 0 || nums[g + G.at] < oldest) return -1;
+    if (nums[g + G.generation] !== this.table.generation(s) || parent < 0 || nums[g + G.parentGeneration] !== this.table.generation(parent)) return -1;
+    return parent;
   }
 
   /** Slot `s`'s name as a string, decoded once per version of its record. */

@@ -19,9 +19,14 @@
 // The order of checks is the interpreter's it replaced, and is part of the
 // contract: the cheap keys first, the path, then the lazy sources (size,
 // process, content) only when a rule gets that far, each read at most once.
+//
+// Path globs read the path string, or, when every one of them has a view
+// form (glob.ts), only the path's last part, first part and depth: the
+// daemon gives those from its records without building the string.
 import type { CompiledGlob, GlobList } from './glob.js';
 import { TYPE_BIT } from './schema.js';
-import type { Decision, OpenContext } from './types.js';
+import type { Decision, OpenContext, PolicyNeeds } from './types.js';
+import { viewOfPath } from './context.js';
 import { accessBits, callContent, callProcess, callSize, contentMatches, type CompiledRule } from './match.js';
 import { inRanges } from './ranges.js';
 
@@ -30,7 +35,19 @@ const INLINE_RANGES = 8;
 
 export type DecideFn = (ctx: OpenContext) => Decision;
 
-export function compileDecide(rules: readonly CompiledRule[], reachable: number, dflt: Decision, contentBytes: number): DecideFn {
+/** How much of the path the reachable rules read (PolicyNeeds.path). */
+export function pathNeed(rules: readonly CompiledRule[], reachable: number): PolicyNeeds['path'] {
+  let need: PolicyNeeds['path'] = 'none';
+  for (let i = 0; i < reachable; i++) {
+    for (const g of rules[i].match.path?.each ?? []) {
+      if (!g.view) return 'full';
+      need = 'view';
+    }
+  }
+  return need;
+}
+
+export function compileDecide(rules: readonly CompiledRule[], reachable: number, dflt: Decision, contentBytes: number, path: PolicyNeeds['path']): DecideFn {
   const env: unknown[] = [];
   /** A value the generated code reads from `env`. */
   const ref = (v: unknown): string => `env[${env.push(v) - 1}]`;
@@ -40,7 +57,8 @@ export function compileDecide(rules: readonly CompiledRule[], reachable: number,
     for (let i = 0; i < r.length; i += 2) parts.push(r[i] === r[i + 1] ? `${x} === ${r[i]}` : `(${x} >= ${r[i]} && ${x} <= ${r[i + 1]})`);
     return parts.length ? parts.join(' || ') : 'false';
   };
-  const glob = (g: CompiledGlob, x: string): string => (g.expr ? g.expr(x) : `${ref(g.test)}(${x})`);
+  const glob = (g: CompiledGlob, x: string): string =>
+    x === 'path' && path === 'view' ? g.view!('vName', 'vTop', 'vDepth') : g.expr ? g.expr(x) : `${ref(g.test)}(${x})`;
   const globs = (list: GlobList, x: string): string => list.each.map((g) => glob(g, x)).join(' || ');
 
   const out: string[] = [];
@@ -75,14 +93,15 @@ export function compileDecide(rules: readonly CompiledRule[], reachable: number,
   }
   const body = [
     'return function decide(ctx) {',
-    'const path = ctx.path;',
+    ...(path === 'full' ? ['const path = ctx.path;'] : []),
+    ...(path === 'view' ? ['const view = ctx.view !== undefined ? ctx.view : viewOfPath(ctx.path);', 'const vName = view.name, vTop = view.top, vDepth = view.depth;'] : []),
     'let modeBits = -1, comm = ctx.comm, exe = ctx.exe, procTried = false, size = ctx.size, sizeTried = false;',
     'let content = ctx.content, contentTried = false, cache;',
     ...out,
     `return ${ref(dflt)};`,
     '};',
   ].join('\n');
-  const helpers = { TYPE_BIT, accessBits, inRanges, callSize, callProcess, callContent, contentMatches };
+  const helpers = { TYPE_BIT, accessBits, inRanges, callSize, callProcess, callContent, contentMatches, viewOfPath };
   const names = Object.keys(helpers);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see the header: constants and indices only
   return new Function('env', ...names, body)(env, ...Object.values(helpers)) as DecideFn;

@@ -1,7 +1,7 @@
 // Building an OpenContext: from open(2) flags (the daemon) or from command
 // line words (`passfs policy explain ... --mode rw --size 4K`).
 import { parseRange } from './ranges.js';
-import { Access, FILE_TYPES, FileType, OpenContext } from './types.js';
+import { Access, FILE_TYPES, FileType, OpenContext, PathView } from './types.js';
 
 import { O } from '../fs/linux.js';
 
@@ -71,6 +71,15 @@ export function normalizePolicyPath(p: string): string {
   if (parts.some((x) => x === '..')) throw new Error(`bad path ${JSON.stringify(p)}: ".." is not allowed (paths are relative to the mount root)`);
   if (parts.length === 0) throw new Error(`bad path ${JSON.stringify(p)}: expected a path relative to the mount root, like docs/a.txt`);
   return parts.join('/');
+}
+
+/** The view of a path string (see PathView): what decide() derives when it is given no view. */
+export function viewOfPath(p: string): PathView {
+  if (p === '') return { name: '', top: '', depth: 0 };
+  let depth = 1;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) depth++;
+  const first = p.indexOf('/');
+  return { name: p.slice(p.lastIndexOf('/') + 1), top: first < 0 ? p : p.slice(0, first), depth };
 }
 
 export interface ContextOptions {

@@ -32,7 +32,16 @@ export interface CompiledGlob {
    * the glob needs a regex.
    */
   expr?: (x: string) => string;
+  /**
+   * For the shapes that need only the path's last part, first part and
+   * depth (see PathView): the test over variables `n`, `t` and `d`, exactly
+   * equal to `expr` on every path. Undefined when the whole path is needed.
+   */
+  view?: ViewExpr;
 }
+
+/** An expression builder over the names of the view's variables (name, top, depth). */
+export type ViewExpr = (n: string, t: string, d: string) => string;
 
 export interface GlobList {
   globs: readonly string[];
@@ -89,9 +98,9 @@ export function compileGlob(glob: string, kind: GlobKind): CompiledGlob {
   // "**/**" is "**" (picomatch would not let the pair match zero segments).
   if (kind !== 'comm' && !/[\\[\]{}()]/.test(body)) body = body.split('/').filter((p, i, a) => !(p === '**' && a[i - 1] === '**')).join('/');
   // Process names and executables: only a literal is tested without a regex.
-  const expr = negated ? undefined : kind === 'path' ? shapeOf(body) : LITERAL.test(body) ? (x: string) => `${x} === ${lit(body)}` : undefined;
+  const shape = negated ? undefined : kind === 'path' ? shapeOf(body) : LITERAL.test(body) ? { expr: (x: string) => `${x} === ${lit(body)}` } : undefined;
   // The expression holds string literals only (JSON.stringify), never code.
-  if (expr) return { glob, expr, test: new Function('x', `return ${expr('x')};`) as (s: string) => boolean };
+  if (shape) return { glob, ...shape, test: new Function('x', `return ${shape.expr('x')};`) as (s: string) => boolean };
   if (kind !== 'comm' && body.length > 3 && body.endsWith('/**') && !body.endsWith('\\/**')) {
     const a = picomatch.makeRe(body, opts);
     const prefix = body.slice(0, -3);
@@ -114,24 +123,52 @@ const LITERAL = /^[^*?[\]{}()!+@\\]+$/;
  * the documented semantics on the paths the daemon produces (no leading,
  * trailing or doubled "/", no "." or ".." parts); the property tests hold
  * them to the reference matcher. Anything else is left to picomatch.
+ *
+ * Most shapes also have a `view` form that reads only the path's last part
+ * (n), first part (t) and depth (d): the daemon can give those without
+ * building the path string (src/fs/paths.ts, viewOf). Suffixes and names
+ * have no "/" (checked below), so a suffix of the path is a suffix of its
+ * last part, and "DIR/" starts the path exactly when DIR is its first part.
  */
-function shapeOf(g: string): ((x: string) => string) | undefined {
-  if (g === '**') return (x) => `${x} !== ''`;
-  if (LITERAL.test(g)) return (x) => `${x} === ${lit(g)}`;
+function shapeOf(g: string): { expr: (x: string) => string; view?: ViewExpr } | undefined {
+  if (g === '**') return { expr: (x) => `${x} !== ''`, view: (_n, _t, d) => `${d} !== 0` };
+  if (LITERAL.test(g)) {
+    const parts = g.split('/');
+    return {
+      expr: (x) => `${x} === ${lit(g)}`,
+      view: parts.length === 1 ? (n, _t, d) => `(${d} === 1 && ${n} === ${lit(g)})`
+        : parts.length === 2 ? (n, t, d) => `(${d} === 2 && ${n} === ${lit(parts[1])} && ${t} === ${lit(parts[0])})` : undefined,
+    };
+  }
   // "**/NAME": NAME at any depth.
   if (g.startsWith('**/') && LITERAL.test(g.slice(3)) && !g.includes('/', 3)) {
-    return (x) => `(${x} === ${lit(g.slice(3))} || ${x}.endsWith(${lit(g.slice(2))}))`;
+    return { expr: (x) => `(${x} === ${lit(g.slice(3))} || ${x}.endsWith(${lit(g.slice(2))}))`, view: (n) => `${n} === ${lit(g.slice(3))}` };
   }
   // "**/*SUFFIX": a last part ending in SUFFIX ("*" may match nothing).
-  if (g.startsWith('**/*') && LITERAL.test(g.slice(4)) && !g.includes('/', 3)) return (x) => `${x}.endsWith(${lit(g.slice(4))})`;
+  if (g.startsWith('**/*') && LITERAL.test(g.slice(4)) && !g.includes('/', 3)) {
+    return { expr: (x) => `${x}.endsWith(${lit(g.slice(4))})`, view: (n) => `${n}.endsWith(${lit(g.slice(4))})` };
+  }
   // "*SUFFIX": a name at the root ending in SUFFIX.
-  if (g.startsWith('*') && LITERAL.test(g.slice(1)) && !g.includes('/')) return (x) => `(${x}.endsWith(${lit(g.slice(1))}) && !${x}.includes('/'))`;
+  if (g.startsWith('*') && LITERAL.test(g.slice(1)) && !g.includes('/')) {
+    return { expr: (x) => `(${x}.endsWith(${lit(g.slice(1))}) && !${x}.includes('/'))`, view: (n, _t, d) => `(${d} === 1 && ${n}.endsWith(${lit(g.slice(1))}))` };
+  }
   // "DIR/**": DIR and everything under it.
-  if (g.endsWith('/**') && LITERAL.test(g.slice(0, -3))) return (x) => `(${x} === ${lit(g.slice(0, -3))} || ${x}.startsWith(${lit(g.slice(0, -2))}))`;
+  if (g.endsWith('/**') && LITERAL.test(g.slice(0, -3))) {
+    const dir = g.slice(0, -3);
+    return {
+      expr: (x) => `(${x} === ${lit(dir)} || ${x}.startsWith(${lit(dir + '/')}))`,
+      view: dir.includes('/') ? undefined : (_n, t) => `${t} === ${lit(dir)}`,
+    };
+  }
   // "DIR/**/*SUFFIX": under DIR at any depth, a last part ending in SUFFIX
   // (which has no "/", so it cannot overlap DIR/).
   const m = /^([^*?[\]{}()!+@\\]+)\/\*\*\/\*([^*?[\]{}()!+@\\/]*)$/.exec(g);
-  if (m) return (x) => `(${x}.startsWith(${lit(m[1] + '/')}) && ${x}.endsWith(${lit(m[2])}))`;
+  if (m) {
+    return {
+      expr: (x) => `(${x}.startsWith(${lit(m[1] + '/')}) && ${x}.endsWith(${lit(m[2])}))`,
+      view: m[1].includes('/') ? undefined : (n, t, d) => `(${d} >= 2 && ${t} === ${lit(m[1])} && ${n}.endsWith(${lit(m[2])}))`,
+    };
+  }
   return undefined;
 }
 

@@ -4,7 +4,7 @@
 // walk itself generated as one function: compile.ts), so a call allocates
 // nothing unless a content pattern has to look at bytes.
 import { ContentTest, MatchSpec, MODE_BIT, PolicySpec } from './schema.js';
-import { compileDecide, type DecideFn } from './compile.js';
+import { compileDecide, pathNeed, type DecideFn } from './compile.js';
 import { formatRanges } from './ranges.js';
 import { Access, Decision, PolicyNeeds, ProcessInfo, RuleInfo } from './types.js';
 
@@ -164,7 +164,7 @@ export class Policy {
     );
     const firstAlways = compiled.findIndex((c) => c.always);
     this.reachable = firstAlways < 0 ? compiled.length : firstAlways + 1;
-    const needs: PolicyNeeds = { process: false, comm: false, exe: false, content: 0, size: false };
+    const needs: PolicyNeeds = { path: pathNeed(compiled, this.reachable), process: false, comm: false, exe: false, content: 0, size: false };
     for (let i = 0; i < this.reachable; i++) {
       const m = compiled[i].match;
       if (m.comm) needs.comm = true;
@@ -174,7 +174,7 @@ export class Policy {
     }
     needs.process = needs.comm || needs.exe;
     this.needs = Object.freeze(needs);
-    this.decide = compileDecide(compiled, this.reachable, this.default, needs.content);
+    this.decide = compileDecide(compiled, this.reachable, this.default, needs.content, needs.path);
   }
 
   /** The decision for one open or create: the first rule whose conditions all hold, else the default. */

@@ -34,10 +34,28 @@ export interface ProcessInfo {
   exe?: string;
 }
 
+/**
+ * What most path globs need of a path (see `PolicyNeeds.path`): its last
+ * part, its first part and how many parts it has. "a/b/c.txt" is
+ * { name: "c.txt", top: "a", depth: 3 }; the root is { "", "", 0 }.
+ */
+export interface PathView {
+  name: string;
+  top: string;
+  depth: number;
+}
+
 /** Everything a rule can look at, for one open or create. */
 export interface OpenContext {
   /** Relative to the mount root, no leading slash, no `.`/`..` parts, single slashes. */
   path: string;
+  /**
+   * The path's parts, given instead of building the path string (the daemon
+   * does this when `needs.path` is "view"). When set it must describe the
+   * path, and decide() reads it instead of `path`; otherwise it is derived
+   * from `path`. Ignored when `needs.path` is "full".
+   */
+  view?: PathView;
   type: FileType;
   uid: number;
   gid: number;
@@ -80,6 +98,12 @@ export interface Decision {
 
 /** What decide() may look at, over all reachable rules: the caller can skip the rest. */
 export interface PolicyNeeds {
+  /**
+   * How much of the path the rules read: "none" (no path rule), "view"
+   * (every path glob is of a shape that needs only the path's last part,
+   * first part and depth: OpenContext.view will do), or "full".
+   */
+  path: 'none' | 'view' | 'full';
   /** Some rule uses comm or exe: fill OpenContext.comm/exe (processInfo) or lazy.process. */
   process: boolean;
   /** Some rule uses comm. */

@@ -86,14 +86,13 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     if (m.policy !== undefined) mirror.setPolicy(compile(m.policy));
   });
   task.port.unref();
-  const dispatch = mirror.dispatch.bind(mirror);
   // /dev/fuse always: requests arrive there until the rings take over, and
   // interrupts and notifications never leave it.
   const transports: Transport[] = [new DevFuseTransport(task.fd, stats, log)];
   if (ring && uringEntries > 0) {
     transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, URING_ID_BASE, stats, log));
   }
-  const serving = Promise.race(transports.map((t) => t.serve(dispatch)));
+  const serving = Promise.race(transports.map((t) => t.serve(mirror)));
   task.port.postMessage({ threadId, tid: native.gettid(), adopted: !!ring?.adopted && uringEntries > 0 });
   await serving;
   task.port.close();

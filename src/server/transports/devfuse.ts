@@ -4,7 +4,7 @@ import { native } from '../../native/index.js';
 import { REQUEST_BUFFER } from '../../fuse/abi.js';
 import { Request, Reply } from '../../fuse/codec.js';
 import { E } from '../../fs/linux.js';
-import { Dispatch, Exchange, ExchangeOwner, PENDING, Transport } from './transport.js';
+import { Exchange, ExchangeOwner, Handler, PENDING, Transport } from './transport.js';
 import { C } from '../stats.js';
 
 /** Requests read per wake-up before the event loop gets a turn. */
@@ -39,7 +39,7 @@ export class DevFuseTransport implements Transport, ExchangeOwner {
     this.main = { id: idBase, req: new Request(buf), rep: new Reply(REQUEST_BUFFER), stable: false, owner: this };
   }
 
-  serve(dispatch: Dispatch): Promise<void> {
+  serve(handler: Handler): Promise<void> {
     const { main, fd } = this;
     return new Promise((resolve) => {
       this.done = resolve;
@@ -52,8 +52,9 @@ export class DevFuseTransport implements Transport, ExchangeOwner {
         }
         main.req.load();
         this.stats[C.viaDevfuse]++;
-        const len = dispatch(main);
+        const len = handler.dispatch(main);
         if (len !== PENDING) this.write(main, len);
+        handler.afterReply();
       });
       if (this.watch < 0) {
         this.log(`cannot watch /dev/fuse: ${native.errnoName(-this.watch)}`);

@@ -25,12 +25,20 @@ export interface ExchangeOwner {
 /** What dispatch returns when the reply will be sent later through `owner.send`. */
 export const PENDING = -1;
 
-/** Serves one exchange: returns the reply length, 0 for no reply, or PENDING. */
-export type Dispatch = (x: Exchange) => number;
+/** What a transport serves requests with (the file system, fs/mirror.ts). */
+export interface Handler {
+  /** Serves one exchange: returns the reply length, 0 for no reply, or PENDING. */
+  dispatch(x: Exchange): number;
+  /**
+   * Called after each dispatch, once its reply (if any) is sent: work that
+   * must not delay the reply. The exchange may be reused right after.
+   */
+  afterReply(): void;
+}
 
 export interface Transport {
   readonly name: string;
   /** Start serving; resolves when the connection ends (unmount) or `stop` is called. */
-  serve(dispatch: Dispatch): Promise<void>;
+  serve(handler: Handler): Promise<void>;
   stop(): void;
 }

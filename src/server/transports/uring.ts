@@ -27,7 +27,7 @@ import { E } from '../../fs/linux.js';
 import { Op, IN_HEADER, OUT_HEADER } from '../../fuse/abi.js';
 import { Request, Reply, readU64 } from '../../fuse/codec.js';
 import { Ring } from '../../io/ring.js';
-import { Dispatch, Exchange, ExchangeOwner, PENDING, Transport } from './transport.js';
+import { Exchange, ExchangeOwner, Handler, PENDING, Transport } from './transport.js';
 import { C } from '../stats.js';
 
 const HEADER_SIZE = 288;
@@ -83,7 +83,7 @@ export class UringTransport implements Transport, ExchangeOwner {
   readonly name = 'uring';
   private readonly entries: Entry[] = [];
   private readonly scratch: Reply;
-  private dispatch: Dispatch | null = null;
+  private handler: Handler | null = null;
   private done: (() => void) | null = null;
   private ended = false;
 
@@ -110,8 +110,8 @@ export class UringTransport implements Transport, ExchangeOwner {
     ring.on(RING_KIND_FUSE, (id, res) => this.onCompletion(id - idBase, res));
   }
 
-  serve(dispatch: Dispatch): Promise<void> {
-    this.dispatch = dispatch;
+  serve(handler: Handler): Promise<void> {
+    this.handler = handler;
     return new Promise((resolve) => {
       this.done = resolve;
       if (this.ring.adopted) this.takeOver();
@@ -188,8 +188,9 @@ export class UringTransport implements Transport, ExchangeOwner {
     e.req.load(base);
     this.stats[C.viaUring]++;
     e.rep = IN_PLACE.has(opcode) ? e.inPlace : this.scratch;
-    const len = this.dispatch!(e);
+    const len = this.handler!.dispatch(e);
     if (len !== PENDING) this.send(e, len);
+    this.handler!.afterReply();
   }
 
   /** Commit the reply of `e` and fetch the next request into it. */
