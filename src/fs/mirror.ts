@@ -59,6 +59,8 @@ export interface MirrorOptions {
   audit: AuditLog | null;
   /** Shared memory for the policy's remembered paths (null without a policy). */
   paths: PathMemory | null;
+  /** This worker's index (what it leaves unfinished in shared memory is cleared by index if it dies). */
+  worker: number;
 }
 
 // File handles: the low 32 bits are the fd; bit 32 marks a passthrough open
@@ -120,7 +122,7 @@ export class Mirror implements Handler {
     this.engine = opt.engine(this.complete);
     this.policy = opt.policy;
     this.audit = opt.audit;
-    this.paths = new PathCache(table, opt.paths, opt.validMs);
+    this.paths = new PathCache(table, opt.paths, opt.validMs, opt.worker);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -208,6 +210,9 @@ export class Mirror implements Handler {
     if (this.policy) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
   }
+
+  /** For the policy's records: the slot of the node at `name` in directory slot `parent`, or -1. */
+  private readonly locate = (parent: number, name: Uint8Array): number => this.slotAt(this.table.fd(parent), name);
 
   /** The table slot of the node at `name` in directory `pfd`, or -1. */
   private slotAt(pfd: number, name: Uint8Array): number {
@@ -557,7 +562,7 @@ export class Mirror implements Handler {
       const op = req.nodeid - 1;
       const sides = [{ parent: np, name: newName, fromParent: op, fromName: pn[1] }];
       if (flags & RENAME_EXCHANGE) sides.push({ parent: op, name: pn[1], fromParent: np, fromName: newName });
-      this.paths.renamed(sides, (i) => this.slotAt(this.table.fd(sides[i].parent), sides[i].name));
+      this.paths.renamedAfterReply(sides, this.locate);
     }
     return r;
   }

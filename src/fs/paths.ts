@@ -39,6 +39,8 @@ import type { PathView } from '../policy/types.js';
 
 /** Names longer than this are not remembered (their nodes fall back to readlink). */
 const NAME_ROOM = 64;
+/** Records kept until a reply is sent: one per entry of a directory listing (READDIRPLUS) at most. */
+const LATER = 128;
 const MAX_DEPTH = 4096;
 const DECODED_SHIFT = 12;
 const DECODED_CHUNK = 1 << DECODED_SHIFT;
@@ -50,7 +52,9 @@ const DECODED_CHUNK = 1 << DECODED_SHIFT;
 const RECORD_BYTES = 64;
 const enum G { generation = 0, parentGeneration, at, version, STRIDE = 8 }
 const enum P { parent = 8, tag, len, STRIDE = 16 }
-const enum K { renames = 0, invalidations, LENGTH = 2 }
+// Counters: renames started, invalidations, renames whose records are not
+// written yet (all workers), then that count per worker (for a worker that dies).
+const enum K { renames = 0, invalidations, pending, WORKER = 3 }
 
 export interface PathMemory {
   records: SharedArrayBuffer;
@@ -60,13 +64,27 @@ export interface PathMemory {
   counters: SharedArrayBuffer;
 }
 
-export function allocatePathMemory(capacity: number): PathMemory {
+export function allocatePathMemory(capacity: number, workers: number): PathMemory {
   return {
     records: new SharedArrayBuffer(capacity * RECORD_BYTES),
     index: new SharedArrayBuffer(capacity * 4),
     names: new SharedArrayBuffer(capacity * NAME_ROOM),
-    counters: new SharedArrayBuffer(K.LENGTH * 4),
+    counters: new SharedArrayBuffer((K.WORKER + workers) * 4),
   };
+}
+
+/**
+ * Worker `worker` ended: a rename it answered but did not record yet (see
+ * renamedAfterReply) would leave a record that trusts the old name, so
+ * every record is invalidated. Called by the daemon before a replacement starts.
+ */
+export function abandonRenames(mem: PathMemory, worker: number): boolean {
+  const c = new Int32Array(mem.counters);
+  const n = Atomics.exchange(c, K.WORKER + worker, 0);
+  if (n === 0) return false;
+  Atomics.add(c, K.invalidations, 1);
+  Atomics.sub(c, K.pending, n);
+  return true;
 }
 
 /** One side of a rename: the node that was `fromName` in `fromParent` is now `name` in `parent`. */
@@ -76,6 +94,9 @@ export interface RenameSide {
   fromParent: number;
   fromName: Uint8Array;
 }
+
+/** The slot of the node now at `name` in directory slot `parent`, -1 if none. */
+export type Locate = (parent: number, name: Uint8Array) => number;
 
 export class PathCache {
   private readonly ints: Int32Array | null;
@@ -91,7 +112,13 @@ export class PathCache {
   private readonly decoded: string[][] = [];
   private readonly decodedAt: Float64Array;
 
-  constructor(private readonly table: InodeTable, mem: PathMemory | null, private readonly ttlMs: number) {
+  constructor(
+    private readonly table: InodeTable,
+    mem: PathMemory | null,
+    private readonly ttlMs: number,
+    /** This worker's index (its count of renames not recorded yet). */
+    private readonly worker = 0,
+  ) {
     const on = mem !== null && ttlMs > 0;
     this.ints = on ? new Int32Array(mem.records) : null;
     this.nums = on ? new Float64Array(mem.records) : null;
@@ -126,59 +153,130 @@ export class PathCache {
    */
   rememberAfterReply(s: number, parent: number, name: Uint8Array, mark: number): void {
     if (this.counters === null || s === 0) return;
-    if (this.later.slot >= 0) this.flush(); // one per request; never two, but keep both right
-    const l = this.later;
-    const len = Math.min(name.length, l.name.length);
-    l.name.set(name.subarray(0, len));
-    l.len = len;
-    l.slot = s;
-    l.parent = parent;
-    l.mark = mark;
-    l.generation = this.table.generation(s);
-    l.parentGeneration = this.table.generation(parent);
+    // A directory listing with attributes (READDIRPLUS) keeps one per entry.
+    if (this.later === LATER) this.flush();
+    const i = this.later++;
+    const len = Math.min(name.length, NAME_ROOM + 1);
+    this.laterNames.set(name.subarray(0, len), i * (NAME_ROOM + 1));
+    this.laterInts[i * 3] = s;
+    this.laterInts[i * 3 + 1] = parent;
+    this.laterInts[i * 3 + 2] = len;
+    this.laterNums[i * 3] = mark;
+    this.laterNums[i * 3 + 1] = this.table.generation(s);
+    this.laterNums[i * 3 + 2] = this.table.generation(parent);
   }
 
-  /** Writes what `rememberAfterReply` kept, if anything. */
+  /** Writes what `rememberAfterReply` and `renamedAfterReply` kept, if anything. */
   flush(): void {
-    const l = this.later;
-    if (l.slot < 0) return;
-    const s = l.slot;
-    l.slot = -1;
-    this.table.lock();
-    if (this.table.generation(s) === l.generation && this.table.generation(l.parent) === l.parentGeneration && Atomics.load(this.counters!, K.renames) === l.mark) {
-      this.write(s, l.parent, l.name.subarray(0, l.len));
+    if (this.moved.length > 0) this.flushRename();
+    const n = this.later;
+    if (n === 0) return;
+    this.later = 0;
+    const { table, laterInts: ints, laterNums: nums } = this;
+    const renames = this.counters!;
+    table.lock();
+    for (let i = 0; i < n; i++) {
+      const s = ints[i * 3];
+      const parent = ints[i * 3 + 1];
+      if (table.generation(s) === nums[i * 3 + 1] && table.generation(parent) === nums[i * 3 + 2] && Atomics.load(renames, K.renames) === nums[i * 3]) {
+        const at = i * (NAME_ROOM + 1);
+        this.write(s, parent, this.laterNames.subarray(at, at + ints[i * 3 + 2]));
+      }
     }
-    this.table.unlock();
+    table.unlock();
   }
-  private readonly later = { slot: -1, parent: 0, mark: 0, generation: 0, parentGeneration: 0, len: 0, name: new Uint8Array(NAME_ROOM + 1) };
+  // Kept records: slot, parent, name length; mark, generations; the names.
+  private later = 0;
+  private readonly laterInts = new Int32Array(LATER * 3);
+  private readonly laterNums = new Float64Array(LATER * 3);
+  private readonly laterNames = new Uint8Array(LATER * (NAME_ROOM + 1));
 
   /**
    * A rename through the mount succeeded: side 0 moved from `from` to `to`;
    * with RENAME_EXCHANGE, side 1 moved the other way. Each side's node is
-   * found by its old name in the records, else by `locate(i)` (the slot of
-   * the node now at side i's new name, -1 if unknown: a system call).
+   * found by its old name in the records, else by `locate` (the slot of the
+   * node now at `name` in directory slot `parent`, -1 if none: a system
+   * call). Written now; see renamedAfterReply.
    */
-  renamed(sides: RenameSide[], locate: (i: number) => number): void {
+  renamed(sides: RenameSide[], locate: Locate): void {
     const c = this.counters;
     if (c === null) return;
+    this.record(sides, Atomics.add(c, K.renames, 1) + 1, sides.map((x) => this.table.generation(x.parent)), locate);
+  }
+
+  /**
+   * `renamed`, with the records written by `flush` once the reply is sent.
+   * Until then every walk is refused (`pending`), so a decision asks the
+   * kernel for the path instead of trusting a record with the old name: an
+   * open that follows the rename's reply is decided on the new path. The
+   * names are copied and the new parents' generations taken now, while the
+   * request pins them; `locate` after the reply is trusted only if the
+   * parents are still the same nodes. A worker that dies before its flush
+   * leaves its count for the daemon (abandonRenames).
+   */
+  renamedAfterReply(sides: RenameSide[], locate: Locate): void {
+    const c = this.counters;
+    if (c === null) return;
+    if (this.moved.length > 0) this.flushRename(); // one rename per request; never two, but keep both right
     const mark = Atomics.add(c, K.renames, 1) + 1;
+    Atomics.add(c, K.WORKER + this.worker, 1);
+    Atomics.add(c, K.pending, 1);
+    this.movedMark = mark;
+    this.movedLocate = locate;
+    for (let i = 0; i < sides.length; i++) {
+      const x = sides[i];
+      const keep = (this.movedKeep[i] ??= { parent: 0, name: new Uint8Array(256), fromParent: 0, fromName: new Uint8Array(256), nameLen: 0, fromLen: 0 });
+      keep.parent = x.parent;
+      keep.fromParent = x.fromParent;
+      keep.name.set(x.name.subarray(0, 256));
+      keep.nameLen = Math.min(x.name.length, 256);
+      keep.fromName.set(x.fromName.subarray(0, 256));
+      keep.fromLen = Math.min(x.fromName.length, 256);
+      this.movedGenerations[i] = this.table.generation(x.parent);
+      this.moved.push({ parent: keep.parent, name: keep.name.subarray(0, keep.nameLen), fromParent: keep.fromParent, fromName: keep.fromName.subarray(0, keep.fromLen) });
+    }
+  }
+  private readonly moved: RenameSide[] = [];
+  private readonly movedKeep: { parent: number; name: Uint8Array; fromParent: number; fromName: Uint8Array; nameLen: number; fromLen: number }[] = [];
+  private readonly movedGenerations: number[] = [];
+  private movedMark = 0;
+  private movedLocate: Locate = () => -1;
+
+  private flushRename(): void {
+    const c = this.counters!;
+    this.movedGenerations.length = this.moved.length;
+    this.record(this.moved, this.movedMark, this.movedGenerations, this.movedLocate);
+    this.moved.length = 0;
+    Atomics.sub(c, K.WORKER + this.worker, 1);
+    Atomics.sub(c, K.pending, 1);
+  }
+
+  // Write the records of a rename started at `mark`; `generations`: the new
+  // parents' slot generations when the rename was answered.
+  private record(sides: RenameSide[], mark: number, generations: number[], locate: Locate): void {
+    const c = this.counters!;
+    const table = this.table;
     const slots = this.slots;
     slots.length = sides.length;
     let missing = false;
-    this.table.lock();
+    table.lock();
     for (let i = 0; i < sides.length; i++) {
       slots[i] = this.find(sides[i].fromParent, sides[i].fromName);
       if (slots[i] < 0) missing = true;
     }
+    let ok = true;
     if (missing) {
-      this.table.unlock();
-      for (let i = 0; i < sides.length; i++) if (slots[i] < 0) slots[i] = locate(i);
-      this.table.lock();
+      table.unlock();
+      for (let i = 0; i < sides.length; i++) if (slots[i] < 0) slots[i] = locate(sides[i].parent, sides[i].name);
+      table.lock();
+      // Unlocked, another rename may have moved these nodes, or the kernel
+      // forgotten a parent (its handle then named something else).
+      ok = Atomics.load(c, K.renames) === mark;
+      for (let i = 0; i < sides.length; i++) ok &&= slots[i] >= 0 && table.valid(sides[i].parent) && table.generation(sides[i].parent) === generations[i];
     }
-    const ok = Atomics.load(c, K.renames) === mark && slots.every((s) => s >= 0);
     if (ok) for (let i = 0; i < sides.length; i++) this.write(slots[i], sides[i].parent, sides[i].name);
     else Atomics.add(c, K.invalidations, 1);
-    this.table.unlock();
+    table.unlock();
   }
   private readonly slots: number[] = [];
 
@@ -249,7 +347,7 @@ export class PathCache {
     const ints = this.ints;
     const nums = this.nums!;
     this.table.lock();
-    const tag = Atomics.load(this.counters!, K.invalidations) + 1;
+    const tag = Atomics.load(this.counters!, K.pending) === 0 ? Atomics.load(this.counters!, K.invalidations) + 1 : -1;
     const oldest = Date.now() - this.ttlMs;
     let top = s;
     let depth = 0;
@@ -299,7 +397,7 @@ export class PathCache {
   private walk(start: number, anyAge: boolean): string | undefined {
     const ints = this.ints!;
     const nums = this.nums!;
-    const tag = Atomics.load(this.counters!, K.invalidations) + 1;
+    const tag = Atomics.load(this.counters!, K.pending) === 0 ? Atomics.load(this.counters!, K.invalidations) + 1 : -1;
     const oldest = anyAge ? -Infinity : Date.now() - this.ttlMs;
     let path = '';
     let s = start;
