@@ -33,6 +33,15 @@
 // every hit is checked against the record), so a rename finds its node there
 // and needs no system call unless the record is missing.
 //
+// Records are written after the request's reply is sent (the mirror calls
+// flush), so that an application waiting for a LOOKUP, a listing or a rename
+// does not also wait for them: on this kind of VM every microsecond on a
+// request's path costs the application several (bench/README.md). A lookup
+// kept for later is dropped if its nodes were forgotten meanwhile; while a
+// rename is answered but not recorded, every walk refuses and the decision
+// asks the kernel, so no open after the rename's reply is decided on the
+// old path.
+//
 // The memory exists only when the mount has a policy.
 import { InodeTable } from './inodes.js';
 import type { PathView } from '../policy/types.js';
@@ -196,12 +205,11 @@ export class PathCache {
    * with RENAME_EXCHANGE, side 1 moved the other way. Each side's node is
    * found by its old name in the records, else by `locate` (the slot of the
    * node now at `name` in directory slot `parent`, -1 if none: a system
-   * call). Written now; see renamedAfterReply.
+   * call). Written now (and with it any records kept for after a reply).
    */
   renamed(sides: RenameSide[], locate: Locate): void {
-    const c = this.counters;
-    if (c === null) return;
-    this.record(sides, Atomics.add(c, K.renames, 1) + 1, sides.map((x) => this.table.generation(x.parent)), locate);
+    this.renamedAfterReply(sides, locate);
+    this.flush();
   }
 
   /**
@@ -218,35 +226,25 @@ export class PathCache {
     const c = this.counters;
     if (c === null) return;
     if (this.moved.length > 0) this.flushRename(); // one rename per request; never two, but keep both right
-    const mark = Atomics.add(c, K.renames, 1) + 1;
+    this.movedMark = Atomics.add(c, K.renames, 1) + 1;
     Atomics.add(c, K.WORKER + this.worker, 1);
     Atomics.add(c, K.pending, 1);
-    this.movedMark = mark;
     this.movedLocate = locate;
-    for (let i = 0; i < sides.length; i++) {
-      const x = sides[i];
-      const keep = (this.movedKeep[i] ??= { parent: 0, name: new Uint8Array(256), fromParent: 0, fromName: new Uint8Array(256), nameLen: 0, fromLen: 0 });
-      keep.parent = x.parent;
-      keep.fromParent = x.fromParent;
-      keep.name.set(x.name.subarray(0, 256));
-      keep.nameLen = Math.min(x.name.length, 256);
-      keep.fromName.set(x.fromName.subarray(0, 256));
-      keep.fromLen = Math.min(x.fromName.length, 256);
-      this.movedGenerations[i] = this.table.generation(x.parent);
-      this.moved.push({ parent: keep.parent, name: keep.name.subarray(0, keep.nameLen), fromParent: keep.fromParent, fromName: keep.fromName.subarray(0, keep.fromLen) });
+    for (const x of sides) {
+      this.moved.push({ parent: x.parent, name: x.name.slice(), fromParent: x.fromParent, fromName: x.fromName.slice() });
+      this.movedGenerations.push(this.table.generation(x.parent));
     }
   }
   private readonly moved: RenameSide[] = [];
-  private readonly movedKeep: { parent: number; name: Uint8Array; fromParent: number; fromName: Uint8Array; nameLen: number; fromLen: number }[] = [];
   private readonly movedGenerations: number[] = [];
   private movedMark = 0;
   private movedLocate: Locate = () => -1;
 
   private flushRename(): void {
     const c = this.counters!;
-    this.movedGenerations.length = this.moved.length;
     this.record(this.moved, this.movedMark, this.movedGenerations, this.movedLocate);
     this.moved.length = 0;
+    this.movedGenerations.length = 0;
     Atomics.sub(c, K.WORKER + this.worker, 1);
     Atomics.sub(c, K.pending, 1);
   }
