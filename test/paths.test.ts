@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { allocateInodeTable, InodeTable } from '../src/fs/inodes.js';
-import { abandonRenames, allocatePathMemory, PathCache } from '../src/fs/paths.js';
+import { allocatePathMemory, PathCache } from '../src/fs/paths.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const KERNEL = 'asked-the-kernel';
@@ -13,7 +13,7 @@ const KERNEL = 'asked-the-kernel';
 function setup(ttlMs = 60_000, capacity = 64) {
   const t = new InodeTable(allocateInodeTable(capacity), 1);
   t.init(3, 1, 2);
-  const p = new PathCache(t, allocatePathMemory(capacity, 2), ttlMs);
+  const p = new PathCache(t, allocatePathMemory(capacity), ttlMs);
   let ino = 100;
   const node = (parent: number, name: string): number => {
     t.lock();
@@ -129,59 +129,6 @@ test('a directory listing\'s records (one per entry) are all kept until the repl
   assert.is(p.pathOf(slots[129], () => KERNEL), KERNEL);
   p.flush();
   assert.equal(slots.map((s) => p.pathOf(s, () => KERNEL)), slots.map((_, i) => `d/e${i}`));
-});
-
-test('a rename recorded after its reply: until the flush no walk is trusted, after it the new path', () => {
-  const { p, node } = setup();
-  const a = node(0, 'a');
-  const s = node(0, 'secrets');
-  const f = node(a, 'f');
-  const other = node(s, 'other');
-  const name = enc('moved');
-  p.renamedAfterReply([{ parent: s, name, fromParent: 0, fromName: enc('a') }], () => { throw new Error('found by its old name, no lookup needed'); });
-  name.fill(0); // the request buffer is reused: the names were copied
-  // Answered but not recorded: an open now must not be decided on "a/f".
-  assert.is(p.pathOf(f, () => KERNEL), KERNEL);
-  assert.is(p.pathOf(other, () => KERNEL), KERNEL, 'every walk waits, not only the moved node\'s');
-  assert.is(p.viewOf(f, { name: '', top: '', depth: 0 }), false);
-  p.flush();
-  assert.is(p.pathOf(f, () => KERNEL), 'secrets/moved/f');
-  assert.is(p.pathOf(other, () => KERNEL), 'secrets/other');
-});
-
-test('a worker that dies between a rename\'s reply and its record: every record starts over, walks resume', () => {
-  const t = new InodeTable(allocateInodeTable(64), 1);
-  t.init(3, 1, 2);
-  const mem = allocatePathMemory(64, 2);
-  const dying = new PathCache(t, mem, 60_000, 1);
-  const alive = new PathCache(t, mem, 60_000, 0);
-  t.lock();
-  const a = t.insert(10, 0o040000, 1, 100);
-  t.unlock();
-  alive.remember(a, 0, enc('a'), alive.mark());
-  dying.renamedAfterReply([{ parent: 0, name: enc('b'), fromParent: 0, fromName: enc('a') }], () => a);
-  assert.is(alive.pathOf(a, () => KERNEL), KERNEL);
-  assert.is(abandonRenames(mem, 0), false, 'the other worker had nothing pending');
-  assert.is(abandonRenames(mem, 1), true);
-  assert.is(alive.pathOf(a, () => 'b'), 'b', 'the old record ("a") is not trusted any more');
-  alive.remember(a, 0, enc('b'), alive.mark());
-  assert.is(alive.pathOf(a, () => KERNEL), 'b', 'new records are');
-});
-
-test('a rename recorded after its reply does not trust a lookup by a parent the kernel has forgotten since', () => {
-  const { t, p, node } = setup();
-  const d = node(0, 'd');
-  const x = node(0, 'x'.repeat(100)); // too long to remember: found by locate
-  const f = node(d, 'f');
-  p.renamedAfterReply([{ parent: d, name: enc('y'), fromParent: 0, fromName: enc('x'.repeat(100)) }], () => x);
-  t.lock();
-  t.forget(d, 1); // the new parent goes, and its slot is reused, before the flush
-  assert.is(t.insert(55, 0o040000, 1, 555), d);
-  t.unlock();
-  p.remember(d, 0, enc('e'), p.mark()); // another directory, looked up as "e"
-  p.flush();
-  assert.is(p.pathOf(x, () => KERNEL), KERNEL, 'not "e/y": the move was not recorded, every record was invalidated');
-  assert.is(p.pathOf(f, () => KERNEL), KERNEL);
 });
 
 test('a rename whose old name is not remembered asks for the node at the new name', () => {

@@ -59,8 +59,6 @@ export interface MirrorOptions {
   audit: AuditLog | null;
   /** Shared memory for the policy's remembered paths (null without a policy). */
   paths: PathMemory | null;
-  /** This worker's index (what it leaves unfinished in shared memory is cleared by index if it dies). */
-  worker: number;
 }
 
 // File handles: the low 32 bits are the fd; bit 32 marks a passthrough open
@@ -122,7 +120,7 @@ export class Mirror implements Handler {
     this.engine = opt.engine(this.complete);
     this.policy = opt.policy;
     this.audit = opt.audit;
-    this.paths = new PathCache(table, opt.paths, opt.validMs, opt.worker);
+    this.paths = new PathCache(table, opt.paths, opt.validMs);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -210,9 +208,6 @@ export class Mirror implements Handler {
     if (this.policy) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
   }
-
-  /** For the policy's records: the slot of the node at `name` in directory slot `parent`, or -1. */
-  private readonly locate = (parent: number, name: Uint8Array): number => this.slotAt(this.table.fd(parent), name);
 
   /** The table slot of the node at `name` in directory `pfd`, or -1. */
   private slotAt(pfd: number, name: Uint8Array): number {
@@ -562,7 +557,7 @@ export class Mirror implements Handler {
       const op = req.nodeid - 1;
       const sides = [{ parent: np, name: newName, fromParent: op, fromName: pn[1] }];
       if (flags & RENAME_EXCHANGE) sides.push({ parent: op, name: pn[1], fromParent: np, fromName: newName });
-      this.paths.renamedAfterReply(sides, this.locate);
+      this.paths.renamed(sides, (i) => this.slotAt(this.table.fd(sides[i].parent), sides[i].name));
     }
     return r;
   }

@@ -33,14 +33,14 @@
 // every hit is checked against the record), so a rename finds its node there
 // and needs no system call unless the record is missing.
 //
-// Records are written after the request's reply is sent (the mirror calls
-// flush), so that an application waiting for a LOOKUP, a listing or a rename
-// does not also wait for them: on this kind of VM every microsecond on a
-// request's path costs the application several (bench/README.md). A lookup
-// kept for later is dropped if its nodes were forgotten meanwhile; while a
-// rename is answered but not recorded, every walk refuses and the decision
-// asks the kernel, so no open after the rename's reply is decided on the
-// old path.
+// The records of lookups and listings are written after the request's reply
+// is sent (the mirror calls flush): the application waiting for the answer
+// need not also wait for them, and a lookup kept for later is dropped if
+// its nodes were forgotten meanwhile. A rename's are written before its
+// reply, so that no open after it is decided on the old path. (Writing
+// those after the reply too, with walks refused until then, was tried and
+// measured: no gain on this two-CPU VM, where work after a reply competes
+// with the application it just woke; bench/README.md.)
 //
 // The memory exists only when the mount has a policy.
 import { InodeTable } from './inodes.js';
@@ -61,9 +61,7 @@ const DECODED_CHUNK = 1 << DECODED_SHIFT;
 const RECORD_BYTES = 64;
 const enum G { generation = 0, parentGeneration, at, version, STRIDE = 8 }
 const enum P { parent = 8, tag, len, STRIDE = 16 }
-// Counters: renames started, invalidations, renames whose records are not
-// written yet (all workers), then that count per worker (for a worker that dies).
-const enum K { renames = 0, invalidations, pending, WORKER = 3 }
+const enum K { renames = 0, invalidations, LENGTH = 2 }
 
 export interface PathMemory {
   records: SharedArrayBuffer;
@@ -73,27 +71,13 @@ export interface PathMemory {
   counters: SharedArrayBuffer;
 }
 
-export function allocatePathMemory(capacity: number, workers: number): PathMemory {
+export function allocatePathMemory(capacity: number): PathMemory {
   return {
     records: new SharedArrayBuffer(capacity * RECORD_BYTES),
     index: new SharedArrayBuffer(capacity * 4),
     names: new SharedArrayBuffer(capacity * NAME_ROOM),
-    counters: new SharedArrayBuffer((K.WORKER + workers) * 4),
+    counters: new SharedArrayBuffer(K.LENGTH * 4),
   };
-}
-
-/**
- * Worker `worker` ended: a rename it answered but did not record yet (see
- * renamedAfterReply) would leave a record that trusts the old name, so
- * every record is invalidated. Called by the daemon before a replacement starts.
- */
-export function abandonRenames(mem: PathMemory, worker: number): boolean {
-  const c = new Int32Array(mem.counters);
-  const n = Atomics.exchange(c, K.WORKER + worker, 0);
-  if (n === 0) return false;
-  Atomics.add(c, K.invalidations, 1);
-  Atomics.sub(c, K.pending, n);
-  return true;
 }
 
 /** One side of a rename: the node that was `fromName` in `fromParent` is now `name` in `parent`. */
@@ -103,9 +87,6 @@ export interface RenameSide {
   fromParent: number;
   fromName: Uint8Array;
 }
-
-/** The slot of the node now at `name` in directory slot `parent`, -1 if none. */
-export type Locate = (parent: number, name: Uint8Array) => number;
 
 export class PathCache {
   private readonly ints: Int32Array | null;
@@ -121,13 +102,7 @@ export class PathCache {
   private readonly decoded: string[][] = [];
   private readonly decodedAt: Float64Array;
 
-  constructor(
-    private readonly table: InodeTable,
-    mem: PathMemory | null,
-    private readonly ttlMs: number,
-    /** This worker's index (its count of renames not recorded yet). */
-    private readonly worker = 0,
-  ) {
+  constructor(private readonly table: InodeTable, mem: PathMemory | null, private readonly ttlMs: number) {
     const on = mem !== null && ttlMs > 0;
     this.ints = on ? new Int32Array(mem.records) : null;
     this.nums = on ? new Float64Array(mem.records) : null;
@@ -175,9 +150,8 @@ export class PathCache {
     this.laterNums[i * 3 + 2] = this.table.generation(parent);
   }
 
-  /** Writes what `rememberAfterReply` and `renamedAfterReply` kept, if anything. */
+  /** Writes what `rememberAfterReply` kept, if anything. */
   flush(): void {
-    if (this.moved.length > 0) this.flushRename();
     const n = this.later;
     if (n === 0) return;
     this.later = 0;
@@ -203,78 +177,30 @@ export class PathCache {
   /**
    * A rename through the mount succeeded: side 0 moved from `from` to `to`;
    * with RENAME_EXCHANGE, side 1 moved the other way. Each side's node is
-   * found by its old name in the records, else by `locate` (the slot of the
-   * node now at `name` in directory slot `parent`, -1 if none: a system
-   * call). Written now (and with it any records kept for after a reply).
+   * found by its old name in the records, else by `locate(i)` (the slot of
+   * the node now at side i's new name, -1 if unknown: a system call).
    */
-  renamed(sides: RenameSide[], locate: Locate): void {
-    this.renamedAfterReply(sides, locate);
-    this.flush();
-  }
-
-  /**
-   * `renamed`, with the records written by `flush` once the reply is sent.
-   * Until then every walk is refused (`pending`), so a decision asks the
-   * kernel for the path instead of trusting a record with the old name: an
-   * open that follows the rename's reply is decided on the new path. The
-   * names are copied and the new parents' generations taken now, while the
-   * request pins them; `locate` after the reply is trusted only if the
-   * parents are still the same nodes. A worker that dies before its flush
-   * leaves its count for the daemon (abandonRenames).
-   */
-  renamedAfterReply(sides: RenameSide[], locate: Locate): void {
+  renamed(sides: RenameSide[], locate: (i: number) => number): void {
     const c = this.counters;
     if (c === null) return;
-    if (this.moved.length > 0) this.flushRename(); // one rename per request; never two, but keep both right
-    this.movedMark = Atomics.add(c, K.renames, 1) + 1;
-    Atomics.add(c, K.WORKER + this.worker, 1);
-    Atomics.add(c, K.pending, 1);
-    this.movedLocate = locate;
-    for (const x of sides) {
-      this.moved.push({ parent: x.parent, name: x.name.slice(), fromParent: x.fromParent, fromName: x.fromName.slice() });
-      this.movedGenerations.push(this.table.generation(x.parent));
-    }
-  }
-  private readonly moved: RenameSide[] = [];
-  private readonly movedGenerations: number[] = [];
-  private movedMark = 0;
-  private movedLocate: Locate = () => -1;
-
-  private flushRename(): void {
-    const c = this.counters!;
-    this.record(this.moved, this.movedMark, this.movedGenerations, this.movedLocate);
-    this.moved.length = 0;
-    this.movedGenerations.length = 0;
-    Atomics.sub(c, K.WORKER + this.worker, 1);
-    Atomics.sub(c, K.pending, 1);
-  }
-
-  // Write the records of a rename started at `mark`; `generations`: the new
-  // parents' slot generations when the rename was answered.
-  private record(sides: RenameSide[], mark: number, generations: number[], locate: Locate): void {
-    const c = this.counters!;
-    const table = this.table;
+    const mark = Atomics.add(c, K.renames, 1) + 1;
     const slots = this.slots;
     slots.length = sides.length;
     let missing = false;
-    table.lock();
+    this.table.lock();
     for (let i = 0; i < sides.length; i++) {
       slots[i] = this.find(sides[i].fromParent, sides[i].fromName);
       if (slots[i] < 0) missing = true;
     }
-    let ok = true;
     if (missing) {
-      table.unlock();
-      for (let i = 0; i < sides.length; i++) if (slots[i] < 0) slots[i] = locate(sides[i].parent, sides[i].name);
-      table.lock();
-      // Unlocked, another rename may have moved these nodes, or the kernel
-      // forgotten a parent (its handle then named something else).
-      ok = Atomics.load(c, K.renames) === mark;
-      for (let i = 0; i < sides.length; i++) ok &&= slots[i] >= 0 && table.valid(sides[i].parent) && table.generation(sides[i].parent) === generations[i];
+      this.table.unlock();
+      for (let i = 0; i < sides.length; i++) if (slots[i] < 0) slots[i] = locate(i);
+      this.table.lock();
     }
+    const ok = Atomics.load(c, K.renames) === mark && slots.every((s) => s >= 0);
     if (ok) for (let i = 0; i < sides.length; i++) this.write(slots[i], sides[i].parent, sides[i].name);
     else Atomics.add(c, K.invalidations, 1);
-    table.unlock();
+    this.table.unlock();
   }
   private readonly slots: number[] = [];
 
@@ -345,7 +271,7 @@ export class PathCache {
     const ints = this.ints;
     const nums = this.nums!;
     this.table.lock();
-    const tag = Atomics.load(this.counters!, K.pending) === 0 ? Atomics.load(this.counters!, K.invalidations) + 1 : -1;
+    const tag = Atomics.load(this.counters!, K.invalidations) + 1;
     const oldest = Date.now() - this.ttlMs;
     let top = s;
     let depth = 0;
@@ -395,7 +321,7 @@ export class PathCache {
   private walk(start: number, anyAge: boolean): string | undefined {
     const ints = this.ints!;
     const nums = this.nums!;
-    const tag = Atomics.load(this.counters!, K.pending) === 0 ? Atomics.load(this.counters!, K.invalidations) + 1 : -1;
+    const tag = Atomics.load(this.counters!, K.invalidations) + 1;
     const oldest = anyAge ? -Infinity : Date.now() - this.ttlMs;
     let path = '';
     let s = start;

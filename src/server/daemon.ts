@@ -13,7 +13,7 @@ import { REQUEST_BUFFER, MAX_WRITE, Op } from '../fuse/abi.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
-import { abandonRenames, allocatePathMemory, PathMemory } from '../fs/paths.js';
+import { allocatePathMemory, PathMemory } from '../fs/paths.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
 import { allocateStats, summarize, C } from './stats.js';
 import { ControlServer } from './control.js';
@@ -152,7 +152,7 @@ export class Daemon {
   ) {
     this.statsMem = allocateStats(opt.workers);
     this.inodesMem = allocateInodeTable(opt.maxInodes);
-    this.pathsMem = opt.policy ? allocatePathMemory(opt.maxInodes, opt.workers) : null;
+    this.pathsMem = opt.policy ? allocatePathMemory(opt.maxInodes) : null;
     this.table = new InodeTable(this.inodesMem, MAIN_LOCK_OWNER);
     this.ended = new Promise((r) => (this.endResolve = r));
   }
@@ -331,7 +331,6 @@ export class Daemon {
     native.close(slot.fd);
     slot.fd = -1;
     if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`);
-    if (this.pathsMem && abandonRenames(this.pathsMem, slot.index)) log(`worker ${slot.index} died before recording a rename; the policy's path records start over`);
     if (err && !this.stopping) {
       slot.restarts++;
       log(`worker ${slot.index} ended (${err.message}); starting a replacement`);

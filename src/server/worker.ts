@@ -81,7 +81,6 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     policy: compile(task.policy),
     audit,
     paths: task.paths,
-    worker: task.index,
   });
   task.port.on('message', (m: { policy?: { text: string; file: string } | null }) => {
     if (m.policy !== undefined) mirror.setPolicy(compile(m.policy));
