@@ -117,13 +117,10 @@ export class PathCache {
     return this.counters ? Atomics.load(this.counters, K.renames) : 0;
   }
 
-  /** Slot `s` is `name` in directory slot `parent`, as found after `mark`. */
+  /** Slot `s` is `name` in directory slot `parent`, as found after `mark`: written now. */
   remember(s: number, parent: number, name: Uint8Array, mark: number): void {
-    const c = this.counters;
-    if (c === null || s === 0) return;
-    this.table.lock();
-    if (Atomics.load(c, K.renames) === mark) this.write(s, parent, name);
-    this.table.unlock();
+    this.rememberAfterReply(s, parent, name, mark);
+    this.flush();
   }
 
   /**
