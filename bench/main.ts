@@ -117,13 +117,7 @@ async function bench(o: Options): Promise<number> {
     throw new BenchError((e as Error).message);
   }
   // Checked before anything is mounted: a typo must not cost a whole run.
-  if (o.paired) {
-    try {
-      checkPair(modes.map((m) => m.name), o.paired[0], o.paired[1]);
-    } catch (e) {
-      throw new BenchError(`--paired: ${(e as Error).message}`);
-    }
-  }
+  if (o.paired) checkPaired(modes.map((m) => m.name), o.paired);
   if (o.passfs) setPassfsBin(o.passfs);
 
   requireRoot();
@@ -267,14 +261,20 @@ function report(file: string, markdown: boolean, paired?: [string, string]): num
   const format = markdown ? 'markdown' : 'text';
   let out = renderTables(r as BenchResult, format) + '\n';
   if (paired) {
-    try {
-      out += `\n${renderPaired(r as BenchResult, paired[0], paired[1], format)}\n`;
-    } catch (e) {
-      throw new BenchError(`--paired: ${(e as Error).message}`);
-    }
+    checkPaired(r.parameters.modes, paired);
+    out += `\n${renderPaired(r as BenchResult, paired[0], paired[1], format)}\n`;
   }
   process.stdout.write(out);
   return 0;
+}
+
+/** checkPair for the --paired option: a BenchError naming the option. */
+function checkPaired(modes: readonly string[], [a, b]: [string, string]): void {
+  try {
+    checkPair(modes, a, b);
+  } catch (e) {
+    throw new BenchError(`--paired: ${(e as Error).message}`);
+  }
 }
 
 /** "--paired A,B": two mode names. */

@@ -307,21 +307,20 @@ export class Mirror implements Handler {
     // One context object, refilled per decision (this runs at every open).
     const ctx = this.ctx;
     // As much of the path as the rules read (PolicyNeeds.path); the audit line wants all of it.
-    const need = pol.needs.path;
+    const need = this.audit ? 'full' : pol.needs.path;
+    // A create names its new entry: decoded once, and only if the path is read.
+    const leaf = name && need !== 'none' ? UTF8.decode(name) : '';
     let path = '';
     ctx.view = undefined;
-    if (need === 'full' || this.audit) {
+    if (need === 'full') {
       path = this.paths.pathOf(s, this.relPathOfDeciding);
-      if (name) {
-        const n = UTF8.decode(name);
-        path = path ? `${path}/${n}` : n;
-      }
+      if (name) path = path ? `${path}/${leaf}` : leaf;
     } else if (need === 'view') {
       const v = this.view;
       if (!this.paths.viewOf(s, v)) Object.assign(v, viewOfPath(this.paths.pathOf(s, this.relPathOfDeciding)));
       if (name) {
-        v.name = UTF8.decode(name);
-        if (v.depth++ === 0) v.top = v.name;
+        v.name = leaf;
+        if (v.depth++ === 0) v.top = leaf;
       }
       ctx.view = v;
     }
