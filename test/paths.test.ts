@@ -82,6 +82,62 @@ test('a view (last part, first part, depth) comes from the same records as the p
   assert.is(new PathCache(t, null, 60_000).viewOf(f, v), false);
 });
 
+test('a view follows every change another worker records: new names, renames, invalidation, reused slots, age', async () => {
+  const mem = allocatePathMemory(64);
+  const t = new InodeTable(allocateInodeTable(64), 1);
+  t.init(3, 1, 2);
+  const ttl = 40;
+  const p = new PathCache(t, mem, ttl); // the worker deciding
+  const q = new PathCache(t, mem, ttl); // another worker, writing records
+  let ino = 100;
+  const node = (parent: number, name: string, type = 0o040000): number => {
+    t.lock();
+    const s = t.insert(10 + ino, type, 1, ino++);
+    t.unlock();
+    q.remember(s, parent, enc(name), q.mark());
+    return s;
+  };
+  const a = node(0, 'a');
+  const b = node(a, 'b');
+  const f = node(b, 'f.txt', 0o100000);
+  const g = node(b, 'g.txt', 0o100000);
+  const v = { name: '?', top: '?', depth: -1 };
+  const viewOf = (s: number) => (p.viewOf(s, v) ? { ...v } : null);
+  assert.equal(viewOf(f), { name: 'f.txt', top: 'a', depth: 3 });
+  assert.equal(viewOf(g), { name: 'g.txt', top: 'a', depth: 3 });
+  // A lookup finds a directory under another name (moved on the lower file system).
+  q.remember(a, 0, enc('a2'), q.mark());
+  assert.equal(viewOf(f), { name: 'f.txt', top: 'a2', depth: 3 });
+  // A rename through the mount, recorded by the other worker.
+  q.renamed([{ parent: 0, name: enc('top'), fromParent: a, fromName: enc('b') }], () => -1);
+  assert.equal(viewOf(g), { name: 'g.txt', top: 'top', depth: 2 });
+  // A move that could not be recorded: nothing is trusted.
+  q.renamed([{ parent: 0, name: enc('x'), fromParent: 0, fromName: enc('no-such-name') }], () => -1);
+  assert.is(viewOf(g), null);
+  assert.is(viewOf(node(b, 'new.txt', 0o100000)), null, 'a new record under an old directory');
+  // Records again, then an ancestor of the kept directory is forgotten and its slot reused.
+  const c = node(0, 'c');
+  const d = node(c, 'd');
+  const h = node(d, 'h.txt', 0o100000);
+  assert.equal(viewOf(h), { name: 'h.txt', top: 'c', depth: 3 });
+  t.lock();
+  t.forget(c, 1);
+  assert.is(t.insert(97, 0o040000, 1, 997), c);
+  t.unlock();
+  assert.is(viewOf(h), null);
+  // An ancestor's record older than the entry timeout is not trusted, even when the file's is fresh.
+  const e = node(0, 'e');
+  const k = node(e, 'k');
+  const l = node(k, 'l.txt', 0o100000);
+  assert.equal(viewOf(l), { name: 'l.txt', top: 'e', depth: 3 });
+  await new Promise((r) => setTimeout(r, ttl + 20));
+  q.remember(l, k, enc('l.txt'), q.mark()); // the file's own record renewed, not its directories'
+  q.remember(k, e, enc('k'), q.mark());
+  assert.is(viewOf(l), null, 'e is too old');
+  q.remember(e, 0, enc('e'), q.mark());
+  assert.equal(viewOf(l), { name: 'l.txt', top: 'e', depth: 3 });
+});
+
 test('a record kept until the reply is sent: written by flush, unless the node or its parent was forgotten or a rename came between', () => {
   const { t, p, node } = setup();
   const a = node(0, 'a');
