@@ -50,13 +50,16 @@ export interface Native {
   /** FUSE_DEV_IOC_BACKING_CLOSE. */
   backingClose(devFd: number, backingId: number): number;
   /**
-   * Watch a non-blocking device fd from this thread's event loop (uv_poll).
-   * Whenever it is readable, read() requests into `buf` one at a time and call
-   * `onRequest(n)` with each length, at most `batch` per wake-up before
-   * yielding to the event loop. `buf` is reused for the next request as soon as
-   * the callback returns. On a read error other than EAGAIN/EINTR/ENOENT the
-   * callback gets -errno once (-ENODEV after unmount) and the watch stops.
-   * Returns a watch id (> 0).
+   * Serve a /dev/fuse clone from this thread (made non-blocking): the thread
+   * waits for requests alongside its event loop, and of all the threads
+   * watching clones of one connection, one is woken per request
+   * (EPOLLEXCLUSIVE; addon/devwatch.cc). Requests are read into `buf` one
+   * at a time and `onRequest(n)` is called with each length, at most `batch`
+   * per wake-up while the loop has other work. `buf` is reused for the next
+   * request as soon as the callback returns. A wake-up that finds the request
+   * already taken calls `onRequest(-EAGAIN)` and the watch goes on. On a read
+   * error other than EAGAIN/EINTR/ENOENT the callback gets -errno once
+   * (-ENODEV after unmount) and the watch stops. Returns a watch id (> 0).
    */
   devWatch(fd: number, buf: Uint8Array, batch: number, onRequest: (n: number) => void): number;
   devUnwatch(watchId: number): number;

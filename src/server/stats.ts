@@ -21,6 +21,8 @@ export const enum C {
   /** Requests by the transport that carried them. */
   viaDevfuse,
   viaUring,
+  /** Times a worker woke for a /dev/fuse request another worker had already taken. */
+  devfuseEmptyWakeups,
   /** Opens refused because their rule wants mediated I/O while the inode is in passthrough. */
   modeConflicts,
   /** Opens refused because the audit log failed (--audit-failure deny). */
@@ -63,7 +65,8 @@ export interface StatsSummary {
   bytes: { read: number; written: number };
   errors: number;
   backing: { opened: number; closed: number; live: number };
-  transports: { devfuse: number; uring: number };
+  /** Requests by transport; emptyWakeups: /dev/fuse wake-ups that found the request taken by another worker. */
+  transports: { devfuse: number; uring: number; emptyWakeups: number };
   /** How mediated I/O was done: at once in the worker, or through io_uring. */
   mediatedIo: { inline: number; async: number };
   policyCost: { decisions: number; micros: number };
@@ -98,7 +101,7 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     fallbackReasons,
     bytes: { read: sum[C.bytesRead], written: sum[C.bytesWritten] },
     errors: sum[C.errors],
-    transports: { devfuse: sum[C.viaDevfuse], uring: sum[C.viaUring] },
+    transports: { devfuse: sum[C.viaDevfuse], uring: sum[C.viaUring], emptyWakeups: sum[C.devfuseEmptyWakeups] },
     mediatedIo: { inline: sum[C.ioInline], async: sum[C.ioAsync] },
     policyCost: { decisions: sum[C.policyDecisions], micros: sum[C.policyMicros] },
     backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },

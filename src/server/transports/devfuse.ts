@@ -1,5 +1,6 @@
-// The classic transport: read(2) requests from a cloned /dev/fuse fd when the
-// worker's event loop says it is readable, write(2) each reply.
+// The classic transport: read(2) requests from a cloned /dev/fuse fd, write(2)
+// each reply. The addon waits for requests alongside the worker's event loop
+// and wakes one worker per request, not all of them (addon/devwatch.cc).
 import { native } from '../../native/index.js';
 import { REQUEST_BUFFER } from '../../fuse/abi.js';
 import { Request, Reply } from '../../fuse/codec.js';
@@ -44,6 +45,12 @@ export class DevFuseTransport implements Transport, ExchangeOwner {
     return new Promise((resolve) => {
       this.done = resolve;
       this.watch = native.devWatch(fd, main.req.buf, BATCH, (n) => {
+        if (n === -E.AGAIN) {
+          // Woken, but another worker read the request (the addon wakes one
+          // worker per request; this shows how often that still happens).
+          this.stats[C.devfuseEmptyWakeups]++;
+          return;
+        }
         if (n <= 0) {
           // ENODEV: the file system was unmounted; anything else is fatal for this fd.
           if (n !== -E.NODEV) this.log(`read /dev/fuse: ${n ? native.errnoName(-n) : 'end of file'}`);
