@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cli, scratch, mount, isMounted, waitUnmounted, USER, BIN } from './helpers.js';
 
 const t = suite('cli');
@@ -46,6 +46,22 @@ t('a mount point already mounted is refused', () => {
     const r = cli(['mount', b('lower'), M.mnt]);
     assert.is.not(r.status, 0);
     assert.match(r.stderr, /already mounted/);
+  } finally {
+    M.umount();
+  }
+});
+
+t('output into a pipe closed early (| head) ends quietly, status 0', () => {
+  const M = mount([]);
+  try {
+    const policy = path.join(base, 'p.yaml');
+    fs.writeFileSync(policy, 'version: 1\ndefault: passthrough\nrules: []\n');
+    // `true` exits without reading: every write finds the pipe closed.
+    for (const args of [['status', M.mnt], ['status', M.mnt, '--json'], ['policy', 'explain', policy, 'a/b'], ['policy', 'check', policy]]) {
+      const r = spawnSync('bash', ['-c', `set -o pipefail; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ${args.map((a) => JSON.stringify(a)).join(' ')} | true`], { encoding: 'utf8' });
+      assert.is(r.stderr, '', `${args.join(' ')}: ${r.stderr}`);
+      assert.is(r.status, 0, args.join(' '));
+    }
   } finally {
     M.umount();
   }

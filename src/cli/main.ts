@@ -198,7 +198,17 @@ async function waitExit(pid: number, ms: number): Promise<void> {
 
 const program = new Command('passfs')
   .description('FUSE passthrough daemon: mirror a directory, kernel passthrough or mediated I/O per file')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // A reader that stops early (`passfs status MNT | head -3`) is not an
+  // error: the command ends quietly, as Unix tools do. Not for mount: a
+  // foreground daemon may audit to stdout, and --audit-failure decides that.
+  .hook('preAction', (_, cmd) => {
+    if (cmd.name() === 'mount') return;
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      fail(`writing the output: ${e.message}`);
+    });
+  });
 
 program
   .command('mount')
