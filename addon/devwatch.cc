@@ -13,13 +13,21 @@
 // libuv's backend fd (plain), from a prepare handle: right before libuv
 // would block, with libuv's own timeout. It goes back to the loop as soon as
 // the loop has anything to do (an event on the backend fd, a timer due, an
-// immediate), and the loop then polls without blocking.
+// immediate), and the loop then polls without blocking: an idle handle is
+// kept running whenever the callback has returned, because libuv's own
+// timeout ignores fd watchers started but not yet in its epoll set (which
+// uv_backend_timeout counts), and libuv blocking there would leave the
+// clones unwatched.
 //
 // Lifetime: a Watch is reachable from its env's WatchTable until it is closed
-// (devUnwatch, a read error, or env teardown). Closing takes its fd out of
-// the epoll set and drops the JS references at once, while the env is
-// certainly alive; the memory is freed when no event list of the prepare
-// callback can still point to it (its next pass, or the table's end).
+// (devUnwatch, a read error, or env teardown). It reads from its own dup of
+// the fd, so the caller closing or reusing that number cannot touch the
+// epoll set. Closing takes the dup out of the set and drops the JS
+// references at once, while the env is certainly alive; the memory is freed
+// when no event list of the prepare callback can still point to it (its
+// next pass, or the table's end). The table ends in an async cleanup hook
+// that Node waits for, so the handles' close callbacks (code in this addon)
+// run before the addon can be unloaded.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <uv.h>
@@ -60,7 +68,7 @@ static void serve(Watch* w, uint32_t events);
 // Outside the anonymous namespace so InstanceData can point to it.
 class WatchTable {
  public:
-  explicit WatchTable(napi_env env) { napi_add_env_cleanup_hook(env, onEnvCleanup, this); }
+  explicit WatchTable(napi_env env) { napi_add_async_cleanup_hook(env, onEnvCleanup, this, &cleanup_); }
 
   // Starts serving w (its fd, env and fields set): 0, or an errno.
   int add(Watch* w, uv_loop_t* loop) {
@@ -76,7 +84,10 @@ class WatchTable {
       w->id = nextId_++;
     } while (w->id == 0 || watches_.count(w->id) != 0);
     watches_.emplace(w->id, w);
-    if (++live_ == 1) uv_prepare_start(prepare_, onPrepare);
+    if (++live_ == 1) {
+      uv_prepare_start(prepare_, onPrepare);
+      uv_idle_start(idle_, [](uv_idle_t*) {});  // the first pass: see the header
+    }
     return 0;
   }
 
@@ -93,8 +104,12 @@ class WatchTable {
     if (w->stopped) return;
     w->stopped = true;
     epoll_ctl(epfd_, EPOLL_CTL_DEL, w->fd, nullptr);
+    ::close(w->fd);
     // With nothing to serve the loop blocks in libuv again, and may end.
-    if (--live_ == 0) uv_prepare_stop(prepare_);
+    if (--live_ == 0) {
+      uv_prepare_stop(prepare_);
+      uv_idle_stop(idle_);
+    }
   }
 
   void close(Watch* w) {
@@ -124,6 +139,9 @@ class WatchTable {
     prepare_ = new uv_prepare_t();
     uv_prepare_init(loop, prepare_);
     prepare_->data = this;
+    idle_ = new uv_idle_t();
+    uv_idle_init(loop, idle_);
+    idle_->data = this;
     return 0;
   }
 
@@ -136,13 +154,26 @@ class WatchTable {
   // the loop has something to do.
   static void onPrepare(uv_prepare_t* handle) {
     auto* t = static_cast<WatchTable*>(handle->data);
+    // Stopped while this callback runs (else the timeout below is always 0),
+    // running again once it returns, while there is anything to serve.
+    uv_idle_stop(t->idle_);
+    struct Restart {
+      WatchTable* t;
+      ~Restart() {
+        if (t->live_ > 0) uv_idle_start(t->idle_, [](uv_idle_t*) {});
+      }
+    } restart{t};
     epoll_event events[8];
     while (t->live_ > 0) {
       t->sweep();
       uv_update_time(t->loop_);  // else a due timer would look a whole timeout away
       int timeout = uv_backend_timeout(t->loop_);
       int n = epoll_wait(t->epfd_, events, 8, timeout);
-      if (n <= 0) return;  // a timer is due, or a signal (EINTR): the loop's turn
+      if (n == 0 || (n < 0 && errno == EINTR)) return;  // a timer is due, or a signal: the loop's turn
+      if (n < 0) {
+        t->failAll(-errno);  // cannot wait for requests any more: say so, as a read error would
+        return;
+      }
       bool loopHasWork = false;
       for (int i = 0; i < n; i++) {
         auto* w = static_cast<Watch*>(events[i].data.ptr);
@@ -157,19 +188,38 @@ class WatchTable {
     }
   }
 
+  // Every watch ends with `reason` (its callback's last call).
+  void failAll(double reason) {
+    std::vector<Watch*> all;
+    for (auto& [id, w] : watches_) all.push_back(w);
+    for (Watch* w : all) finishWatch(w, reason);
+  }
+  static void finishWatch(Watch* w, double reason);
+
   // A terminated worker must not leave live uv handles on its loop, and the
-  // JS references must go before the env does. The hook owns the table.
-  static void onEnvCleanup(void* arg) {
+  // JS references must go before the env does. The hook owns the table; it
+  // is done (and the addon may go) when both handles are closed.
+  static void onEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
     auto* table = static_cast<WatchTable*>(arg);
     while (!table->watches_.empty()) table->close(table->watches_.begin()->second);
     table->sweep();
-    if (table->prepare_ != nullptr) {
-      uv_prepare_stop(table->prepare_);
-      uv_close(reinterpret_cast<uv_handle_t*>(table->prepare_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
-    }
     if (table->epfd_ >= 0) ::close(table->epfd_);
-    delete table;
+    if (table->prepare_ == nullptr) {
+      table->done();
+      return;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(table->prepare_), onHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(table->idle_), onHandleClosed);
+  }
+  static void onHandleClosed(uv_handle_t* h) {
+    auto* table = static_cast<WatchTable*>(h->data);
+    if (++table->closedHandles_ == 2) table->done();
+  }
+  void done() {
+    napi_remove_async_cleanup_hook(cleanup_);
+    delete prepare_;
+    delete idle_;
+    delete this;
   }
 
   uint32_t nextId_ = 1;
@@ -179,6 +229,9 @@ class WatchTable {
   int live_ = 0;  // watches in the epoll set
   uv_loop_t* loop_ = nullptr;
   uv_prepare_t* prepare_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  int closedHandles_ = 0;
+  napi_async_cleanup_hook_handle cleanup_ = nullptr;
 };
 
 namespace {
@@ -208,8 +261,10 @@ bool deliver(Watch* w, double value) {
     napi_get_and_clear_last_exception(env, &error);
     napi_fatal_exception(env, error);
   }
-  // Without a pending exception, JS can no longer run on this thread: stop
-  // reading requests nobody could answer.
+  // Without a pending exception, JS can no longer run on this thread (it is
+  // being terminated): stop reading requests nobody could answer, and leave
+  // them to the other workers.
+  w->table->stop(w);
   return false;
 }
 
@@ -224,6 +279,8 @@ void finish(Watch* w, double reason) {
 }
 
 }  // namespace
+
+void WatchTable::finishWatch(Watch* w, double reason) { finish(w, reason); }
 
 // Reads and delivers up to a batch of requests from w's clone.
 static void serve(Watch* w, uint32_t events) {
@@ -289,15 +346,22 @@ Napi::Value devWatch(const Napi::CallbackInfo& info) {
 
   // Non-blocking: a request can be taken by another worker between the
   // wake-up and the read.
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return errResult(env, errno);
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return errResult(env, errno);
+  int fl = fcntl(own, F_GETFL);
+  if (fl < 0 || fcntl(own, F_SETFL, fl | O_NONBLOCK) < 0) {
+    int err = errno;
+    ::close(own);
+    return errResult(env, err);
+  }
   auto* w = new Watch();
   w->table = instanceData(env)->watches;
   w->env = env;
-  w->fd = fd;
+  w->fd = own;
   w->batch = batch;
   int rc = w->table->add(w, loop);
   if (rc != 0) {
+    ::close(own);
     delete w;  // never registered
     return errResult(env, rc);
   }

@@ -6,6 +6,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { native } from '../src/native/index.js';
 import { mount, Mount, cli, code, scratch } from './helpers.js';
 
 /** The CPUs a thread of the daemon may run on, as the kernel lists them ("0", "0-1"...). */
@@ -142,3 +146,58 @@ wake('each request wakes one worker: few wake-ups find it taken by another, and 
 });
 
 wake.run();
+
+const watch = suite('devWatch on a pipe');
+
+watch('a request after the callback started another fd watcher is served, with nothing else to wake the loop', async () => {
+  // libuv applies a new fd watcher at its next poll, and its own timeout does
+  // not count it: if the addon let libuv block there, the clone would be
+  // unwatched and, with no timer pending, the next request would wait forever.
+  const dir = scratch();
+  try {
+    for (const f of ['req', 'other']) execFileSync('mkfifo', [path.join(dir, f)]);
+    const rfd = fs.openSync(path.join(dir, 'req'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const wfd = fs.openSync(path.join(dir, 'req'), fs.constants.O_WRONLY);
+    const ofd = fs.openSync(path.join(dir, 'other'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const owfd = fs.openSync(path.join(dir, 'other'), fs.constants.O_WRONLY); // a writer that stays silent: no end of file
+    const got = new Int32Array(new SharedArrayBuffer(4));
+    // The writer is another thread: it sends one request, waits for it to be
+    // served, sends the second and waits up to 10 s for that one.
+    const writer = new Worker(`
+      const fs = require('node:fs');
+      const { workerData: { got, wfd }, parentPort } = require('node:worker_threads');
+      fs.writeSync(wfd, 'a');
+      Atomics.wait(got, 0, 0, 10000);
+      if (Atomics.load(got, 0) !== 1) {
+        parentPort.postMessage('the first request stalled');
+      } else {
+        // Later, once the main thread is back waiting (else the same read batch takes it).
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+        fs.writeSync(wfd, 'b');
+        Atomics.wait(got, 0, 1, 10000);
+        parentPort.postMessage(Atomics.load(got, 0) === 2 ? 'served' : 'the second request stalled');
+      }
+    `, { eval: true, workerData: { got, wfd } });
+    const buf = new Uint8Array(16);
+    let socket: net.Socket | undefined;
+    const seen: string[] = [];
+    const id = native.devWatch(rfd, buf, 8, (n) => {
+      if (n <= 0) return;
+      seen.push(String.fromCharCode(buf[0]));
+      if (!socket) socket = new net.Socket({ fd: ofd, readable: true, writable: false }).on('data', () => {});
+      Atomics.add(got, 0, 1);
+      Atomics.notify(got, 0);
+    });
+    assert.ok(id > 0, `devWatch: ${id}`);
+    const verdict = await new Promise((r) => writer.once('message', r));
+    native.devUnwatch(id);
+    socket?.destroy();
+    for (const fd of [rfd, wfd, owfd]) fs.closeSync(fd);
+    assert.is(verdict, 'served');
+    assert.equal(seen, ['a', 'b']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+watch.run();
