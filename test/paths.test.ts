@@ -4,6 +4,7 @@
 // renews old records only when the kernel's answer confirms them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
 import { allocateInodeTable, InodeTable } from '../src/fs/inodes.js';
 import { allocatePathMemory, PathCache } from '../src/fs/paths.js';
 
@@ -136,6 +137,45 @@ test('a view follows every change another worker records: new names, renames, in
   assert.is(viewOf(l), null, 'e is too old');
   q.remember(e, 0, enc('e'), q.mark());
   assert.equal(viewOf(l), { name: 'l.txt', top: 'e', depth: 3 });
+});
+
+test('views read while another thread rewrites the records are whole: old or new, never a mix', async () => {
+  const inodes = allocateInodeTable(64);
+  const paths = allocatePathMemory(64);
+  const t = new InodeTable(inodes, 1);
+  t.init(3, 1, 2);
+  const p = new PathCache(t, paths, 60_000);
+  t.lock();
+  const dir = t.insert(10, 0o040000, 1, 100);
+  const file = t.insert(11, 0o100000, 1, 101);
+  t.unlock();
+  p.remember(dir, 0, enc('a'), p.mark());
+  p.remember(file, dir, enc('f.txt'), p.mark());
+  const stop = new SharedArrayBuffer(8); // [0] stop, [1] the writer's rounds
+  const writer = new Worker(new URL('./fixtures/path-writer.mjs', import.meta.url), { workerData: { inodes, paths, dir, file, stop } });
+  const tops = new Set(['a', 'bravo-much-longer', 'c']);
+  const names = new Set(['f.txt', 'g-a-longer-name.log', 'h']);
+  const v = { name: '', top: '', depth: 0 };
+  let seen = 0;
+  const started = Date.now();
+  const shared = new Int32Array(stop);
+  // Until the writer has done enough rounds to have raced many reads (or 20 s).
+  while ((seen < 200_000 || Atomics.load(shared, 1) < 20_000) && Date.now() - started < 20_000) {
+    for (let i = 0; i < 1000; i++) {
+      if (!p.viewOf(file, v)) continue;
+      seen++;
+      if (!tops.has(v.top) || !names.has(v.name) || v.depth !== 2) {
+        Atomics.store(shared, 0, 1);
+        assert.unreachable(`a torn view: ${JSON.stringify(v)}`);
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  Atomics.store(shared, 0, 1);
+  const rounds = await new Promise<number>((r) => writer.once('message', r));
+  await writer.terminate();
+  assert.ok(rounds >= 20_000, `the writer did ${rounds} rounds`);
+  assert.ok(seen > 1000, `${seen} views read`);
 });
 
 test('a record kept until the reply is sent: written by flush, unless the node or its parent was forgotten or a rename came between', () => {
