@@ -64,6 +64,9 @@ struct Watch {
 }  // namespace
 
 static void serve(Watch* w, uint32_t events);
+namespace {
+void finish(Watch* w, double reason);
+}  // namespace
 
 // Outside the anonymous namespace so InstanceData can point to it.
 class WatchTable {
@@ -192,9 +195,8 @@ class WatchTable {
   void failAll(double reason) {
     std::vector<Watch*> all;
     for (auto& [id, w] : watches_) all.push_back(w);
-    for (Watch* w : all) finishWatch(w, reason);
+    for (Watch* w : all) finish(w, reason);
   }
-  static void finishWatch(Watch* w, double reason);
 
   // A terminated worker must not leave live uv handles on its loop, and the
   // JS references must go before the env does. The hook owns the table; it
@@ -279,8 +281,6 @@ void finish(Watch* w, double reason) {
 }
 
 }  // namespace
-
-void WatchTable::finishWatch(Watch* w, double reason) { finish(w, reason); }
 
 // Reads and delivers up to a batch of requests from w's clone.
 static void serve(Watch* w, uint32_t events) {

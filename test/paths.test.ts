@@ -299,6 +299,24 @@ test('old records are used only when the kernel confirms them, which renews them
   assert.is(asked, 3);
 });
 
+test('a view refused for old records: the kernel\'s path confirms and renews them, and the next view is given', async () => {
+  const { p, node } = setup(20);
+  const a = node(0, 'a');
+  const f = node(a, 'f');
+  await new Promise((r) => setTimeout(r, 40));
+  const v = { name: '', top: '', depth: 0 };
+  assert.is(p.viewOf(f, v), false);
+  let asked = 0;
+  assert.is(p.pathFromKernel(f, () => (asked++, 'a/f')), 'a/f');
+  assert.is(asked, 1);
+  assert.is(p.viewOf(f, v), true);
+  assert.equal({ ...v }, { name: 'f', top: 'a', depth: 2 });
+  // A path the records do not agree with renews nothing.
+  await new Promise((r) => setTimeout(r, 40));
+  assert.is(p.pathFromKernel(f, () => 'z/f'), 'z/f');
+  assert.is(p.viewOf(f, v), false);
+});
+
 test('many nodes: names decoded once per worker stay right across chunks', () => {
   const { p, node } = setup(60_000, 16384);
   const d = node(0, 'dir');

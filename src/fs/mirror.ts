@@ -317,7 +317,7 @@ export class Mirror implements Handler {
       if (name) path = path ? `${path}/${leaf}` : leaf;
     } else if (need === 'view') {
       const v = this.view;
-      if (!this.paths.viewOf(s, v)) Object.assign(v, viewOfPath(this.paths.pathOf(s, this.relPathOfDeciding)));
+      if (!this.paths.viewOf(s, v)) Object.assign(v, viewOfPath(this.paths.pathFromKernel(s, this.relPathOfDeciding)));
       if (name) {
         v.name = leaf;
         if (v.depth++ === 0) v.top = leaf;

@@ -244,8 +244,19 @@ export class PathCache {
     this.table.lock();
     const fresh = this.walk(s, false);
     this.table.unlock();
-    if (fresh !== undefined) return fresh;
+    return fresh !== undefined ? fresh : this.pathFromKernel(s, readPath);
+  }
+
+  /**
+   * The kernel's path of slot `s` (`readPath()`), renewing the records on
+   * the way when they agree with it: pathOf's answer when the records
+   * cannot be trusted, and what a decision asks when viewOf fails (whose
+   * walk pathOf would only repeat).
+   */
+  pathFromKernel(s: number, readPath: () => string): string {
+    if (s === 0) return '';
     const real = readPath();
+    if (this.ints === null) return real;
     this.table.lock();
     if (this.walk(s, true) === real) this.touch(s);
     this.table.unlock();
