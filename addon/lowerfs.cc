@@ -20,7 +20,7 @@ namespace {
 
 // Mirrors the St and Sfs enums in src/native/index.ts.
 enum St { kDev, kIno, kMode, kNlink, kUid, kGid, kRdev, kSize, kBlocks, kBlksize,
-          kAtime, kAtimeNs, kMtime, kMtimeNs, kCtime, kCtimeNs, kStLength };
+          kAtime, kAtimeNs, kMtime, kMtimeNs, kCtime, kCtimeNs, kSizeLo, kSizeHi, kStLength };
 enum Sfs { kFBlocks, kFBfree, kFBavail, kFFiles, kFFfree, kFBsize, kFNamelen, kFFrsize,
            kSfsLength };
 
@@ -79,6 +79,9 @@ Napi::Value fstatatFs(const Napi::CallbackInfo& info) {
   out[kGid] = st.st_gid;
   out[kRdev] = st.st_rdev;
   out[kSize] = st.st_size;
+  // A double holds sizes exactly only below 2^53: the halves carry all bits.
+  out[kSizeLo] = static_cast<uint64_t>(st.st_size) & 0xffffffffu;
+  out[kSizeHi] = static_cast<uint64_t>(st.st_size) >> 32;
   out[kBlocks] = st.st_blocks;
   out[kBlksize] = st.st_blksize;
   out[kAtime] = st.st_atim.tv_sec;

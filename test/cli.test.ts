@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { cli, scratch, mount, isMounted, waitUnmounted, USER, BIN } from './helpers.js';
+import { cli, code, scratch, mount, isMounted, waitUnmounted, USER, BIN } from './helpers.js';
 
 const t = suite('cli');
 let base: string;
@@ -49,6 +49,56 @@ t('a mount point already mounted is refused', () => {
   } finally {
     M.umount();
   }
+});
+
+t('umount removes the mount of a daemon that died, and no mount that is not passfs', async () => {
+  const M = mount([]);
+  try {
+    const { pid } = await M.status();
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(code(() => fs.statSync(M.mnt)), 'ENOTCONN', 'the dead mount answers ENOTCONN');
+    const r = cli(['umount', M.mnt]);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /no daemon was serving it/);
+    assert.not.ok(isMounted(M.mnt));
+  } finally {
+    if (isMounted(M.mnt)) M.umount();
+    else fs.rmSync(M.base, { recursive: true, force: true });
+  }
+  const tm = b('tmpfs');
+  fs.mkdirSync(tm);
+  spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', tm]);
+  try {
+    assert.ok(isMounted(tm));
+    const r = cli(['umount', tm]);
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, /is not a passfs mount \(it is tmpfs\)/);
+    assert.ok(isMounted(tm), 'the tmpfs stays');
+  } finally {
+    spawnSync('umount', [tm]);
+  }
+});
+
+t('a start refused for its policy leaves no audit file', () => {
+  const bad = b('bad.yaml');
+  fs.writeFileSync(bad, 'version: 1\ndefault: passthrough\nrules:\n  - match: { path: ["*"] }\n    action: frobnicate\n');
+  const audit = b('audit-new.jsonl');
+  fails(['mount', b('lower'), b('mnt'), '--policy', bad, '--audit', audit], /bad\.yaml:5/);
+  assert.not.ok(fs.existsSync(audit), 'no audit file was created');
+  fails(['mount', b('lower'), b('mnt'), '--audit', b('no/such/dir/audit.jsonl')], /cannot write audit log .*ENOENT/);
+  fails(['mount', b('lower'), b('mnt'), '--audit', b('lower')], /cannot write audit log .*EISDIR/);
+});
+
+t('policy check prints every problem, one line each', () => {
+  const bad = b('two.yaml');
+  fs.writeFileSync(bad, 'version: 1\ndefault: passthrough\nrules:\n  - matc: { path: ["*"] }\n    action: deny\n  - match: { path: ["*"] }\n    action: deny\n    errno: EACCESS\n');
+  const r = cli(['policy', 'check', bad]);
+  assert.is(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.ok(lines.length >= 2, r.stderr);
+  assert.match(r.stderr, /two\.yaml:4/);
+  assert.match(r.stderr, /two\.yaml:8/);
 });
 
 t('output into a pipe closed early (| head) ends quietly, status 0', () => {

@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { native } from '../src/native/index.js';
 import { AT_FDCWD } from '../src/fs/linux.js';
 import { mount, Mount, code, statOf, asUser, sh, scratch, USER, CONFIGS } from './helpers.js';
@@ -67,6 +68,66 @@ for (const cfg of CONFIGS) {
     assert.is(fs.statSync(M.l('attr.txt')).mtimeMs, 2000_000);
     assert.is(fs.statSync(M.l('attr.txt')).atimeMs, 1000_000);
     assert.equal(statOf(M.m('attr.txt')), statOf(M.l('attr.txt')));
+  });
+
+  t('timestamps before 1970 are set as given', () => {
+    fs.writeFileSync(M.m('old.txt'), 'x');
+    fs.utimesSync(M.m('old.txt'), new Date(-1000_000), new Date(-630720000_000)); // numbers below 0 would mean "now" to Node
+    const st = fs.statSync(M.l('old.txt'), { bigint: true });
+    assert.is(st.atimeNs, -1000n * 1_000_000_000n);
+    assert.is(st.mtimeNs, -630720000n * 1_000_000_000n);
+    assert.equal(statOf(M.m('old.txt')), statOf(M.l('old.txt')));
+  });
+
+  t('names longer than 255 bytes: ENAMETOOLONG, as on the lower file system', () => {
+    const long = 'n'.repeat(256);
+    fs.writeFileSync(M.m('short.txt'), 'x');
+    assert.is(code(() => fs.statSync(M.l(long))), 'ENAMETOOLONG');
+    assert.is(code(() => fs.statSync(M.m(long))), 'ENAMETOOLONG');
+    assert.is(code(() => fs.mkdirSync(M.m(long))), 'ENAMETOOLONG');
+    assert.is(code(() => fs.writeFileSync(M.m(long), 'x')), 'ENAMETOOLONG');
+    assert.is(code(() => fs.renameSync(M.m('short.txt'), M.m(long))), 'ENAMETOOLONG');
+    assert.is(code(() => fs.symlinkSync('short.txt', M.m(long))), 'ENAMETOOLONG');
+    fs.writeFileSync(M.m('n'.repeat(255)), 'x');
+    assert.ok(fs.existsSync(M.l('n'.repeat(255))));
+  });
+
+  t('offsets and sizes from 2^53 on: exact through passthrough, refused (never rounded) when mediated', () => {
+    // tmpfs takes files up to 2^63 - 1 bytes (ext4: 16 TiB), so the lower side can hold them.
+    const tl = scratch('passfs-tmpfs-');
+    sh(`mount -t tmpfs -o size=16m tmpfs ${tl}`);
+    let T: Mount | undefined;
+    try {
+      T = mount(cfg.args, path.join(tl, 'lower'));
+      const big = 2n ** 62n + 1n;
+      sh(`truncate -s ${big + 9n} ${T.l('big')}`);
+      assert.is(fs.statSync(T.m('big'), { bigint: true }).size, big + 9n, 'a size past 2^53 comes through exactly');
+      const w = spawnSync('dd', ['if=/dev/zero', `of=${T.m('w')}`, 'bs=10', 'count=1', `seek=${big}`, 'oflag=seek_bytes', 'conv=notrunc'], { encoding: 'utf8' });
+      const r = spawnSync('dd', [`if=${T.m('big')}`, 'of=/dev/null', 'bs=5', 'count=1', `skip=${big}`, 'iflag=skip_bytes'], { encoding: 'utf8' });
+      if (io === 'passthrough') {
+        // The kernel reads and writes the lower file itself: exact.
+        assert.is(w.status, 0, w.stderr);
+        assert.is(fs.statSync(T.l('w'), { bigint: true }).size, big + 10n);
+        assert.is(r.status, 0, r.stderr);
+      } else {
+        assert.is.not(w.status, 0);
+        assert.match(w.stderr, /File too large/);
+        assert.is(fs.statSync(T.l('w')).size, 0, 'nothing written at a rounded offset');
+        assert.is.not(r.status, 0);
+        assert.match(r.stderr, /Value too large/);
+      }
+      // A truncate is served by the daemon in every mode.
+      const tr = spawnSync('truncate', ['-s', String(big), T.m('t')], { encoding: 'utf8' });
+      assert.is.not(tr.status, 0);
+      assert.match(tr.stderr, /File too large/);
+      assert.is(fs.statSync(T.l('t')).size, 0);
+      sh(`truncate -s ${2 ** 53 - 1} ${T.m('t')}`);
+      assert.is(fs.statSync(T.l('t')).size, 2 ** 53 - 1);
+    } finally {
+      T?.umount();
+      sh(`umount ${tl}`);
+      fs.rmSync(tl, { recursive: true, force: true });
+    }
   });
 
   t('symlink and readlink; the daemon hands links back as text', () => {

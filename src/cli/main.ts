@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Daemon, DaemonOptions, UserError, defaultWorkers, preflight, log } from '../server/daemon.js';
 import { ask, logPath, RUN_DIR } from '../server/control.js';
-import { isMountpoint } from '../server/mounts.js';
+import { FSTYPE, mountAt } from '../server/mounts.js';
 import { native } from '../native/index.js';
 import { printStatus } from './status.js';
 import { runDemo } from './demo.js';
-import { loadPolicyFile, makeContext, explain } from '../policy/index.js';
+import { loadPolicyFile, makeContext, explain, PolicyError } from '../policy/index.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/passfs.js');
 
@@ -160,8 +160,10 @@ async function unmount(mountpoint: string): Promise<void> {
   try {
     r = await ask(real, { cmd: 'umount' });
   } catch {
-    // No daemon answers (it died): remove the stale mount directly.
-    if (!isMountpoint(real)) fail(`${real} is not mounted`);
+    // No daemon answers (it died): remove the stale mount directly, if it is ours.
+    const m = mountAt(real);
+    if (!m) fail(`${real} is not mounted`);
+    if (m.fstype !== FSTYPE) fail(`${real} is not a passfs mount (it is ${m.fstype}): not unmounting it`);
     const e = native.umount2(real, 0);
     if (e < 0) fail(`umount ${real}: ${native.errnoName(-e)}`);
     process.stdout.write(`passfs: ${real} unmounted (no daemon was serving it)\n`);
@@ -176,8 +178,14 @@ async function unmount(mountpoint: string): Promise<void> {
 /** The real path of a mount point given on the command line; a clear error when it does not exist. */
 function existingMountpoint(mountpoint: string): string {
   const mnt = path.resolve(mountpoint);
-  if (!fs.existsSync(mnt)) fail(`mount point ${mnt} does not exist`);
-  return fs.realpathSync(mnt);
+  try {
+    return fs.realpathSync(mnt);
+  } catch (e) {
+    // A FUSE mount whose daemon died answers ENOTCONN to everything, its own
+    // stat included: resolve its directory instead, so that umount can remove it.
+    if ((e as NodeJS.ErrnoException).code === 'ENOTCONN') return path.join(fs.realpathSync(path.dirname(mnt)), path.basename(mnt));
+    fail(`mount point ${mnt} does not exist`);
+  }
 }
 
 async function waitExit(pid: number, ms: number): Promise<void> {
@@ -281,6 +289,11 @@ policyCmd
       for (const w of p.warnings) process.stdout.write(`warning: ${w}\n`);
       process.stdout.write(`${file}: ok (${p.rules.length} rules, default ${p.default.action})\n`);
     } catch (e) {
+      // Every problem the loader found, one line each (not just the first).
+      if (e instanceof PolicyError) {
+        for (const l of e.lines().slice(0, -1)) process.stderr.write(`passfs: ${l}\n`);
+        fail(e.lines().at(-1)!);
+      }
       fail((e as Error).message);
     }
   });

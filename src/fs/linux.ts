@@ -3,8 +3,8 @@
 export const E = {
   PERM: 1, NOENT: 2, INTR: 4, IO: 5, BADF: 9, AGAIN: 11, NOMEM: 12, ACCES: 13,
   BUSY: 16, EXIST: 17, XDEV: 18, NODEV: 19, NOTDIR: 20, ISDIR: 21, INVAL: 22, NFILE: 23,
-  MFILE: 24, NOSPC: 28, ROFS: 30, RANGE: 34, NOSYS: 38, NOTEMPTY: 39, LOOP: 40,
-  NODATA: 61, OPNOTSUPP: 95, CONNABORTED: 103, STALE: 116,
+  MFILE: 24, FBIG: 27, NOSPC: 28, ROFS: 30, RANGE: 34, NAMETOOLONG: 36, NOSYS: 38, NOTEMPTY: 39, LOOP: 40,
+  NODATA: 61, OVERFLOW: 75, OPNOTSUPP: 95, CONNABORTED: 103, STALE: 116,
 } as const;
 
 export const O = {
@@ -44,3 +44,8 @@ export const MS_NODEV = 4;
 export const MNT_DETACH = 2;
 
 export const XATTR_CAPS = 'security.capability';
+
+/** The longest name a lower file system takes (one path component, in bytes). */
+export const NAME_MAX = 255;
+/** The most one read, write or copy_file_range moves (INT_MAX rounded down to a page). */
+export const MAX_RW_COUNT = 0x7ffff000;

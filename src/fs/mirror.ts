@@ -30,6 +30,7 @@ import { Complete, IoKind, MediatedEngine } from '../io/mediated.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_ISUID, S_ISGID, S_IXGRP, UTIME_NOW, UTIME_OMIT, SEEK_SET, XATTR_CAPS,
+  NAME_MAX, MAX_RW_COUNT,
 } from './linux.js';
 
 /** Handlers return a body length (>= 0), a negative errno, or NO_REPLY. */
@@ -168,12 +169,17 @@ export class Mirror implements Handler {
     return `/proc/self/fd/${fd}`;
   }
 
-  /** Names must be single, real components: the kernel never sends others, and we refuse them if it did. */
-  private badName(name: Uint8Array): boolean {
+  /**
+   * Why a name from the kernel cannot be used, as -errno (0: it can). FUSE
+   * passes names of any length to the daemon, which answers for NAME_MAX as
+   * the lower file system would; names must be single, real components: the
+   * kernel never sends others, and `other` refuses them if it did.
+   */
+  private nameError(name: Uint8Array, other: number): number {
     const n = name.length;
-    if (n === 0 || n > 255) return true;
-    if (name[0] === DOT && (n === 1 || (n === 2 && name[1] === DOT))) return true;
-    return name.indexOf(SLASH) >= 0;
+    if (n > NAME_MAX) return -E.NAMETOOLONG;
+    if (n === 0 || (name[0] === DOT && (n === 1 || (n === 2 && name[1] === DOT))) || name.indexOf(SLASH) >= 0) return other;
+    return 0;
   }
 
   /**
@@ -404,7 +410,8 @@ export class Mirror implements Handler {
     const p = this.slot(req.nodeid);
     if (p < 0) return -E.STALE;
     const name = req.name(0);
-    if (this.badName(name)) return -E.NOENT;
+    const bad = this.nameError(name, -E.NOENT);
+    if (bad) return bad;
     const r = this.enter(this.table.fd(p), name, rep, 0, p);
     return r < 0 ? r : ENTRY_OUT;
   }
@@ -461,14 +468,15 @@ export class Mirror implements Handler {
     }
     if (valid & FATTR_SIZE) {
       if (valid & FATTR_KILL_SUIDGID) this.killPrivs(fd, req);
-      const size = req.u64(16);
+      const size = req.offset(16);
+      if (size < 0) return -E.FBIG;
       r = fh >= 0 ? sys.ftruncate(fh, size) : sys.truncate(this.proc(fd), size);
       if (r < 0) return r;
     }
     if (valid & (FATTR_ATIME | FATTR_MTIME)) {
       const aNs = valid & FATTR_ATIME ? (valid & FATTR_ATIME_NOW ? UTIME_NOW : req.u32(56)) : UTIME_OMIT;
       const mNs = valid & FATTR_MTIME ? (valid & FATTR_MTIME_NOW ? UTIME_NOW : req.u32(60)) : UTIME_OMIT;
-      r = sys.utimensat(fd, EMPTY, req.u64(32), aNs, req.u64(40), mNs, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      r = sys.utimensat(fd, EMPTY, req.i64(32), aNs, req.i64(40), mNs, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
       if (r < 0) return r;
     }
     r = this.stat(fd);
@@ -495,7 +503,8 @@ export class Mirror implements Handler {
     const p = this.slot(req.nodeid);
     if (p < 0) return -E.STALE;
     const name = req.name(nameOff);
-    if (this.badName(name)) return -E.INVAL;
+    const bad = this.nameError(name, -E.INVAL);
+    if (bad) return bad;
     return [this.table.fd(p), name];
   }
 
@@ -549,7 +558,8 @@ export class Mirror implements Handler {
     const np = this.slot(req.u64(0));
     if (np < 0) return -E.STALE;
     const newName = req.name(req.after(nameOff));
-    if (this.badName(newName)) return -E.INVAL;
+    const bad = this.nameError(newName, -E.INVAL);
+    if (bad) return bad;
     const r = this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
     if (r === 0 && this.policy) {
       // The policy's remembered paths follow the move (paths.ts).
@@ -751,16 +761,20 @@ export class Mirror implements Handler {
 
   private read(req: Request, _rep: Reply, x: Exchange): number {
     const fh = req.u64(0);
+    const off = req.offset(8);
+    if (off < 0) return -E.OVERFLOW;
     if (fhFlags(fh) & 2) this.auditIo(req, 'read', fh % TWO32, req.u32(16));
-    return this.viaEngine(x, this.engine.read(x, fh % TWO32, req.u32(16), req.u64(8)));
+    return this.viaEngine(x, this.engine.read(x, fh % TWO32, req.u32(16), off));
   }
 
   private write(req: Request, _rep: Reply, x: Exchange): number {
     const fh = req.u64(0);
     const fd = fh % TWO32;
+    const off = req.offset(8);
+    if (off < 0) return -E.FBIG;
     if (fhFlags(fh) & 2) this.auditIo(req, 'write', fd, req.u32(16));
     if (req.u32(20) & FUSE_WRITE_KILL_SUIDGID) this.killPrivs(fd, req);
-    return this.viaEngine(x, this.engine.write(x, fd, req.u32(16), req.u64(8)));
+    return this.viaEngine(x, this.engine.write(x, fd, req.u32(16), off));
   }
 
   /** Engines return a finished reply length or PENDING; dispatch wants a body length or a marker. */
@@ -815,18 +829,27 @@ export class Mirror implements Handler {
   }
 
   private fallocate(req: Request, _rep: Reply, x: Exchange): number {
-    return this.viaEngine(x, this.engine.fallocate(x, req.u64(0) % TWO32, req.u32(24), req.u64(8), req.u64(16)));
+    const off = req.offset(8);
+    const len = req.offset(16);
+    if (off < 0 || len < 0) return -E.FBIG;
+    return this.viaEngine(x, this.engine.fallocate(x, req.u64(0) % TWO32, req.u32(24), off, len));
   }
 
   private lseek(req: Request, rep: Reply): number {
-    const r = this.sys.lseek(req.u64(0) % TWO32, req.u64(8), req.u32(16));
+    const off = req.offset(8);
+    if (off < 0) return -E.OVERFLOW;
+    const r = this.sys.lseek(req.u64(0) % TWO32, off, req.u32(16));
     if (r < 0) return r;
     rep.u64(0, r);
     return 8;
   }
 
   private copyFileRange(req: Request, rep: Reply): number {
-    const n = this.sys.copyFileRange(req.u64(0) % TWO32, req.u64(8), req.u64(24) % TWO32, req.u64(32), req.u64(40), 0);
+    const inOff = req.offset(8);
+    const outOff = req.offset(32);
+    if (inOff < 0 || outOff < 0) return -E.FBIG;
+    // A shorter copy is allowed; the kernel copies at most MAX_RW_COUNT per call anyway.
+    const n = this.sys.copyFileRange(req.u64(0) % TWO32, inOff, req.u64(24) % TWO32, outOff, Math.min(req.u64(40), MAX_RW_COUNT), 0);
     if (n < 0) return n;
     if (req.opcode === Op.COPY_FILE_RANGE_64) {
       rep.u64(0, n);

@@ -45,6 +45,18 @@ export class Request {
   i32(off: number): number { return this.dv.getInt32(this.at(off), true); }
   u64(off: number): number { return readU64(this.dv, this.at(off)); }
   big64(off: number): bigint { return this.dv.getBigUint64(this.at(off), true); }
+  /** A signed 64-bit field (timestamps: before 1970 they are negative). */
+  i64(off: number): number { const at = this.at(off); return this.dv.getUint32(at, true) + this.dv.getInt32(at + 4, true) * TWO32; }
+  /**
+   * A file offset or size: exact below 2^53 (8 PiB), -1 from there on. A
+   * double cannot hold more, and rounding would put data at the wrong place:
+   * callers refuse such values instead (EFBIG, EOVERFLOW).
+   */
+  offset(off: number): number {
+    const at = this.at(off);
+    const hi = this.dv.getUint32(at + 4, true);
+    return hi < OFFSET_HI_LIMIT ? this.dv.getUint32(at, true) + hi * TWO32 : -1;
+  }
 
   /** A NUL-terminated name starting at arg offset `off`: its bytes (without NUL). */
   name(off: number): Uint8Array {
@@ -117,7 +129,8 @@ export class Reply {
     const dv = this.dv;
     const o = this.at(off);
     writeU64(dv, o, st[St.ino]);
-    writeU64(dv, o + 8, st[St.size]);
+    dv.setUint32(o + 8, st[St.sizeLo], true);
+    dv.setUint32(o + 12, st[St.sizeHi], true);
     writeU64(dv, o + 16, st[St.blocks]);
     writeU64(dv, o + 24, st[St.atime]);
     writeU64(dv, o + 32, st[St.mtime]);
@@ -158,6 +171,9 @@ export class Reply {
 
 export const ENTRY_SIZE = ENTRY_OUT;
 export const ATTR_SIZE = ATTR;
+
+/** The high word of 2^53: offsets from there on cannot be held exactly. */
+const OFFSET_HI_LIMIT = 1 << 21;
 
 export function readU64(dv: DataView, off: number): number {
   return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * TWO32;

@@ -14,10 +14,14 @@ import path from 'node:path';
 
 export type Name = string | Uint8Array;
 
-/** Indexes into the Float64Array filled by `fstatat`. */
+/**
+ * Indexes into the Float64Array filled by `fstatat`. `size` is a double
+ * (exact below 2^53); `sizeLo`/`sizeHi`, its two 32-bit halves, are what
+ * the kernel is told, so a file past 8 PiB keeps its exact size.
+ */
 export const enum St {
   dev = 0, ino, mode, nlink, uid, gid, rdev, size, blocks, blksize,
-  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, LENGTH,
+  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, sizeLo, sizeHi, LENGTH,
 }
 
 /** Indexes into the Float64Array filled by `fstatfs`. */

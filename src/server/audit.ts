@@ -6,6 +6,7 @@
 // fails, or falls more than BACKLOG bytes behind, the audit is "broken": the
 // daemon says so once, and with --audit-failure deny refuses opens from then on.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Writable } from 'node:stream';
 
 const BACKLOG = 16 << 20;
@@ -50,10 +51,21 @@ export class AuditLog {
 /** Check an audit destination before mounting: a clear error instead of a broken trail later. */
 export function checkAuditDest(dest: string): string | null {
   if (dest === '-') return null;
+  // Checked without creating it: a start refused later leaves no empty log behind.
+  const why = (e: unknown) => `cannot write audit log ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   try {
-    fs.closeSync(fs.openSync(dest, 'a'));
+    if (fs.statSync(dest).isDirectory()) return `cannot write audit log ${dest}: EISDIR`;
+    fs.accessSync(dest, fs.constants.W_OK);
     return null;
   } catch (e) {
-    return `cannot write audit log ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return why(e);
+  }
+  try {
+    const dir = path.dirname(path.resolve(dest));
+    if (!fs.statSync(dir).isDirectory()) return `cannot write audit log ${dest}: ENOTDIR`;
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    return null;
+  } catch (e) {
+    return why(e);
   }
 }

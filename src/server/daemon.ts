@@ -17,7 +17,7 @@ import { allocatePathMemory, PathMemory } from '../fs/paths.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
 import { allocateStats, summarize, C } from './stats.js';
 import { ControlServer } from './control.js';
-import { isMountpoint } from './mounts.js';
+import { FSTYPE, isMountpoint } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
 import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
 import { AuditFailure, checkAuditDest } from './audit.js';
@@ -115,6 +115,14 @@ export function preflight(o: DaemonOptions): void {
     throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
   }
   if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new UserError('--workers must be an integer from 1 to 64');
+  // The policy before the audit log: a start refused for its policy creates no log file.
+  if (o.policy) {
+    try {
+      loadPolicyFile(o.policy);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  }
   if (o.audit) {
     const err = checkAuditDest(o.audit);
     if (err) throw new UserError(err);
@@ -201,7 +209,7 @@ export class Daemon {
     this.table.init(this.rootFd, st[St.dev], st[St.ino]);
     const data = [`fd=${devFd}`, 'rootmode=40000', 'user_id=0', 'group_id=0', 'default_permissions'];
     if (opt.allowOther) data.push('allow_other');
-    const r = native.mount(`passfs:${this.lower}`, this.mountpoint, 'fuse.passfs', 0, data.join(','));
+    const r = native.mount(`passfs:${this.lower}`, this.mountpoint, FSTYPE, 0, data.join(','));
     if (r < 0) throw new UserError(`mount ${this.mountpoint}: ${native.errnoName(-r)}`);
     this.mounted = true;
     // The first request is always INIT; answer it here, before any worker exists.

@@ -24,6 +24,16 @@ export function mounts(): MountEntry[] {
   return out;
 }
 
+/** The file system type passfs mounts with. */
+export const FSTYPE = 'fuse.passfs';
+
+/** The mount on top at `real` (a real path), if any. */
+export function mountAt(real: string): MountEntry | undefined {
+  let top: MountEntry | undefined;
+  for (const m of mounts()) if (m.mountpoint === real) top = m;
+  return top;
+}
+
 export function isMountpoint(p: string): boolean {
   let real: string;
   try {
