@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mount, Mount, scratch, code, asUser } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { mount, Mount, scratch, code, asUser, USER } from './helpers.js';
 
 const t = suite('confinement');
 let M: Mount;
@@ -93,3 +94,42 @@ t('the kernel keeps checking permissions (default_permissions)', () => {
 });
 
 t.run();
+
+t('a create racing a file that appears on the lower side opens it only as the caller could', async () => {
+  // The kernel's lookup finds no "y", then root's 0600 file is renamed to
+  // "y" on the lower side before the CREATE: the daemon must not open it as root.
+  fs.mkdirSync(M.l('race'));
+  fs.chownSync(M.l('race'), USER.uid, USER.gid);
+  fs.writeFileSync(M.l('race', 'rootfile'), 'root only\n', { mode: 0o600 });
+  const flip = spawn(process.execPath, ['-e', `
+    const fs = require('fs'); const a = ${JSON.stringify(M.l('race', 'rootfile'))}, b = ${JSON.stringify(M.l('race', 'y'))};
+    const end = Date.now() + 20000;
+    while (Date.now() < end) { try { fs.renameSync(a, b); fs.renameSync(b, a); } catch {} }`], { stdio: 'ignore' });
+  try {
+    asUser('for i in $(seq 1 400); do echo PWNED >> y 2>/dev/null; done', M.m('race'));
+  } finally {
+    flip.kill('SIGKILL');
+    await new Promise((r) => flip.once('exit', r));
+  }
+  const owned = ['rootfile', 'y'].map((n) => M.l('race', n)).filter((p) => fs.existsSync(p) && fs.statSync(p).uid === 0);
+  assert.is(owned.length, 1);
+  assert.is(fs.readFileSync(owned[0], 'utf8'), 'root only\n', 'root\'s file was not written through the race');
+});
+
+t('fallocate and copy_file_range by a non-root caller clear suid/sgid, as natively', () => {
+  fs.writeFileSync(M.l('src'), 'BBBB');
+  for (const n of ['fa', 'cfr']) {
+    fs.writeFileSync(M.l(n), 'AAAAAAAA');
+    fs.chownSync(M.l(n), USER.uid, USER.gid);
+    fs.chmodSync(M.l(n), 0o6775);
+  }
+  fs.chmodSync(M.l('src'), 0o644);
+  const py = (s: string) => asUser(`python3 -c '${s}'`, M.mnt);
+  let r = py('import os; fd = os.open("fa", os.O_WRONLY); os.posix_fallocate(fd, 0, 65536)');
+  assert.is(r.status, 0, r.stderr);
+  r = py('import os; i = os.open("src", os.O_RDONLY); o = os.open("cfr", os.O_WRONLY); os.copy_file_range(i, o, 4, 0, 0)');
+  assert.is(r.status, 0, r.stderr);
+  assert.is(fs.statSync(M.l('fa')).mode & 0o7777, 0o775);
+  assert.is(fs.statSync(M.l('cfr')).mode & 0o7777, 0o775);
+  assert.is(fs.readFileSync(M.l('cfr'), 'utf8'), 'BBBBAAAA');
+});

@@ -232,14 +232,64 @@ export class Mirror implements Handler {
    * A new node belongs to the caller. The daemon creates as root (so the
    * lower fs applies setgid-directory inheritance), then hands it over.
    */
-  private chownNew(pfd: number, name: Uint8Array, req: Request, mode: number): void {
+  private chownNew(pfd: number, fd: number, req: Request, mode: number): void {
     if (req.uid === 0 && req.gid === 0) return;
     const { sys, st2 } = this;
     let gid = req.gid;
     if (sys.fstatat(pfd, EMPTY, AT_EMPTY_PATH, st2) === 0 && (st2[St.mode] & S_ISGID)) gid = st2[St.gid];
-    sys.fchownat(pfd, name, req.uid, gid, AT_SYMLINK_NOFOLLOW);
+    // By the handle of the node the daemon made, never by its name again: on
+    // the lower side the name can be swapped meanwhile (for a symlink to any
+    // file on the host, say), and root would chown or chmod that instead.
+    sys.fchownat(fd, EMPTY, req.uid, gid, AT_EMPTY_PATH);
     // chown drops suid/sgid on regular files; put back what the caller asked for.
-    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(pfd, name, mode & 0o7777);
+    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(AT_FDCWD, this.proc(fd), mode & 0o7777);
+  }
+
+  /**
+   * Give the node just made at `name` (by mknod, mkdir or symlink, which
+   * return no handle) to its caller: only if the name still holds a node of
+   * that type, root's, with one link (a directory: any), i.e. not something
+   * swapped in on the lower side since.
+   */
+  private chownMade(pfd: number, name: Uint8Array, req: Request, mode: number): void {
+    if (req.uid === 0 && req.gid === 0) return;
+    const { sys, st2 } = this;
+    const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    if (h < 0) return;
+    const type = (mode & S_IFMT) || S_IFREG;
+    if (sys.fstatat(h, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st2) === 0 && (st2[St.mode] & S_IFMT) === type &&
+        st2[St.uid] === 0 && (type === S_IFDIR || st2[St.nlink] === 1)) {
+      this.chownNew(pfd, h, req, type | (mode & 0o7777));
+    }
+    sys.close(h);
+  }
+
+  /**
+   * A create without O_EXCL that found the name taken (the file appeared on
+   * the lower side after the kernel's lookup said it was not there): open it
+   * as the caller could, not as root. Regular files only (a FIFO would block
+   * the worker, a directory or a link is not what a create opens), and the
+   * caller's access checked against the mode bits as the kernel would have.
+   */
+  private openExisting(pfd: number, name: Uint8Array, callerFlags: number, flags: number, req: Request): number {
+    const { sys, st2 } = this;
+    const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    if (h < 0) return h;
+    try {
+      const r = sys.fstatat(h, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st2);
+      if (r < 0) return r;
+      if ((st2[St.mode] & S_IFMT) !== S_IFREG) return -E.EXIST;
+      if (req.uid !== 0) {
+        const acc = callerFlags & O.ACCMODE;
+        const want = (acc !== O.WRONLY ? 4 : 0) | (acc !== O.RDONLY || (callerFlags & O.TRUNC) ? 2 : 0);
+        const m = st2[St.mode];
+        const bits = req.uid === st2[St.uid] ? (m >> 6) & 7 : this.inGroup(req, st2[St.gid]) ? (m >> 3) & 7 : m & 7;
+        if ((bits & want) !== want) return -E.ACCES;
+      }
+      return sys.reopen(h, flags | O.CLOEXEC);
+    } finally {
+      sys.close(h);
+    }
   }
 
   /**
@@ -494,7 +544,7 @@ export class Mirror implements Handler {
   /** The common tail of the node-creating requests: hand the node to the caller, then look it up. */
   private created(pfd: number, name: Uint8Array, req: Request, rep: Reply, mode: number, r: number): number {
     if (r < 0) return r;
-    this.chownNew(pfd, name, req, mode);
+    this.chownMade(pfd, name, req, mode);
     const e = this.enter(pfd, name, rep, 0, req.nodeid - 1);
     return e < 0 ? e : ENTRY_OUT;
   }
@@ -742,10 +792,10 @@ export class Mirror implements Handler {
     let fd = sys.openat2(pfd, name, base | O.CREAT | O.EXCL | O.CLOEXEC, mode, RESOLVE_CONFINED);
     if (fd === -E.EXIST && !(flags & O.EXCL)) {
       created = false;
-      fd = sys.openat2(pfd, name, base | O.CLOEXEC, 0, RESOLVE_CONFINED);
+      fd = this.openExisting(pfd, name, flags, base, req);
     }
     if (fd < 0) return fd;
-    if (created) this.chownNew(pfd, name, req, S_IFREG | mode);
+    if (created) this.chownNew(pfd, fd, req, S_IFREG | mode);
     const e = this.enter(pfd, name, rep, 0, req.nodeid - 1);
     if (e < 0) {
       sys.close(fd);
@@ -832,7 +882,11 @@ export class Mirror implements Handler {
     const off = req.offset(8);
     const len = req.offset(16);
     if (off < 0 || len < 0) return -E.FBIG;
-    return this.viaEngine(x, this.engine.fallocate(x, req.u64(0) % TWO32, req.u32(24), off, len));
+    const fd = req.u64(0) % TWO32;
+    // Natively a change of the file clears suid/sgid unless the caller has
+    // CAP_FSETID; with KILLPRIV_V2 that is the daemon's duty (fuse/init.ts).
+    if (req.uid !== 0) this.killPrivs(fd, req);
+    return this.viaEngine(x, this.engine.fallocate(x, fd, req.u32(24), off, len));
   }
 
   private lseek(req: Request, rep: Reply): number {
@@ -848,6 +902,7 @@ export class Mirror implements Handler {
     const inOff = req.offset(8);
     const outOff = req.offset(32);
     if (inOff < 0 || outOff < 0) return -E.FBIG;
+    if (req.uid !== 0) this.killPrivs(req.u64(24) % TWO32, req); // as for fallocate
     // A shorter copy is allowed; the kernel copies at most MAX_RW_COUNT per call anyway.
     const n = this.sys.copyFileRange(req.u64(0) % TWO32, inOff, req.u64(24) % TWO32, outOff, Math.min(req.u64(40), MAX_RW_COUNT), 0);
     if (n < 0) return n;
