@@ -58,6 +58,9 @@ t('umount removes the mount of a daemon that died, and no mount that is not pass
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
     assert.is(code(() => fs.statSync(M.mnt)), 'ENOTCONN', 'the dead mount answers ENOTCONN');
+    const again = cli(['mount', M.lower, M.mnt]);
+    assert.is.not(again.status, 0);
+    assert.match(again.stderr, /is the mount of a daemon that died: passfs umount it first/);
     const r = cli(['umount', M.mnt]);
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /no daemon was serving it/);

@@ -291,8 +291,9 @@ policyCmd
     } catch (e) {
       // Every problem the loader found, one line each (not just the first).
       if (e instanceof PolicyError) {
-        for (const l of e.lines().slice(0, -1)) process.stderr.write(`passfs: ${l}\n`);
-        fail(e.lines().at(-1)!);
+        const lines = e.lines();
+        for (const l of lines.slice(0, -1)) process.stderr.write(`passfs: ${l}\n`);
+        fail(lines[lines.length - 1]);
       }
       fail((e as Error).message);
     }

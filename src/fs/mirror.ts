@@ -185,18 +185,20 @@ export class Mirror implements Handler {
   /**
    * Resolve `name` under the directory handle `pfd`, count one lookup and
    * write a fuse_entry_out at body offset `off`. Returns 0 or -errno.
+   * `opened`: a create's open file, which is the entry (the name may hold
+   * another file by now, swapped in on the lower side).
    */
-  private enter(pfd: number, name: Uint8Array, rep: Reply, off: number, parent: number): number {
+  private enter(pfd: number, name: Uint8Array, rep: Reply, off: number, parent: number, opened = -1): number {
     const { sys, table, st } = this;
     const mark = this.paths.mark();
-    let r = sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st);
+    let r = opened >= 0 ? sys.fstatat(opened, EMPTY, AT_EMPTY_PATH, st) : sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st);
     if (r < 0) return r;
     table.lock();
     let s = table.find(st[St.dev], st[St.ino]);
     if (s >= 0) table.addLookup(s);
     table.unlock();
     if (s < 0) {
-      const fd = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+      const fd = opened >= 0 ? sys.reopen(opened, O.PATH | O.CLOEXEC) : sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
       if (fd < 0) return fd;
       r = sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st);
       if (r < 0) { sys.close(fd); return r; }
@@ -796,10 +798,13 @@ export class Mirror implements Handler {
     }
     if (fd < 0) return fd;
     if (created) this.chownNew(pfd, fd, req, S_IFREG | mode);
-    const e = this.enter(pfd, name, rep, 0, req.nodeid - 1);
+    const e = this.enter(pfd, name, rep, 0, req.nodeid - 1, fd);
     if (e < 0) {
+      // Undo the create, if the name still holds the file it made.
+      const { st, st2 } = this;
+      if (created && sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st) === 0 && sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st2) === 0 &&
+          st[St.ino] === st2[St.ino] && st[St.dev] === st2[St.dev]) sys.unlinkat(pfd, name, 0);
       sys.close(fd);
-      if (created) sys.unlinkat(pfd, name, 0);
       return e;
     }
     const s = rep.dv.getUint32(rep.at(0), true) - 1;

@@ -91,15 +91,20 @@ export function log(msg: string): void {
   process.stderr.write(`passfs: ${msg}\n`);
 }
 
-/** Validate what we can before touching anything; every failure is one clear line. */
-export function preflight(o: DaemonOptions): void {
+/**
+ * Validate what we can before touching anything; every failure is one clear
+ * line. Returns the policy, loaded here (once) so that a start refused for
+ * it has created nothing: no audit log, no log file of a background start.
+ */
+export function preflight(o: DaemonOptions): Policy | null {
   if (process.getuid?.() !== 0) throw new UserError('passfs must run as root (it mounts and registers backing files)');
   if (!fs.existsSync('/dev/fuse')) throw new UserError('/dev/fuse is missing: load the fuse module (modprobe fuse)');
   const dirCheck = (what: string, p: string) => {
     let st: fs.Stats;
     try {
       st = fs.statSync(p);
-    } catch {
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOTCONN') throw new UserError(`${what} ${p} is the mount of a daemon that died: passfs umount it first`);
       throw new UserError(`${what} ${p} does not exist`);
     }
     if (!st.isDirectory()) throw new UserError(`${what} ${p} is not a directory`);
@@ -115,10 +120,10 @@ export function preflight(o: DaemonOptions): void {
     throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
   }
   if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new UserError('--workers must be an integer from 1 to 64');
-  // The policy before the audit log: a start refused for its policy creates no log file.
+  let policy: Policy | null = null;
   if (o.policy) {
     try {
-      loadPolicyFile(o.policy);
+      policy = loadPolicyFile(o.policy);
     } catch (e) {
       throw new UserError((e as Error).message);
     }
@@ -130,6 +135,7 @@ export function preflight(o: DaemonOptions): void {
   if (o.transport === 'uring' && !uringEnabled()) {
     throw new UserError(`--transport uring: FUSE over io_uring is off in this kernel (enable it with: echo Y > ${URING_PARAM})`);
   }
+  return policy;
 }
 
 export class Daemon {
@@ -167,7 +173,7 @@ export class Daemon {
 
   /** Mount and start serving. Resolves once the mount is live and every worker is up. */
   static async start(opt: DaemonOptions): Promise<Daemon> {
-    preflight(opt);
+    const policy = preflight(opt);
     const lower = fs.realpathSync(opt.lower);
     const mountpoint = fs.realpathSync(opt.mountpoint);
     native.umask(0); // modes from the kernel are already masked with the caller's umask
@@ -180,15 +186,9 @@ export class Daemon {
       throw new UserError(`cannot open /dev/fuse: ${native.errnoName(-devFd)}`);
     }
     const d = new Daemon(opt, lower, mountpoint, rootFd, devFd);
-    if (opt.policy) {
-      try {
-        d.policy = loadPolicyFile(opt.policy);
-        d.policyLoadedAt = new Date();
-      } catch (e) {
-        native.close(rootFd);
-        native.close(devFd);
-        throw new UserError((e as Error).message);
-      }
+    if (policy) {
+      d.policy = policy;
+      d.policyLoadedAt = new Date();
     }
     try {
       d.mount();

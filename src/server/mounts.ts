@@ -41,5 +41,5 @@ export function isMountpoint(p: string): boolean {
   } catch {
     return false;
   }
-  return mounts().some((m) => m.mountpoint === real);
+  return mountAt(real) !== undefined;
 }
