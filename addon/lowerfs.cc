@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,9 +21,10 @@ namespace {
 
 // Mirrors the St and Sfs enums in src/native/index.ts.
 enum St { kDev, kIno, kMode, kNlink, kUid, kGid, kRdev, kSize, kBlocks, kBlksize,
-          kAtime, kAtimeNs, kMtime, kMtimeNs, kCtime, kCtimeNs, kSizeLo, kSizeHi, kStLength };
+          kAtime, kAtimeNs, kMtime, kMtimeNs, kCtime, kCtimeNs, kSizeLo, kSizeHi, kMountRoot,
+          kStLength };
 enum Sfs { kFBlocks, kFBfree, kFBavail, kFFiles, kFFfree, kFBsize, kFNamelen, kFFrsize,
-           kSfsLength };
+           kFFlags, kSfsLength };
 
 // Every fd this addon opens is close-on-exec: the daemon may spawn helpers
 // (fusermount, tests) that must not inherit lower-file-system handles.
@@ -68,28 +70,31 @@ Napi::Value fstatatFs(const Napi::CallbackInfo& info) {
   int flags = a.i32(2);
   double* out = a.f64(3, kStLength);
   if (!a.ok()) return a.failure();
-  struct stat st;
-  int rc = fstatat(dirFd, path, &st, flags);
+  // statx, not fstatat: the same work, plus whether the node is the root of
+  // a mount (a mount inside LOWER, whose flags the mirror must respect).
+  struct statx st;
+  int rc = statx(dirFd, path, flags, STATX_BASIC_STATS, &st);
   if (rc < 0) return sysResult(a.env(), rc);
-  out[kDev] = st.st_dev;
-  out[kIno] = st.st_ino;
-  out[kMode] = st.st_mode;
-  out[kNlink] = st.st_nlink;
-  out[kUid] = st.st_uid;
-  out[kGid] = st.st_gid;
-  out[kRdev] = st.st_rdev;
-  out[kSize] = st.st_size;
+  out[kDev] = makedev(st.stx_dev_major, st.stx_dev_minor);
+  out[kIno] = st.stx_ino;
+  out[kMode] = st.stx_mode;
+  out[kNlink] = st.stx_nlink;
+  out[kUid] = st.stx_uid;
+  out[kGid] = st.stx_gid;
+  out[kRdev] = makedev(st.stx_rdev_major, st.stx_rdev_minor);
+  out[kSize] = st.stx_size;
   // A double holds sizes exactly only below 2^53: the halves carry all bits.
-  out[kSizeLo] = static_cast<uint64_t>(st.st_size) & 0xffffffffu;
-  out[kSizeHi] = static_cast<uint64_t>(st.st_size) >> 32;
-  out[kBlocks] = st.st_blocks;
-  out[kBlksize] = st.st_blksize;
-  out[kAtime] = st.st_atim.tv_sec;
-  out[kAtimeNs] = st.st_atim.tv_nsec;
-  out[kMtime] = st.st_mtim.tv_sec;
-  out[kMtimeNs] = st.st_mtim.tv_nsec;
-  out[kCtime] = st.st_ctim.tv_sec;
-  out[kCtimeNs] = st.st_ctim.tv_nsec;
+  out[kSizeLo] = st.stx_size & 0xffffffffu;
+  out[kSizeHi] = st.stx_size >> 32;
+  out[kBlocks] = st.stx_blocks;
+  out[kBlksize] = st.stx_blksize;
+  out[kAtime] = st.stx_atime.tv_sec;
+  out[kAtimeNs] = st.stx_atime.tv_nsec;
+  out[kMtime] = st.stx_mtime.tv_sec;
+  out[kMtimeNs] = st.stx_mtime.tv_nsec;
+  out[kCtime] = st.stx_ctime.tv_sec;
+  out[kCtimeNs] = st.stx_ctime.tv_nsec;
+  out[kMountRoot] = (st.stx_attributes_mask & st.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
   return Napi::Number::New(a.env(), 0);
 }
 
@@ -109,6 +114,8 @@ Napi::Value fstatfsFs(const Napi::CallbackInfo& info) {
   out[kFBsize] = sf.f_bsize;
   out[kFNamelen] = sf.f_namelen;
   out[kFFrsize] = sf.f_frsize;
+  // ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC...: the mount's flags.
+  out[kFFlags] = sf.f_flags;
   return Napi::Number::New(a.env(), 0);
 }
 

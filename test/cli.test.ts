@@ -93,6 +93,37 @@ t('a start refused for its policy leaves no audit file', () => {
   fails(['mount', b('lower'), b('mnt'), '--audit', b('lower')], /cannot write audit log .*EISDIR/);
 });
 
+t('the audit file is created 0600 (or --audit-mode) and owned by root; one others may write is refused', () => {
+  const policy = b('audit-policy.yaml');
+  fs.writeFileSync(policy, 'version: 1\ndefault: passthrough\nrules: []\n');
+  for (const [args, mode] of [[[], 0o600], [['--audit-mode', '0640'], 0o640]] as const) {
+    const audit = b(`audit-${mode.toString(8)}.jsonl`);
+    const M = mount(['--policy', policy, '--audit', audit, ...args]);
+    try {
+      fs.writeFileSync(M.m('f'), 'x');
+      const st = fs.statSync(audit);
+      assert.is(st.mode & 0o7777, mode, `mode of the audit file (${args.join(' ') || 'default'})`);
+      assert.is(st.uid, 0);
+      assert.ok(fs.readFileSync(audit, 'utf8').includes('"decision"'), 'lines are written');
+    } finally {
+      M.umount();
+    }
+  }
+  // An existing file that group, others or another user may write: refused, untouched, nothing mounted.
+  const shared = b('audit-shared.jsonl');
+  fs.writeFileSync(shared, 'forged\n');
+  fs.chmodSync(shared, 0o666);
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', shared], /audit log .*audit-shared\.jsonl is writable by others \(mode 0666\)/);
+  fs.chmodSync(shared, 0o620);
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', shared], /is writable by its group \(mode 0620\)/);
+  fs.chmodSync(shared, 0o600);
+  fs.chownSync(shared, USER.uid, USER.gid);
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', shared], /belongs to uid 4321/);
+  assert.is(fs.readFileSync(shared, 'utf8'), 'forged\n');
+  fails(['mount', b('lower'), b('mnt'), '--audit', b('a.jsonl'), '--audit-mode', '0666'], /--audit-mode.*writable by group or others/);
+  fails(['mount', b('lower'), b('mnt'), '--audit', b('a.jsonl'), '--audit-mode', 'rw'], /--audit-mode.*octal/);
+});
+
 t('policy check prints every problem, one line each', () => {
   const bad = b('two.yaml');
   fs.writeFileSync(bad, 'version: 1\ndefault: passthrough\nrules:\n  - matc: { path: ["*"] }\n    action: deny\n  - match: { path: ["*"] }\n    action: deny\n    errno: EACCESS\n');

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { mount, Mount } from './helpers.js';
+import { logPath } from '../src/server/control.js';
 
 const t = suite('passthrough fallback');
 let inner: Mount;
@@ -32,6 +33,16 @@ t('a refused backing file falls back to mediated I/O without errors', async () =
   assert.ok(s.requests.WRITE > 0 && s.requests.READ > 0);
   // the inner mount, on an ordinary fs, does pass through
   assert.ok((await inner.status()).opens.passthrough >= 3);
+});
+
+t('a burst of refused backing files leaves a bounded log', async () => {
+  fs.writeFileSync(outer.m('burst'), 'b');
+  for (let i = 0; i < 2000; i++) fs.closeSync(fs.openSync(outer.m('burst'), 'r'));
+  const log = fs.readFileSync(logPath(fs.realpathSync(outer.mnt)), 'utf8').split('\n');
+  const refused = log.filter((l) => l.includes('passthrough refused'));
+  const workers = (await outer.status()).workers.count;
+  assert.ok(refused.length >= 1 && refused.length <= 10 * workers, `${refused.length} lines about refused backing files (${workers} workers, 10 each)`);
+  assert.ok(log.length < 40, `${log.length} log lines`);
 });
 
 t.run();

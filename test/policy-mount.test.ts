@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mount, Mount, asUser, cli, code, scratch, sh, USER } from './helpers.js';
 
 const POLICY = `version: 1
@@ -221,6 +221,31 @@ t('reload: a valid file takes effect for new opens; an invalid one is refused wi
   process.kill((await M.status()).pid, 'SIGHUP');
   await new Promise((r) => setTimeout(r, 300));
   assert.is(code(() => fs.readFileSync(M.m('secrets/key'))), 'EPERM');
+});
+
+t('a file below a 5000-byte path is decided by its path, as deep as natively', () => {
+  // Fifty 99-byte directories: deeper than PATH_MAX, so the kernel cannot
+  // tell the daemon the path; the shell reaches it one cd at a time.
+  const D = 'd'.repeat(99);
+  const deep = (top: string) => spawnSync('sh', ['-c',
+    `cd "$1" && i=0 && while [ $i -lt 50 ]; do mkdir -p ${D} && cd -P ${D} || exit 2; i=$((i+1)); done; echo deep > f && cat f`, 'sh', top],
+  { encoding: 'utf8' });
+  fs.mkdirSync(M.l('plain-native'));
+  try {
+    const native = deep(M.l('plain-native'));
+    assert.is(native.stdout, 'deep\n', native.stderr);
+    const through = deep(M.m('plain'));
+    assert.is(through.stdout, 'deep\n', through.stderr);
+    assert.is(through.status, 0);
+    // The path decides: below secrets/ the create is denied as the policy says.
+    const denied = deep(M.m('secrets'));
+    assert.match(denied.stderr, /Operation not permitted/);
+    const line = audit().find((l) => l.create && l.path.startsWith('plain/') && l.path.endsWith('/f'));
+    assert.ok(line, 'the audit line of the deep create');
+    assert.is(line.path, `plain/${Array(50).fill(D).join('/')}/f`);
+  } finally {
+    sh(`rm -rf ${M.l('plain-native')} ${M.l('plain', D)} ${M.l('secrets', D)}`); // deeper than fs.rmSync goes
+  }
 });
 
 t('audit: one line per decision with the documented fields', () => {

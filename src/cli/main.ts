@@ -23,6 +23,14 @@ function int(min: number, max: number) {
   };
 }
 
+/** An octal file mode for the audit file: at most rw for anyone, never writable by group or others. */
+function fileMode(v: string): number {
+  if (!/^0?[0-7]{3}$/.test(v)) throw new InvalidArgumentError('expected an octal mode such as 0600 or 0640');
+  const m = parseInt(v, 8);
+  if (m & 0o133) throw new InvalidArgumentError('an audit file must not be executable, nor writable by group or others');
+  return m;
+}
+
 function fail(msg: string): never {
   process.stderr.write(`passfs: ${msg}\n`);
   process.exit(1);
@@ -43,6 +51,11 @@ interface MountFlags {
   policy?: string;
   audit?: string;
   auditFailure: 'deny' | 'continue';
+  auditMode: number;
+  suid?: boolean;
+  dev?: boolean;
+  noexec?: boolean;
+  ro?: boolean;
   debug?: boolean;
   readyFd?: number;
 }
@@ -64,6 +77,8 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     policy: f.policy ? path.resolve(f.policy) : null,
     audit: f.audit ? (f.audit === '-' ? '-' : path.resolve(f.audit)) : null,
     auditFailure: f.auditFailure,
+    auditMode: f.auditMode,
+    mountOptions: { suid: !!f.suid, dev: !!f.dev, noexec: !!f.noexec, ro: !!f.ro },
     debug: !!f.debug,
   };
 }
@@ -149,7 +164,8 @@ function passOn(f: MountFlags): string[] {
   if (f.allowOther) a.push('--allow-other');
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
-  a.push('--audit-failure', f.auditFailure);
+  a.push('--audit-failure', f.auditFailure, '--audit-mode', f.auditMode.toString(8).padStart(4, '0'));
+  for (const o of ['suid', 'dev', 'noexec', 'ro'] as const) if (f[o]) a.push(`--${o}`);
   if (f.debug) a.push('--debug');
   return a;
 }
@@ -227,6 +243,10 @@ program
   .addOption(new Option('--io <mode>', 'I/O for every file').choices(['passthrough', 'mediated']).default('passthrough'))
   .option('--workers <n>', 'worker threads', int(1, 64), defaultWorkers())
   .option('--allow-other', 'let users other than root use the mount (permissions are still checked by the kernel)')
+  .option('--suid', 'honour setuid/setgid bits and file capabilities on exec (default: nosuid; refused if the lower mount is nosuid)')
+  .option('--dev', 'let device nodes be opened (default: nodev; refused if the lower mount is nodev)')
+  .option('--noexec', 'forbid execution (always so when the lower mount is noexec)')
+  .option('--ro', 'mount read-only (always so when the lower mount is read-only)')
   .option('--attr-timeout <ms>', 'entry and attribute cache timeout', int(0, 3_600_000), 1000)
   .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 18)
   .addOption(new Option('--transport <t>', 'FUSE-over-io_uring when the kernel offers it, or force one').choices(['auto', 'uring', 'devfuse']).default('auto'))
@@ -237,6 +257,7 @@ program
   .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
   .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))
+  .addOption(new Option('--audit-mode <octal>', 'mode of an audit file passfs creates (no write bits for group or others)').argParser(fileMode).default(0o600, '0600'))
   .option('--debug', 'verbose logging')
   .addOption(new Option('--ready-fd <fd>').argParser(int(0, 1 << 20)).hideHelp())
   .action(async (lower: string, mountpoint: string, f: MountFlags) => {

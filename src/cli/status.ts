@@ -3,6 +3,7 @@
 export function printStatus(s: any): void {
   const w = (line = '') => process.stdout.write(line + '\n');
   w(`passfs ${s.mountpoint} <- ${s.lower}  (pid ${s.pid}, up ${s.uptimeSeconds}s)`);
+  w(`  mount options: ${s.mountOptions || 'none'} (README, "Mount options")`);
   w(`  io ${s.io}, transport ${s.transport}, mediated engine ${s.mediatedEngine}, passthrough ${s.capabilities.passthrough ? 'agreed' : s.io === 'passthrough' ? 'not available' : 'not asked for'}`);
   w(`  requests by transport: ${s.transports.devfuse} /dev/fuse (${s.transports.emptyWakeups} wake-ups for a request another worker took), ${s.transports.uring} io_uring${s.uring ? ` (workers ${s.uring.pinned ? 'pinned to their queues\' CPUs' : 'free to move'})` : ''}`);
   w(`  mediated I/O: ${s.mediatedIo.inline} at once, ${s.mediatedIo.async} through io_uring`);

@@ -39,8 +39,6 @@ export const UTIME_OMIT = (1 << 30) - 2;
 
 export const SEEK_SET = 0;
 
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
 export const MNT_DETACH = 2;
 
 export const XATTR_CAPS = 'security.capability';

@@ -9,7 +9,7 @@
 // handed back to the kernel as text, which follows them in the caller's own
 // view, exactly as it would natively. "/proc/self/fd/N" is only ever used on
 // the daemon's own handles, which already point inside LOWER.
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Native, St, Sfs } from '../native/index.js';
 import {
@@ -21,6 +21,8 @@ import {
 } from '../fuse/abi.js';
 import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { InodeTable, IoMode } from './inodes.js';
+import { flagNames, notCrossable } from './mountflags.js';
+import { LowerPaths } from './lowerpath.js';
 import { PathCache, PathMemory } from './paths.js';
 import { C, MAX_RULES } from '../server/stats.js';
 import type { AuditLog } from '../server/audit.js';
@@ -55,6 +57,8 @@ export interface MirrorOptions {
   engine: (complete: Complete) => MediatedEngine;
   /** The lower directory's real path: policy paths are relative to it. */
   lowerRoot: string;
+  /** mount(2) flags of the passfs mount: a mount inside LOWER is entered only within them (mountflags.ts). */
+  mountFlags: number;
   /** Per-file decisions; null: every file follows `io`. */
   policy: Policy | null;
   audit: AuditLog | null;
@@ -95,6 +99,7 @@ export class Mirror implements Handler {
   private readonly audit: AuditLog | null;
   /** Paths of the nodes this worker looked up, for the policy (filled only with one). */
   private readonly paths: PathCache;
+  private readonly lowerPaths: LowerPaths;
 
   constructor(
     private readonly sys: Native,
@@ -122,6 +127,7 @@ export class Mirror implements Handler {
     this.policy = opt.policy;
     this.audit = opt.audit;
     this.paths = new PathCache(table, opt.paths, opt.validMs);
+    this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -201,6 +207,7 @@ export class Mirror implements Handler {
       const fd = opened >= 0 ? sys.reopen(opened, O.PATH | O.CLOEXEC) : sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
       if (fd < 0) return fd;
       r = sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st);
+      if (r === 0 && st[St.mountRoot] && this.notCrossing(fd)) r = -E.ACCES;
       if (r < 0) { sys.close(fd); return r; }
       table.lock();
       s = table.find(st[St.dev], st[St.ino]);
@@ -215,6 +222,24 @@ export class Mirror implements Handler {
     // The policy's record of the name: written once the reply is out (afterReply).
     if (this.policy) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
+  }
+
+  /**
+   * A mount found inside LOWER that forbids what the passfs mount allows
+   * (noexec under an exec mount, say) is not entered: the kernel would
+   * apply only the passfs mount's flags there (fs/mountflags.ts).
+   */
+  private notCrossing(fd: number): boolean {
+    if (this.sys.fstatfs(fd, this.sfs) < 0) return true;
+    const extra = notCrossable(this.sfs[Sfs.flags], this.opt.mountFlags);
+    if (extra === 0) return false;
+    const names = flagNames(extra);
+    let where = '?';
+    try {
+      where = this.lowerPaths.relative(fd);
+    } catch { /* the handle is unusable: the log line says less */ }
+    this.opt.log(`not entering the mount at ${where} in LOWER: it is ${names} and the passfs mount is not (EACCES; README, "Mount options")`);
+    return true;
   }
 
   /** The table slot of the node at `name` in directory `pfd`, or -1. */
@@ -331,12 +356,9 @@ export class Mirror implements Handler {
   }
 
   // ---- policy ----------------------------------------------------------------------
-  /** The lower path of a handle, relative to LOWER ("" for the root). */
+  /** The lower path of a handle, relative to LOWER ("" for the root), however deep (lowerpath.ts). */
   private relPath(fd: number): string {
-    let p = readlinkSync(this.proc(fd));
-    if (p.endsWith(' (deleted)')) p = p.slice(0, -10);
-    const root = this.opt.lowerRoot;
-    return p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : p;
+    return this.lowerPaths.relative(fd);
   }
 
   /** The first `n` bytes of the file behind an O_PATH handle (for content rules). */

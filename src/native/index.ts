@@ -18,14 +18,15 @@ export type Name = string | Uint8Array;
  * Indexes into the Float64Array filled by `fstatat`. `size` is a double
  * (exact below 2^53); `sizeLo`/`sizeHi`, its two 32-bit halves, are what
  * the kernel is told, so a file past 8 PiB keeps its exact size.
+ * `mountRoot` is 1 when the node is the root of a mount (STATX_ATTR_MOUNT_ROOT).
  */
 export const enum St {
   dev = 0, ino, mode, nlink, uid, gid, rdev, size, blocks, blksize,
-  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, sizeLo, sizeHi, LENGTH,
+  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, sizeLo, sizeHi, mountRoot, LENGTH,
 }
 
-/** Indexes into the Float64Array filled by `fstatfs`. */
-export const enum Sfs { blocks = 0, bfree, bavail, files, ffree, bsize, namelen, frsize, LENGTH }
+/** Indexes into the Float64Array filled by `fstatfs`; `flags` are the mount's ST_* flags. */
+export const enum Sfs { blocks = 0, bfree, bavail, files, ffree, bsize, namelen, frsize, flags, LENGTH }
 
 /** Where a FUSE ring entry stands (addon/uring.cc, EntryState). */
 export const enum FuseEntryState {
@@ -89,6 +90,7 @@ export interface Native {
   openat2(dirFd: number, path: Name, flags: number, mode: number, resolve: number): number;
   /** open("/proc/self/fd/<fd>", flags): turns an O_PATH handle into a real open file. */
   reopen(fd: number, flags: number): number;
+  /** statx into `out` (see St). */
   fstatat(dirFd: number, path: Name, flags: number, out: Float64Array): number;
   fstatfs(fd: number, out: Float64Array): number;
   mkdirat(dirFd: number, name: Name, mode: number): number;

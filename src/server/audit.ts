@@ -1,7 +1,10 @@
 // The audit trail: one JSON line per policy decision, and one per read and
 // write of files a rule marks `audit: true`. Each worker has its own stream to
-// the destination (a file opened O_APPEND, so lines from several workers never
-// interleave; or stdout, which the main thread forwards). Writes are
+// the destination (the one file the main thread opened O_APPEND, so lines
+// from several workers never interleave; or stdout, which the main thread
+// forwards). Only root may write the trail: the daemon creates the file with
+// --audit-mode (0600 by default) and refuses to append to one that another
+// user owns or that group or others may write (they could forge or erase it). Writes are
 // asynchronous: request handling never waits for the disk. If the destination
 // fails, or falls more than BACKLOG bytes behind, the audit is "broken": the
 // daemon says so once, and with --audit-failure deny refuses opens from then on.
@@ -17,8 +20,9 @@ export class AuditLog {
   private readonly out: Writable;
   private brokenReason: string | null = null;
 
-  constructor(readonly dest: string, readonly onFailure: AuditFailure, private readonly log: (m: string) => void) {
-    this.out = dest === '-' ? process.stdout : fs.createWriteStream(dest, { flags: 'a' });
+  /** `fd`: the audit file the main thread opened (openAuditFile); unused for stdout. */
+  constructor(readonly dest: string, fd: number, readonly onFailure: AuditFailure, private readonly log: (m: string) => void) {
+    this.out = dest === '-' ? process.stdout : fs.createWriteStream(dest, { fd, autoClose: false });
     this.out.on('error', (e: Error) => this.fail(e.message));
   }
 
@@ -54,7 +58,10 @@ export function checkAuditDest(dest: string): string | null {
   // Checked without creating it: a start refused later leaves no empty log behind.
   const why = (e: unknown) => `cannot write audit log ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   try {
-    if (fs.statSync(dest).isDirectory()) return `cannot write audit log ${dest}: EISDIR`;
+    const st = fs.statSync(dest);
+    if (st.isDirectory()) return `cannot write audit log ${dest}: EISDIR`;
+    const unsafe = unsafeAuditFile(dest, st);
+    if (unsafe) return unsafe;
     fs.accessSync(dest, fs.constants.W_OK);
     return null;
   } catch (e) {
@@ -68,4 +75,39 @@ export function checkAuditDest(dest: string): string | null {
   } catch (e) {
     return why(e);
   }
+}
+
+/** Why an existing audit file cannot be trusted (another user could forge or erase lines), or null. */
+function unsafeAuditFile(dest: string, st: fs.Stats): string | null {
+  if (!st.isFile()) return `audit log ${dest} is not a regular file: refusing to append to it`;
+  if (st.uid !== process.geteuid?.()) return `audit log ${dest} belongs to uid ${st.uid}: refusing to append to a file another user can rewrite (use a file root owns)`;
+  if (st.mode & 0o022) {
+    return `audit log ${dest} is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): refusing to append to it (chmod go-w ${dest}, or choose another file)`;
+  }
+  return null;
+}
+
+/**
+ * Open (or create, with `mode`) the audit file for appending, for every
+ * worker to share. Checked again on the open file: one swapped in since the
+ * check before mounting is refused as well. Throws with a one-line reason.
+ */
+export function openAuditFile(dest: string, mode: number): { fd: number; created: boolean } {
+  const existed = fs.existsSync(dest);
+  const c = fs.constants;
+  let fd: number;
+  try {
+    fd = fs.openSync(dest, c.O_WRONLY | c.O_APPEND | c.O_CREAT | c.O_NOCTTY | c.O_NONBLOCK, mode);
+  } catch (e) {
+    throw new Error(`cannot write audit log ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const st = fs.fstatSync(fd);
+  const created = !existed && st.size === 0;
+  if (created) fs.fchmodSync(fd, mode); // exactly the mode asked, whatever the umask
+  const unsafe = unsafeAuditFile(dest, created ? fs.fstatSync(fd) : st);
+  if (unsafe) {
+    fs.closeSync(fd);
+    throw new Error(unsafe);
+  }
+  return { fd, created };
 }

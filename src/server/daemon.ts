@@ -8,22 +8,25 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { Piscina } from 'piscina';
-import { native, St } from '../native/index.js';
+import { native, St, Sfs } from '../native/index.js';
 import { REQUEST_BUFFER, MAX_WRITE, Op } from '../fuse/abi.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
 import { allocatePathMemory, PathMemory } from '../fs/paths.js';
+import { LowerPaths } from '../fs/lowerpath.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
 import { allocateStats, summarize, C } from './stats.js';
 import { ControlServer } from './control.js';
 import { FSTYPE, isMountpoint } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
 import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
-import { AuditFailure, checkAuditDest } from './audit.js';
+import { AuditFailure, checkAuditDest, openAuditFile } from './audit.js';
 import { IoMode } from '../fs/inodes.js';
 import { MAX_RULES } from './stats.js';
 import { PinMode, shouldPin } from './pinning.js';
+import { rateLimited } from './logging.js';
+import { MountRequest, mountFlags, flagNames } from '../fs/mountflags.js';
 
 export class UserError extends Error {}
 
@@ -48,7 +51,17 @@ export interface DaemonOptions {
   policy: string | null;
   audit: string | null;
   auditFailure: AuditFailure;
+  /** Mode of an audit file the daemon creates. */
+  auditMode: number;
+  /** What the mount allows beyond its nosuid,nodev defaults, or forbids besides (fs/mountflags.ts). */
+  mountOptions: MountRequest;
   debug: boolean;
+}
+
+/** What preflight found: the policy (loaded once) and the mount(2) flags. */
+export interface Preflight {
+  policy: Policy | null;
+  mountFlags: number;
 }
 
 interface Slot {
@@ -87,16 +100,15 @@ function possibleCpus(): number {
 }
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export function log(msg: string): void {
-  process.stderr.write(`passfs: ${msg}\n`);
-}
+/** The main thread's log (stderr: the log file of a background daemon), rate-limited (logging.ts). */
+export const log: (msg: string) => void = rateLimited((line) => process.stderr.write(`passfs: ${line}\n`));
 
 /**
  * Validate what we can before touching anything; every failure is one clear
  * line. Returns the policy, loaded here (once) so that a start refused for
  * it has created nothing: no audit log, no log file of a background start.
  */
-export function preflight(o: DaemonOptions): Policy | null {
+export function preflight(o: DaemonOptions): Preflight {
   if (process.getuid?.() !== 0) throw new UserError('passfs must run as root (it mounts and registers backing files)');
   if (!fs.existsSync('/dev/fuse')) throw new UserError('/dev/fuse is missing: load the fuse module (modprobe fuse)');
   const dirCheck = (what: string, p: string) => {
@@ -120,6 +132,8 @@ export function preflight(o: DaemonOptions): Policy | null {
     throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
   }
   if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new UserError('--workers must be an integer from 1 to 64');
+  const flags = mountFlags(o.mountOptions, lowerMountFlags(lower), lower);
+  if ('error' in flags) throw new UserError(flags.error);
   let policy: Policy | null = null;
   if (o.policy) {
     try {
@@ -135,7 +149,18 @@ export function preflight(o: DaemonOptions): Policy | null {
   if (o.transport === 'uring' && !uringEnabled()) {
     throw new UserError(`--transport uring: FUSE over io_uring is off in this kernel (enable it with: echo Y > ${URING_PARAM})`);
   }
-  return policy;
+  return { policy, mountFlags: flags.flags };
+}
+
+/** The flags (ST_NOSUID, ST_NOEXEC...) of the mount the directory `dir` lives on. */
+function lowerMountFlags(dir: string): number {
+  const fd = native.openat2(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
+  if (fd < 0) throw new UserError(`cannot open lower directory ${dir}: ${native.errnoName(-fd)}`);
+  const sfs = new Float64Array(Sfs.LENGTH);
+  const r = native.fstatfs(fd, sfs);
+  native.close(fd);
+  if (r < 0) throw new UserError(`statfs of lower directory ${dir}: ${native.errnoName(-r)}`);
+  return sfs[Sfs.flags];
 }
 
 export class Daemon {
@@ -156,6 +181,8 @@ export class Daemon {
   /** The running policy (reload replaces it only with a valid one). */
   policy: Policy | null = null;
   private policyLoadedAt: Date | null = null;
+  /** Paths of open files, for status (made at the first status). */
+  private lowerPaths: LowerPaths | null = null;
 
   private constructor(
     readonly opt: DaemonOptions,
@@ -163,6 +190,8 @@ export class Daemon {
     readonly mountpoint: string,
     private readonly rootFd: number,
     private readonly devFd: number,
+    /** mount(2) flags of the passfs mount (fs/mountflags.ts). */
+    readonly mountFlags: number,
   ) {
     this.statsMem = allocateStats(opt.workers);
     this.inodesMem = allocateInodeTable(opt.maxInodes);
@@ -173,7 +202,7 @@ export class Daemon {
 
   /** Mount and start serving. Resolves once the mount is live and every worker is up. */
   static async start(opt: DaemonOptions): Promise<Daemon> {
-    const policy = preflight(opt);
+    const { policy, mountFlags } = preflight(opt);
     const lower = fs.realpathSync(opt.lower);
     const mountpoint = fs.realpathSync(opt.mountpoint);
     native.umask(0); // modes from the kernel are already masked with the caller's umask
@@ -185,12 +214,13 @@ export class Daemon {
       native.close(rootFd);
       throw new UserError(`cannot open /dev/fuse: ${native.errnoName(-devFd)}`);
     }
-    const d = new Daemon(opt, lower, mountpoint, rootFd, devFd);
+    const d = new Daemon(opt, lower, mountpoint, rootFd, devFd, mountFlags);
     if (policy) {
       d.policy = policy;
       d.policyLoadedAt = new Date();
     }
     try {
+      d.openAudit();
       d.mount();
       await d.startWorkers();
       d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
@@ -209,7 +239,7 @@ export class Daemon {
     this.table.init(this.rootFd, st[St.dev], st[St.ino]);
     const data = [`fd=${devFd}`, 'rootmode=40000', 'user_id=0', 'group_id=0', 'default_permissions'];
     if (opt.allowOther) data.push('allow_other');
-    const r = native.mount(`passfs:${this.lower}`, this.mountpoint, FSTYPE, 0, data.join(','));
+    const r = native.mount(`passfs:${this.lower}`, this.mountpoint, FSTYPE, this.mountFlags, data.join(','));
     if (r < 0) throw new UserError(`mount ${this.mountpoint}: ${native.errnoName(-r)}`);
     this.mounted = true;
     // The first request is always INIT; answer it here, before any worker exists.
@@ -234,6 +264,22 @@ export class Daemon {
     if (opt.transport === 'uring' && !caps.uring) throw new UserError('the kernel did not agree to FUSE over io_uring');
     this.transport = caps.uring ? 'uring' : 'devfuse';
     if (opt.transport === 'auto') log(`transport: ${this.transport}${caps.uring ? '' : ` (FUSE over io_uring is off; ${URING_PARAM})`}`);
+  }
+
+  /** The audit file every worker appends to (-1: none, or stdout), and whether this start created it. */
+  private auditFd = -1;
+  private auditCreated = false;
+
+  private openAudit(): void {
+    const dest = this.opt.audit;
+    if (!dest || dest === '-') return;
+    try {
+      const a = openAuditFile(dest, this.opt.auditMode);
+      this.auditFd = a.fd;
+      this.auditCreated = a.created;
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
   }
 
   private mounted = false;
@@ -288,8 +334,9 @@ export class Daemon {
       pin: this.pinned,
       debug: this.opt.debug,
       lowerRoot: this.lower,
+      mountFlags: this.mountFlags,
       policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
-      audit: this.opt.audit ? { dest: this.opt.audit, onFailure: this.opt.auditFailure } : null,
+      audit: this.opt.audit ? { dest: this.opt.audit, fd: this.auditFd, onFailure: this.opt.auditFailure } : null,
       port: port2,
     };
     return new Promise((ready) => {
@@ -364,6 +411,7 @@ export class Daemon {
     await this.pool?.destroy();
     native.close(this.devFd);
     native.close(this.rootFd);
+    if (this.auditFd >= 0) native.close(this.auditFd);
   }
 
   /** Unmount. When the mount is busy, detach it: it keeps serving open files until they close. */
@@ -389,6 +437,11 @@ export class Daemon {
     for (const s of this.slots) if (s.fd >= 0) native.close(s.fd);
     native.close(this.devFd);
     native.close(this.rootFd);
+    if (this.auditFd >= 0) {
+      native.close(this.auditFd);
+      // A start that failed leaves no audit file it created behind.
+      if (this.auditCreated && this.opt.audit) fs.rmSync(this.opt.audit, { force: true });
+    }
   }
 
   status(): object {
@@ -401,6 +454,7 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       io: this.opt.io,
+      mountOptions: flagNames(this.mountFlags),
       transport: this.transport,
       mediatedEngine: this.opt.mediated,
       uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize, pinned: this.pinned } : null,
@@ -450,11 +504,10 @@ export class Daemon {
     for (const o of this.table.openInodes()) {
       let path: string;
       try {
-        path = fs.readlinkSync(`/proc/self/fd/${o.fd}`);
+        path = (this.lowerPaths ??= new LowerPaths(native, this.rootFd, this.lower)).relative(o.fd);
       } catch {
         continue;
       }
-      if (path.startsWith(this.lower + '/')) path = path.slice(this.lower.length + 1);
       out.push({
         path, nodeid: o.nodeid, mode: o.mode === IoMode.Passthrough ? 'passthrough' : 'mediated', opens: o.opens,
         opener: { pid: o.pid, uid: o.uid, comm: processInfo(o.pid, { comm: true }).comm ?? null },

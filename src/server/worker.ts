@@ -18,6 +18,7 @@ import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 import { loadPolicy, Policy } from '../policy/index.js';
 import { AuditLog, AuditFailure } from './audit.js';
 import { pinToQueues } from './pinning.js';
+import { rateLimited } from './logging.js';
 
 export interface WorkerTask {
   index: number;
@@ -39,9 +40,12 @@ export interface WorkerTask {
   pin: boolean;
   debug: boolean;
   lowerRoot: string;
+  /** mount(2) flags of the passfs mount: mounts inside LOWER are crossed only within them. */
+  mountFlags: number;
   /** The policy's text (each worker compiles its own copy), or null. */
   policy: { text: string; file: string } | null;
-  audit: { dest: string; onFailure: AuditFailure } | null;
+  /** The audit destination; `fd`, the file the main thread opened for every worker (-1 for stdout). */
+  audit: { dest: string; fd: number; onFailure: AuditFailure } | null;
   /**
    * To the main thread: { threadId, tid, adopted } once serving. From it: { policy } on
    * reload (already validated by the main thread).
@@ -58,7 +62,8 @@ export interface WorkerResult {
 const URING_ID_BASE = 1024;
 
 export default async function serve(task: WorkerTask): Promise<WorkerResult> {
-  const log = (m: string) => process.stderr.write(`passfs[worker ${task.index}]: ${m}\n`);
+  // Rate-limited: a user can cause some of these lines through the mount (logging.ts).
+  const log = rateLimited((m) => process.stderr.write(`passfs[worker ${task.index}]: ${m}\n`));
   // Owner ids for the table lock: workers are 1.., the main thread is 0x7fff.
   const table = new InodeTable(task.inodes, task.index + 1);
   const uringEntries = task.queues.length * task.queueDepth;
@@ -70,7 +75,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   if (task.pin) pinToQueues(task.queues, log);
   const stats = statsRow(task.stats, task.index);
   const compile = (p: { text: string; file: string } | null): Policy | null => (p ? loadPolicy(p.text, p.file) : null);
-  const audit = task.audit ? new AuditLog(task.audit.dest, task.audit.onFailure, log) : null;
+  const audit = task.audit ? new AuditLog(task.audit.dest, task.audit.fd, task.audit.onFailure, log) : null;
   const mirror = new Mirror(native, table, stats, task.fd, {
     io: task.io,
     passthrough: task.passthrough,
@@ -78,6 +83,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     log,
     engine: (complete) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, complete, stats) : new SyncEngine(complete)),
     lowerRoot: task.lowerRoot,
+    mountFlags: task.mountFlags,
     policy: compile(task.policy),
     audit,
     paths: task.paths,

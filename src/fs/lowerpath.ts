@@ -1,0 +1,112 @@
+// The lower path of one of the daemon's handles, relative to LOWER, for the
+// policy, the audit and status. The kernel tells it (readlink of
+// /proc/self/fd/N) for paths up to PATH_MAX (4096 bytes); a deeper file,
+// which any user can build through the mount, gets ENAMETOOLONG there. Its
+// path is then found the way getcwd(3) once did: climb ".." handle by handle
+// to LOWER's root, finding at each level the name that holds the node below.
+// That costs a directory scan per level, and happens only for such paths.
+import { readlinkSync } from 'node:fs';
+import type { Native } from '../native/index.js';
+import { St } from '../native/index.js';
+import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from './linux.js';
+
+const EMPTY = '';
+const DOTDOT = '..';
+const DT_UNKNOWN = 0;
+const DT_DIR = 4;
+
+export class LowerPaths {
+  private readonly st = new Float64Array(St.LENGTH);
+  private readonly st2 = new Float64Array(St.LENGTH);
+  private dents: Uint8Array | null = null;
+  private readonly rootDev: number;
+  private readonly rootIno: number;
+
+  /** `rootFd`: a handle of LOWER; `root`: its real path. */
+  constructor(private readonly sys: Native, rootFd: number, private readonly root: string) {
+    if (sys.fstatat(rootFd, EMPTY, AT_EMPTY_PATH, this.st) < 0) throw new Error(`cannot stat the lower directory ${root}`);
+    this.rootDev = this.st[St.dev];
+    this.rootIno = this.st[St.ino];
+  }
+
+  /**
+   * The path of handle `fd` relative to LOWER ("" for LOWER itself). A node
+   * no longer under LOWER (moved out on the lower side) gets its absolute
+   * path, or, when that is too long to tell, what is known of it below the
+   * point where it left LOWER. Throws only if the handle is unusable.
+   */
+  relative(fd: number): string {
+    let p: string;
+    try {
+      p = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw e;
+      return this.climb(fd);
+    }
+    if (p.endsWith(' (deleted)')) p = p.slice(0, -10);
+    const root = this.root;
+    return p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : p;
+  }
+
+  /** The path by climbing "..", one directory scan per level. */
+  private climb(fd: number): string {
+    const { sys, st, st2 } = this;
+    const parts: string[] = [];
+    let cur = fd;
+    try {
+      for (;;) {
+        if (sys.fstatat(cur, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) < 0) break;
+        if (st[St.dev] === this.rootDev && st[St.ino] === this.rootIno) return parts.reverse().join('/');
+        const up = sys.openat(cur, DOTDOT, O.PATH | O.DIRECTORY | O.CLOEXEC, 0);
+        if (up < 0) break;
+        if (sys.fstatat(up, EMPTY, AT_EMPTY_PATH, st2) < 0 || (st2[St.dev] === st[St.dev] && st2[St.ino] === st[St.ino])) {
+          sys.close(up); // the top of the file system: the node is not under LOWER
+          break;
+        }
+        const name = this.nameIn(up, st[St.dev], st[St.ino], st[St.mountRoot] === 1);
+        if (cur !== fd) sys.close(cur);
+        cur = up;
+        if (name === null) break;
+        parts.push(name);
+      }
+    } finally {
+      if (cur !== fd) sys.close(cur);
+    }
+    return '/' + parts.reverse().join('/');
+  }
+
+  /**
+   * The name in directory `dirFd` (a handle) that holds node (dev, ino), or
+   * null. The entry's d_ino is the node's inode, except for the root of a
+   * mount (`mountRoot`), whose entry holds the directory it covers.
+   */
+  private nameIn(dirFd: number, dev: number, ino: number, mountRoot: boolean): string | null {
+    const { sys, st2 } = this;
+    const d = sys.reopen(dirFd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    if (d < 0) return null;
+    const buf = (this.dents ??= new Uint8Array(64 * 1024));
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    try {
+      for (;;) {
+        const n = sys.getdents64(d, buf, 0, buf.length);
+        if (n <= 0) return null;
+        for (let p = 0; p < n;) {
+          const reclen = dv.getUint16(p + 16, true);
+          const dIno = Number(dv.getBigUint64(p, true));
+          const type = buf[p + 18];
+          let end = buf.indexOf(0, p + 19);
+          if (end < 0 || end > p + reclen) end = p + reclen;
+          const name = buf.subarray(p + 19, end);
+          p += reclen;
+          if (name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e))) continue;
+          if (dIno !== ino && !(mountRoot && (type === DT_DIR || type === DT_UNKNOWN))) continue;
+          if (sys.fstatat(d, name, AT_SYMLINK_NOFOLLOW, st2) === 0 && st2[St.ino] === ino && st2[St.dev] === dev) {
+            return Buffer.from(name).toString('utf8');
+          }
+        }
+      }
+    } finally {
+      sys.close(d);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// What the passfs mount forbids (setuid, device nodes, execution, writing),
+// and which mounts inside LOWER it may cross. The daemon runs as root, so it
+// can read a setuid binary or open a device node wherever the lower mount
+// forbids them; the kernel enforces these rules on the FUSE mount's own
+// flags only. So the passfs mount is never more permissive than the mount
+// LOWER lives on, is nosuid,nodev unless asked otherwise (as mount(8) does
+// for user mounts), and crosses into a mount found inside LOWER only when
+// that mount forbids nothing the passfs mount allows. Read-only is the one
+// flag a mount inside LOWER may add: the lower file system then refuses
+// every write the daemon makes there with EROFS, as it would natively.
+
+/** mount(2) flags; statfs(2) reports a mount's as ST_* with the same values. */
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+
+/** The flags a mount inside LOWER must not have unless the passfs mount has them too. */
+const MUST_MATCH = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+const NAMES: [number, string][] = [[MS_RDONLY, 'ro'], [MS_NOSUID, 'nosuid'], [MS_NODEV, 'nodev'], [MS_NOEXEC, 'noexec']];
+
+/** What the user asked of the passfs mount (the CLI's --suid, --dev, --noexec, --ro). */
+export interface MountRequest {
+  suid: boolean;
+  dev: boolean;
+  noexec: boolean;
+  ro: boolean;
+}
+
+/** "nosuid,nodev" for MS_NOSUID | MS_NODEV ("" for none). */
+export function flagNames(flags: number): string {
+  return NAMES.filter(([bit]) => flags & bit).map(([, name]) => name).join(',');
+}
+
+/**
+ * The mount(2) flags of the passfs mount, given what was asked and the
+ * flags of the mount LOWER lives on; a one-line error when the request
+ * would grant what the lower mount forbids (--suid on a nosuid lower).
+ * noexec and ro on the lower are simply taken over.
+ */
+export function mountFlags(req: MountRequest, lowerFlags: number, lower: string): { flags: number } | { error: string } {
+  for (const [asked, bit, opt] of [[req.suid, MS_NOSUID, '--suid'], [req.dev, MS_NODEV, '--dev']] as const) {
+    if (asked && lowerFlags & bit) {
+      return { error: `${opt}: the lower directory's mount (of ${lower}) is ${flagNames(bit)}, and passfs never grants what the lower mount forbids` };
+    }
+  }
+  let flags = lowerFlags & (MUST_MATCH | MS_RDONLY);
+  if (!req.suid) flags |= MS_NOSUID;
+  if (!req.dev) flags |= MS_NODEV;
+  if (req.noexec) flags |= MS_NOEXEC;
+  if (req.ro) flags |= MS_RDONLY;
+  return { flags };
+}
+
+/**
+ * Of a mount found inside LOWER (its statfs flags), what it forbids and the
+ * passfs mount (`mountFlags`) would allow: 0 when the mirror may cross into it.
+ */
+export function notCrossable(innerFlags: number, mountFlags: number): number {
+  return innerFlags & MUST_MATCH & ~mountFlags;
+}
