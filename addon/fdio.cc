@@ -26,18 +26,6 @@ Napi::Value writeFd(const Napi::CallbackInfo& info) {
   return sysResult(a.env(), write(fd, buf.data, buf.len));
 }
 
-// A FUSE reply must reach /dev/fuse in a single write; this joins the reply
-// header and a payload that lives in another buffer without copying.
-Napi::Value writev2(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  Slice first = a.slice(1);
-  Slice second = a.slice(4);
-  if (!a.ok()) return a.failure();
-  iovec iov[2] = {{first.data, first.len}, {second.data, second.len}};
-  return sysResult(a.env(), writev(fd, iov, 2));
-}
-
 Napi::Value preadFd(const Napi::CallbackInfo& info) {
   Args a(info);
   int fd = a.fd(0);
@@ -83,7 +71,6 @@ Napi::Value closeFd(const Napi::CallbackInfo& info) {
 void registerFdIo(Napi::Env env, Napi::Object exports) {
   exportFunction<readFd>(env, exports, "read");
   exportFunction<writeFd>(env, exports, "write");
-  exportFunction<writev2>(env, exports, "writev2");
   exportFunction<preadFd>(env, exports, "pread");
   exportFunction<pwriteFd>(env, exports, "pwrite");
   exportFunction<preadNowait>(env, exports, "preadNowait");

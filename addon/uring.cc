@@ -100,7 +100,7 @@ struct PendingIov {
 };
 
 // Where a FUSE entry stands, as far as this ring knows. JS reads these
-// numbers after an adoption (src/native/index.ts, FuseEntryState).
+// numbers after an adoption (uringFuseTakeOver; src/native/index.ts, FuseEntryState).
 enum class EntryState : uint8_t {
   kIdle = 0,       // not registered with the kernel (never, or cancelled)
   kArmed = 1,      // waiting for a request
@@ -163,6 +163,10 @@ std::mutex gOrphansMutex;
 std::unordered_map<uint32_t, Ring*> gOrphans;
 
 void answerHeldFuseRequests(Ring* r);
+void prepAbortReply(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e);
+void prepCommit(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e);
+void markQueued(Ring* r, FuseEntry& e);
+int submit(Ring* r);
 bool quiesce(Ring* r, EntryState delivered);
 
 void startPoll(Ring* r, uv_loop_t* loop, uv_poll_cb cb, int* rc) {
@@ -485,14 +489,40 @@ Napi::Value uringFuseArena(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(env, r->arena, r->arenaSize);
 }
 
-// [userData, state, ...] for every FUSE entry (for an adopter).
-Napi::Value uringFuseStates(const Napi::CallbackInfo& info) {
-  Napi::Value fail;
-  Ring* r = onlyRingArg(info, &fail);
-  if (r == nullptr) return fail;
-  Napi::Env env = info.Env();
-  Napi::Float64Array out = Napi::Float64Array::New(env, 2 * r->fuseEntries.size());
+// An adopter takes over a dead worker's entries (the state machine is this
+// file's; JS only acts on what is left for it): a request the dead worker
+// had started is answered ECONNABORTED (it may be half done), a reply it
+// wrote is committed, both through `devFd` (the adopter's clone: the dead
+// worker's is closed). Returns [aborted, userData, state, ...]: entries now
+// `armed` were armed by the dead thread (the kernel cancels them), `delivered`
+// ones hold a request to serve, `idle` ones must be registered again,
+// `queued` ones are done with.
+Napi::Value uringFuseTakeOver(const Napi::CallbackInfo& info) {
+  Args a(info);
+  uint32_t id = a.u32(0);
+  int devFd = a.fd(1);
+  if (!a.ok()) return a.failure();
+  Napi::Env env = a.env();
+  Ring* r = findRing(env, id);
+  if (r == nullptr) return errResult(env, ENOENT);
+  double aborted = 0;
+  for (auto& [userData, e] : r->fuseEntries) {
+    if (e.state != EntryState::kHeld && e.state != EntryState::kReplyReady) continue;
+    e.devFd = devFd;
+    io_uring_sqe* sqe = io_uring_get_sqe(&r->ring);
+    if (sqe == nullptr && submit(r) >= 0) sqe = io_uring_get_sqe(&r->ring);
+    if (sqe == nullptr) return errResult(env, EBUSY);
+    if (e.state == EntryState::kHeld) {
+      prepAbortReply(sqe, userData, e);
+      aborted++;
+    } else {
+      prepCommit(sqe, userData, e);
+    }
+    markQueued(r, e);
+  }
+  Napi::Float64Array out = Napi::Float64Array::New(env, 1 + 2 * r->fuseEntries.size());
   size_t i = 0;
+  out[i++] = aborted;
   for (auto& [userData, e] : r->fuseEntries) {
     out[i++] = static_cast<double>(userData);
     out[i++] = static_cast<double>(e.state);
@@ -730,24 +760,35 @@ bool quiesce(Ring* r, EntryState delivered) {
   }
 }
 
+// The commit id of the request held in `e` (the kernel wrote it with the request).
+uint64_t commitIdOf(const FuseEntry& e) {
+  auto* h = reinterpret_cast<const passfs_uring_req_header*>(e.header);
+  uint64_t commitId;
+  memcpy(&commitId, &h->ring_ent_in_out.commit_id, sizeof commitId);
+  return commitId;
+}
+
+// COMMIT_AND_FETCH of the reply already in `e`'s buffers.
+void prepCommit(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e) {
+  passfs_uring_cmd_req req = {};
+  req.commit_id = commitIdOf(e);
+  req.qid = e.qid;
+  prepFuseCmd(sqe, e.devFd, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, req, nullptr, 0, userData);
+}
+
 // The reply -ECONNABORTED for the request held in `e`, as COMMIT_AND_FETCH.
 void prepAbortReply(io_uring_sqe* sqe, uint64_t userData, FuseEntry& e) {
   auto* h = reinterpret_cast<passfs_uring_req_header*>(e.header);
-  uint64_t commitId;
-  memcpy(&commitId, &h->ring_ent_in_out.commit_id, sizeof commitId);
   struct {
     uint32_t len;
     int32_t error;
     uint64_t unique;
-  } out = {16, -ECONNABORTED, commitId};
+  } out = {16, -ECONNABORTED, commitIdOf(e)};
   static_assert(sizeof out == 16, "fuse_out_header is 16 bytes");
   memcpy(h->in_out, &out, sizeof out);
   uint32_t payloadSz = 0;
   memcpy(&h->ring_ent_in_out.payload_sz, &payloadSz, sizeof payloadSz);
-  passfs_uring_cmd_req req = {};
-  req.commit_id = commitId;
-  req.qid = e.qid;
-  prepFuseCmd(sqe, e.devFd, FUSE_IO_URING_CMD_COMMIT_AND_FETCH, req, nullptr, 0, userData);
+  prepCommit(sqe, userData, e);
 }
 
 // Before a ring is destroyed (the connection is ending, or a dying thread's
@@ -776,7 +817,7 @@ void registerUring(Napi::Env env, Napi::Object exports) {
   exportFunction<uringCreate>(env, exports, "uringCreate");
   exportFunction<uringAdopt>(env, exports, "uringAdopt");
   exportFunction<uringFuseArena>(env, exports, "uringFuseArena");
-  exportFunction<uringFuseStates>(env, exports, "uringFuseStates");
+  exportFunction<uringFuseTakeOver>(env, exports, "uringFuseTakeOver");
   exportFunction<uringRead>(env, exports, "uringRead");
   exportFunction<uringWrite>(env, exports, "uringWrite");
   exportFunction<uringFsync>(env, exports, "uringFsync");

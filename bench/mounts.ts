@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { run } from './proc.js';
 import { BenchError, mountsUnder } from './system.js';
+import type { DaemonStatus } from '../src/server/status.js';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 let passfsBin = process.env.PASSFS_BIN ?? path.join(REPO, 'bin/passfs.js');
@@ -36,17 +37,7 @@ export async function mount(lower: string, mnt: string, args: string[]): Promise
   }
 }
 
-export interface DaemonStatus {
-  requests: Record<string, number>;
-  transport?: string;
-  mediatedEngine?: string;
-  io?: string;
-  workers?: { count?: number };
-  capabilities?: { passthrough?: boolean; uring?: boolean };
-  opens?: Record<string, number>;
-  bytes?: Record<string, number>;
-  errors?: number;
-}
+export type { DaemonStatus };
 
 export async function status(mnt: string): Promise<DaemonStatus> {
   const r = await run(process.execPath, [passfsBin, 'status', mnt, '--json']);

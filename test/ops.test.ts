@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { native } from '../src/native/index.js';
-import { AT_FDCWD } from '../src/fs/linux.js';
+import { AT_FDCWD } from '../src/native/linux.js';
 import { mount, Mount, code, statOf, asUser, sh, scratch, USER, CONFIGS } from './helpers.js';
 
 const RENAME_NOREPLACE = 1;

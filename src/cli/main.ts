@@ -10,6 +10,7 @@ import { ask, logPath, RUN_DIR } from '../server/control.js';
 import { FSTYPE, mountAt } from '../server/mounts.js';
 import { native } from '../native/index.js';
 import { printStatus } from './status.js';
+import type { DaemonStatus } from '../server/status.js';
 import { runDemo } from './demo.js';
 import { loadPolicyFile, makeContext, explain, PolicyError } from '../policy/index.js';
 
@@ -56,7 +57,6 @@ interface MountFlags {
   dev?: boolean;
   noexec?: boolean;
   ro?: boolean;
-  debug?: boolean;
   readyFd?: number;
 }
 
@@ -79,7 +79,6 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     auditFailure: f.auditFailure,
     auditMode: f.auditMode,
     mountOptions: { suid: !!f.suid, dev: !!f.dev, noexec: !!f.noexec, ro: !!f.ro },
-    debug: !!f.debug,
   };
 }
 
@@ -166,7 +165,6 @@ function passOn(f: MountFlags): string[] {
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
   a.push('--audit-failure', f.auditFailure, '--audit-mode', f.auditMode.toString(8).padStart(4, '0'));
   for (const o of ['suid', 'dev', 'noexec', 'ro'] as const) if (f[o]) a.push(`--${o}`);
-  if (f.debug) a.push('--debug');
   return a;
 }
 
@@ -258,7 +256,6 @@ program
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
   .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))
   .addOption(new Option('--audit-mode <octal>', 'mode of an audit file passfs creates (no write bits for group or others)').argParser(fileMode).default(0o600, '0600'))
-  .option('--debug', 'verbose logging')
   .addOption(new Option('--ready-fd <fd>').argParser(int(0, 1 << 20)).hideHelp())
   .action(async (lower: string, mountpoint: string, f: MountFlags) => {
     if ((f.maxInodes & (f.maxInodes - 1)) !== 0) fail('--max-inodes must be a power of two');
@@ -281,7 +278,7 @@ program
   .option('--json', 'machine-readable output')
   .action(async (mountpoint: string, f: { json?: boolean }) => {
     try {
-      const s = await ask(existingMountpoint(mountpoint), { cmd: 'status' });
+      const s = (await ask(existingMountpoint(mountpoint), { cmd: 'status' })) as DaemonStatus;
       if (f.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
       else printStatus(s);
     } catch (e) {

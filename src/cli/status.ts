@@ -1,6 +1,7 @@
 // Human-readable `passfs status`.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export function printStatus(s: any): void {
+import type { DaemonStatus } from '../server/status.js';
+
+export function printStatus(s: DaemonStatus): void {
   const w = (line = '') => process.stdout.write(line + '\n');
   w(`passfs ${s.mountpoint} <- ${s.lower}  (pid ${s.pid}, up ${s.uptimeSeconds}s)`);
   w(`  mount options: ${s.mountOptions || 'none'} (README, "Mount options")`);
@@ -11,11 +12,11 @@ export function printStatus(s: any): void {
   w(`  opens: ${s.opens.passthrough} passthrough, ${s.opens.mediated} mediated, ${s.opens.fallback} fallback, ${s.opens.denied} denied`);
   w(`  mediated bytes: ${s.bytes.read} read, ${s.bytes.written} written`);
   w(`  inodes: ${s.inodes.inUse} in use of ${s.inodes.capacity}`);
-  const reqs = Object.entries(s.requests as Record<string, number>).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  const reqs = Object.entries(s.requests).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   w(`  requests: ${reqs.map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
   if (s.policy) {
     w(`  policy ${s.policy.file}: ${s.policy.decisions} decisions, ${s.policy.microsPerDecision} µs each`);
-    const hits = [...s.policy.rules.map((r: any) => `${r.name} ${r.hits}`), `default ${s.policy.default.hits}`];
+    const hits = [...s.policy.rules.map((r) => `${r.name} ${r.hits}`), `default ${s.policy.default.hits}`];
     w(`    hits: ${hits.join(', ')}`);
   }
   const fb = Object.entries(s.fallbackReasons ?? {});

@@ -8,7 +8,7 @@
 import { readlinkSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import { St } from '../native/index.js';
-import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from './linux.js';
+import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from '../native/linux.js';
 
 const EMPTY = '';
 const DOTDOT = '..';

@@ -1,6 +1,6 @@
 // Lower paths of nodes, for the policy. A decision at open needs the file's
 // path; asking the kernel (readlink of the node's O_PATH handle through
-// /proc/self/fd) costs 4 to 15 µs here, more than the rest of the check.
+// /proc/self/fd) costs more than the rest of the check (bench/README.md).
 // So the daemon remembers, for each node it has looked up, its parent node
 // and the name the kernel asked for, in memory shared by all workers (a
 // LOOKUP served by one worker is followed by an OPEN on any other), and
@@ -37,10 +37,7 @@
 // is sent (the mirror calls flush): the application waiting for the answer
 // need not also wait for them, and a lookup kept for later is dropped if
 // its nodes were forgotten meanwhile. A rename's are written before its
-// reply, so that no open after it is decided on the old path. (Writing
-// those after the reply too, with walks refused until then, was tried and
-// measured: no gain on this two-CPU VM, where work after a reply competes
-// with the application it just woke; bench/README.md.)
+// reply, so that no open after it is decided on the old path.
 //
 // The memory exists only when the mount has a policy.
 import { InodeTable } from './inodes.js';

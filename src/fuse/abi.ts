@@ -1,34 +1,11 @@
 // The FUSE kernel ABI as passfs speaks it: protocol 7.45. Our own definitions,
-// written from the published layout of the kernel's uapi header. Everything the
-// protocol layer knows about numbers lives here; the one opcode table is below.
+// written from the published layout of the kernel's uapi header: the protocol
+// version, flag bits, header and attribute sizes. The opcodes are one table
+// in opcodes.ts, the argument and reply struct layouts in structs.ts.
 
 export const KERNEL_MAJOR = 7;
 export const KERNEL_MINOR = 45;
 export const ROOT_ID = 1;
-
-/** The one opcode table: number -> name. `opName` and the counters derive from it. */
-export const Op = {
-  LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, READLINK: 5, SYMLINK: 6,
-  MKNOD: 8, MKDIR: 9, UNLINK: 10, RMDIR: 11, RENAME: 12, LINK: 13,
-  OPEN: 14, READ: 15, WRITE: 16, STATFS: 17, RELEASE: 18, FSYNC: 20,
-  SETXATTR: 21, GETXATTR: 22, LISTXATTR: 23, REMOVEXATTR: 24, FLUSH: 25,
-  INIT: 26, OPENDIR: 27, READDIR: 28, RELEASEDIR: 29, FSYNCDIR: 30,
-  GETLK: 31, SETLK: 32, SETLKW: 33, ACCESS: 34, CREATE: 35, INTERRUPT: 36,
-  BMAP: 37, DESTROY: 38, IOCTL: 39, POLL: 40, NOTIFY_REPLY: 41,
-  BATCH_FORGET: 42, FALLOCATE: 43, READDIRPLUS: 44, RENAME2: 45, LSEEK: 46,
-  COPY_FILE_RANGE: 47, SETUPMAPPING: 48, REMOVEMAPPING: 49, SYNCFS: 50,
-  TMPFILE: 51, STATX: 52, COPY_FILE_RANGE_64: 53,
-} as const;
-export type OpName = keyof typeof Op;
-
-/** Counters are indexed by opcode; anything above this lands in slot 0 ("OTHER"). */
-export const OP_SLOTS = 64;
-const names: string[] = [];
-for (const [name, n] of Object.entries(Op)) names[n] = name;
-export function opName(op: number): string {
-  return names[op] ?? `OP_${op}`;
-}
-export const opNames: readonly string[] = names;
 
 // ---- INIT flags (fuse_init_in/out .flags; bits >= 32 travel in .flags2) ----
 export const Init = {
@@ -79,11 +56,6 @@ export const OUT_HEADER = 16;
 export const ATTR = 88;
 export const ENTRY_OUT = 40 + ATTR;        // 128
 export const ATTR_OUT = 16 + ATTR;         // 104
-export const OPEN_OUT = 16;
-export const WRITE_IN = 40;
-export const READ_IN = 40;
-export const INIT_OUT = 64;
-export const STATFS_OUT = 80;
 export const DIRENT_BASE = 24;             // ino, off, namelen, type; then the name, padded to 8
 export const DIRENTPLUS_BASE = ENTRY_OUT + DIRENT_BASE;
 

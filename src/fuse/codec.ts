@@ -1,7 +1,7 @@
 // The one codec: reading requests and writing replies in place, over buffers
 // that live as long as the worker. Nothing here allocates per request except
 // the name views handed to the lower-fs calls.
-import { ATTR, ENTRY_OUT, IN_HEADER, OUT_HEADER } from './abi.js';
+import { IN_HEADER, OUT_HEADER } from './abi.js';
 import { St } from '../native/index.js';
 
 const TWO32 = 4294967296;
@@ -168,9 +168,6 @@ export class Reply {
     this.attr(off + 16, st);
   }
 }
-
-export const ENTRY_SIZE = ENTRY_OUT;
-export const ATTR_SIZE = ATTR;
 
 /** The high word of 2^53: offsets from there on cannot be held exactly. */
 const OFFSET_HI_LIMIT = 1 << 21;

@@ -1,5 +1,6 @@
 // INIT negotiation: what we ask for, what the kernel offers, what we agree on.
-import { Init, InitFlag, KERNEL_MAJOR, KERNEL_MINOR, MAX_PAGES, MAX_WRITE, INIT_OUT } from './abi.js';
+import { Init, InitFlag, KERNEL_MAJOR, KERNEL_MINOR, MAX_PAGES, MAX_WRITE } from './abi.js';
+import { InitIn, InitOut } from './structs.js';
 import { Request, Reply } from './codec.js';
 
 export interface InitWishes {
@@ -54,11 +55,11 @@ function has(lo: number, hi: number, bit: number): boolean {
 
 /** Answer the INIT request in `req`; returns the reply length and what was agreed. */
 export function negotiate(req: Request, rep: Reply, wishes: InitWishes): { len: number; caps: Capabilities } {
-  const major = req.u32(0);
-  const minor = req.u32(4);
-  const maxReadahead = req.u32(8);
-  const lo = req.u32(12);
-  const hi = has(lo, 0, Init.INIT_EXT) ? req.u32(16) : 0;
+  const major = req.u32(InitIn.major);
+  const minor = req.u32(InitIn.minor);
+  const maxReadahead = req.u32(InitIn.maxReadahead);
+  const lo = req.u32(InitIn.flags);
+  const hi = has(lo, 0, Init.INIT_EXT) ? req.u32(InitIn.flags2) : 0;
   if (major !== KERNEL_MAJOR) throw new Error(`kernel speaks FUSE ${major}.${minor}; passfs needs ${KERNEL_MAJOR}.x`);
   const offered = (Object.keys(Init) as InitFlag[]).filter((f) => has(lo, hi, Init[f]));
   const want = [...ALWAYS];
@@ -87,17 +88,17 @@ export function negotiate(req: Request, rep: Reply, wishes: InitWishes): { len: 
     maxReadahead,
     maxStackDepth: passthrough ? 1 : 0,
   };
-  rep.zero(0, INIT_OUT);
-  rep.u32(0, KERNEL_MAJOR);
-  rep.u32(4, KERNEL_MINOR);
-  rep.u32(8, maxReadahead);
-  rep.u32(12, outLo);
-  rep.u16(16, wishes.maxBackground);
-  rep.u16(18, Math.floor((wishes.maxBackground * 3) / 4));
-  rep.u32(20, caps.maxWrite);
-  rep.u32(24, 1); // time granularity: nanoseconds
-  rep.u16(28, caps.maxPages);
-  rep.u32(32, outHi);
-  rep.u32(36, caps.maxStackDepth);
-  return { len: rep.finish(req, INIT_OUT), caps };
+  rep.zero(0, InitOut.SIZE);
+  rep.u32(InitOut.major, KERNEL_MAJOR);
+  rep.u32(InitOut.minor, KERNEL_MINOR);
+  rep.u32(InitOut.maxReadahead, maxReadahead);
+  rep.u32(InitOut.flags, outLo);
+  rep.u16(InitOut.maxBackground, wishes.maxBackground);
+  rep.u16(InitOut.congestionThreshold, Math.floor((wishes.maxBackground * 3) / 4));
+  rep.u32(InitOut.maxWrite, caps.maxWrite);
+  rep.u32(InitOut.timeGran, 1); // time granularity: nanoseconds
+  rep.u16(InitOut.maxPages, caps.maxPages);
+  rep.u32(InitOut.flags2, outHi);
+  rep.u32(InitOut.maxStackDepth, caps.maxStackDepth);
+  return { len: rep.finish(req, InitOut.SIZE), caps };
 }

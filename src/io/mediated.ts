@@ -3,8 +3,8 @@
 // SyncEngine: pread/pwrite inline, the reply goes out before the next request
 // is read. AsyncEngine: whatever would wait for the disk becomes an io_uring
 // SQE, many are in flight per worker, submitted in batches; the reply is sent
-// when the completion arrives. Both fill the same reply formats through
-// `complete`.
+// when the completion arrives. Both report results to the file system
+// (IoReplies), which builds the replies.
 //
 // A lone read or write (the first of a turn of the event loop) is tried at
 // once with RWF_NOWAIT: data in the page cache is copied and the reply goes
@@ -17,46 +17,52 @@
 // writes done at once with a plain pwrite. fsync and fallocate always go to
 // the ring.
 import { native } from '../native/index.js';
-import { Exchange, PENDING } from '../server/transports/transport.js';
-import { E } from '../fs/linux.js';
-import { C } from '../server/stats.js';
+import { Exchange, PENDING } from '../fuse/exchange.js';
+import { WriteIn } from '../fuse/structs.js';
+import { E } from '../native/linux.js';
+import { C } from './counters.js';
 import { Ring } from './ring.js';
 
 export const enum IoKind { Read = 1, Write, Fsync, Fallocate }
 
-/** Finishes the reply of an exchange once its I/O result is known; returns the reply length. */
-export type Complete = (x: Exchange, kind: IoKind, res: number) => number;
+/** Where the engines report results: the file system, which builds the replies. */
+export interface IoReplies {
+  /** The reply body for an I/O result (res: bytes or -errno): its length, or -errno. */
+  body(x: Exchange, kind: IoKind, res: number): number;
+  /** Send the reply of an exchange whose operation returned PENDING (r: what body() gave). */
+  send(x: Exchange, r: number): void;
+}
 
 export interface MediatedEngine {
   readonly name: 'sync' | 'async';
-  /** Each returns a reply length, or PENDING (the reply is sent on completion). */
+  /** Each returns the reply body's length or -errno (from IoReplies.body), or PENDING (replied on completion). */
   read(x: Exchange, fd: number, len: number, pos: number): number;
   write(x: Exchange, fd: number, len: number, pos: number): number;
   fsync(x: Exchange, fd: number, dataOnly: boolean): number;
   fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number): number;
 }
 
-/** Offset of WRITE data after the in-header: the fuse_write_in struct. */
-const WRITE_DATA = 40;
+/** WRITE data follows the fuse_write_in struct. */
+const WRITE_DATA = WriteIn.SIZE;
 
 export class SyncEngine implements MediatedEngine {
   readonly name = 'sync';
-  constructor(private readonly complete: Complete) {}
+  constructor(private readonly io: IoReplies) {}
 
   read(x: Exchange, fd: number, len: number, pos: number): number {
-    return this.complete(x, IoKind.Read, native.pread(fd, x.rep.buf, x.rep.at(0), Math.min(len, x.rep.room), pos));
+    return this.io.body(x, IoKind.Read, native.pread(fd, x.rep.buf, x.rep.at(0), Math.min(len, x.rep.room), pos));
   }
 
   write(x: Exchange, fd: number, len: number, pos: number): number {
-    return this.complete(x, IoKind.Write, native.pwrite(fd, x.req.buf, x.req.at(WRITE_DATA), len, pos));
+    return this.io.body(x, IoKind.Write, native.pwrite(fd, x.req.buf, x.req.at(WRITE_DATA), len, pos));
   }
 
   fsync(x: Exchange, fd: number, dataOnly: boolean): number {
-    return this.complete(x, IoKind.Fsync, native.fsync(fd, dataOnly));
+    return this.io.body(x, IoKind.Fsync, native.fsync(fd, dataOnly));
   }
 
   fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number): number {
-    return this.complete(x, IoKind.Fallocate, native.fallocate(fd, mode, offset, len));
+    return this.io.body(x, IoKind.Fallocate, native.fallocate(fd, mode, offset, len));
   }
 }
 
@@ -68,7 +74,6 @@ export class AsyncEngine implements MediatedEngine {
   /** In-flight exchanges and their kind, by exchange id (small integers: arrays, no per-request objects). */
   private readonly held: (Exchange | undefined)[] = [];
   private readonly kinds: IoKind[] = [];
-  private count = 0;
   private readonly sync: SyncEngine;
   /** Cleared when the lower fs answers a RWF_NOWAIT write with EOPNOTSUPP. */
   private writeNowait = true;
@@ -76,14 +81,13 @@ export class AsyncEngine implements MediatedEngine {
   private burst = 0;
   private readonly endBurst = (): void => { this.burst = 0; };
 
-  constructor(private readonly ring: Ring, private readonly complete: Complete, private readonly stats: Float64Array) {
-    this.sync = new SyncEngine(complete);
+  constructor(private readonly ring: Ring, private readonly io: IoReplies, private readonly stats: Float64Array) {
+    this.sync = new SyncEngine(io);
     ring.on(RING_KIND_MEDIATED, (id, res) => {
       const x = this.held[id];
       if (!x) return;
       this.held[id] = undefined;
-      this.count--;
-      x.owner.send(x, this.complete(x, this.kinds[id], res));
+      this.io.send(x, this.io.body(x, this.kinds[id], res));
     });
   }
 
@@ -101,7 +105,7 @@ export class AsyncEngine implements MediatedEngine {
     // ring reads it whole (FUSE takes a short reply for end of file).
     if (r === want || (r < 0 && r !== -E.AGAIN && r !== -E.OPNOTSUPP)) {
       this.stats[C.ioInline]++;
-      return this.complete(x, IoKind.Read, r);
+      return this.io.body(x, IoKind.Read, r);
     }
     return this.start(x, IoKind.Read, fd, len, pos, 0);
   }
@@ -123,7 +127,7 @@ export class AsyncEngine implements MediatedEngine {
       if (more <= 0) break;
       done += more;
     }
-    return this.complete(x, IoKind.Write, done);
+    return this.io.body(x, IoKind.Write, done);
   }
 
   fsync(x: Exchange, fd: number, dataOnly: boolean): number {
@@ -132,10 +136,6 @@ export class AsyncEngine implements MediatedEngine {
 
   fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number): number {
     return this.start(x, IoKind.Fallocate, fd, mode, offset, len);
-  }
-
-  get inFlight(): number {
-    return this.count;
   }
 
   /** Queue the operation on the ring (a, b, c are its arguments in the order of the public methods). */
@@ -154,14 +154,13 @@ export class AsyncEngine implements MediatedEngine {
     }
     if (!this.ring.prepared(r)) {
       // The ring refused (it should not): serve inline, on the copy if one was made.
-      const len = this.inline(y, kind, fd, a, b, c);
-      if (y === x) return len;
-      y.owner.send(y, len);
-      return 0;
+      const body = this.inline(y, kind, fd, a, b, c);
+      if (y === x) return body;
+      this.io.send(y, body);
+      return PENDING;
     }
     this.held[y.id] = y;
     this.kinds[y.id] = kind;
-    this.count++;
     this.stats[C.ioAsync]++;
     return PENDING;
   }

@@ -20,8 +20,6 @@ export class Ring {
   private prepared_ = 0;
   private flushQueued = false;
   private inReap = false;
-  /** Counters for status: submit calls, SQEs submitted, completions reaped. */
-  readonly counts = { submits: 0, sqes: 0, cqes: 0 };
 
   /**
    * `slot` > 0 makes the ring outlive this thread: a replacement worker
@@ -61,8 +59,6 @@ export class Ring {
   submit(): void {
     if (this.prepared_ === 0) return;
     const r = native.uringSubmit(this.id);
-    this.counts.submits++;
-    if (r > 0) this.counts.sqes += r;
     if (r >= 0) this.prepared_ = Math.max(0, this.prepared_ - r);
   }
 
@@ -84,7 +80,6 @@ export class Ring {
         const kind = Math.floor(ud / TWO32);
         handlers[kind]?.(ud - kind * TWO32, cqes[2 * i + 1]);
       }
-      this.counts.cqes += n;
     } finally {
       this.inReap = false;
     }

@@ -75,8 +75,6 @@ export interface Native {
   // ---- plain fd I/O ------------------------------------------------------
   read(fd: number, buf: Uint8Array, off: number, len: number): number;
   write(fd: number, buf: Uint8Array, off: number, len: number): number;
-  /** One writev of two slices (reply header + payload living in another buffer). */
-  writev2(fd: number, a: Uint8Array, aOff: number, aLen: number, b: Uint8Array, bOff: number, bLen: number): number;
   pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
   pwrite(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number;
   /** pread/pwrite with RWF_NOWAIT: -EAGAIN rather than wait for the disk; -EOPNOTSUPP where the file system cannot tell. */
@@ -85,6 +83,7 @@ export interface Native {
   close(fd: number): number;
 
   // ---- the lower file system ----------------------------------------------
+  /** Plain openat: only for ".." when a path must be found by climbing (fs/lowerpath.ts); everything else uses openat2. */
   openat(dirFd: number, path: Name, flags: number, mode: number): number;
   /** openat2 with struct open_how { flags, mode, resolve }. */
   openat2(dirFd: number, path: Name, flags: number, mode: number, resolve: number): number;
@@ -140,8 +139,13 @@ export interface Native {
    * Views must not be used after uringClose.
    */
   uringFuseArena(ring: number, bytes: number): ArrayBuffer | number;
-  /** [userData, FuseEntryState, ...] of every FUSE entry registered on the ring. */
-  uringFuseStates(ring: number): Float64Array | number;
+  /**
+   * An adopter's take-over of a dead worker's entries, through the adopter's
+   * /dev/fuse clone: requests it had started are answered ECONNABORTED and
+   * replies it wrote committed (prepared, not submitted). Returns
+   * [aborted, userData, FuseEntryState, ...] of every entry afterwards.
+   */
+  uringFuseTakeOver(ring: number, devFd: number): Float64Array | number;
   /** Prepare (do not submit) a read/write of buf[off, off+len) at file position `pos`. 0, or -EBUSY when the SQ is full. */
   uringRead(ring: number, fd: number, buf: Uint8Array, off: number, len: number, pos: number, userData: number): number;
   uringWrite(ring: number, fd: number, buf: Uint8Array, off: number, len: number, pos: number, userData: number): number;

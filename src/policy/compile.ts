@@ -6,10 +6,8 @@
 // memory it touches, and an interpreter touches a lot: the rule array, each
 // rule's match object, each glob object and its closure, each range array.
 // One generated function holds the masks, ranges and glob strings as
-// constants in its own code. With the bench's mixed policy, a decision
-// takes 0.055 µs in a loop and 0.29 µs right after a system call, against
-// 0.15 and 1.0 µs for the interpreter with picomatch regexes it replaced
-// (bench/README.md, "Policy cost").
+// constants in its own code (what that saves is measured in bench/README.md,
+// "Policy cost").
 //
 // What goes into the source: integer literals (masks, validated ranges),
 // rule indices, and glob fragments through JSON.stringify (string literals,
@@ -27,7 +25,7 @@ import type { CompiledGlob, GlobList } from './glob.js';
 import { TYPE_BIT } from './schema.js';
 import type { Decision, OpenContext, PolicyNeeds } from './types.js';
 import { viewOfPath } from './context.js';
-import { accessBits, callContent, callProcess, callSize, contentMatches, type CompiledRule } from './match.js';
+import { accessBits, callContent, callProcess, callSize, contentMatches, type CompiledRule } from './rule.js';
 import { inRanges } from './ranges.js';
 
 /** Above this many ranges a key is tested by a loop instead of inline comparisons. */

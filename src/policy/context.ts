@@ -3,7 +3,7 @@
 import { parseRange } from './ranges.js';
 import { Access, FILE_TYPES, FileType, OpenContext, PathView } from './types.js';
 
-import { O } from '../fs/linux.js';
+import { O } from '../native/linux.js';
 
 /**
  * The access of an open from its flags. `created` says the request creates

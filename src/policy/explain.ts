@@ -4,7 +4,8 @@
 import { describeAccess } from './context.js';
 import { errnoName } from './errno.js';
 import { GlobList } from './glob.js';
-import { accessBits, bytesToLatin1, callContent, callProcess, callSize, CompiledRule, describeContent, magicMatches, Policy } from './match.js';
+import { accessBits, bytesToLatin1, callContent, callProcess, callSize, CompiledRule, magicMatches } from './rule.js';
+import { describeContent, Policy } from './match.js';
 import { formatRanges, inRanges } from './ranges.js';
 import { MODE_BIT, TYPE_BIT } from './schema.js';
 import { Decision, OpenContext } from './types.js';

@@ -9,21 +9,23 @@ import { MessageChannel } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { Piscina } from 'piscina';
 import { native, St, Sfs } from '../native/index.js';
-import { REQUEST_BUFFER, MAX_WRITE, Op } from '../fuse/abi.js';
+import { REQUEST_BUFFER, MAX_WRITE } from '../fuse/abi.js';
+import { Op } from '../fuse/opcodes.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
 import { allocatePathMemory, PathMemory } from '../fs/paths.js';
 import { LowerPaths } from '../fs/lowerpath.js';
-import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../fs/linux.js';
-import { allocateStats, summarize, C } from './stats.js';
+import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../native/linux.js';
+import { allocateStats, summarize } from './stats.js';
+import type { DaemonStatus, OpenFileStatus, PolicyStatus } from './status.js';
+import { C, MAX_RULES } from '../io/counters.js';
 import { ControlServer } from './control.js';
 import { FSTYPE, isMountpoint } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
 import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
 import { AuditFailure, checkAuditDest, openAuditFile } from './audit.js';
 import { IoMode } from '../fs/inodes.js';
-import { MAX_RULES } from './stats.js';
 import { PinMode, shouldPin } from './pinning.js';
 import { rateLimited } from './logging.js';
 import { MountRequest, mountFlags, flagNames } from '../fs/mountflags.js';
@@ -55,7 +57,6 @@ export interface DaemonOptions {
   auditMode: number;
   /** What the mount allows beyond its nosuid,nodev defaults, or forbids besides (fs/mountflags.ts). */
   mountOptions: MountRequest;
-  debug: boolean;
 }
 
 /** What preflight found: the policy (loaded once) and the mount(2) flags. */
@@ -332,7 +333,6 @@ export class Daemon {
       queueDepth: this.opt.queueDepth,
       payloadSize: this.opt.payloadSize,
       pin: this.pinned,
-      debug: this.opt.debug,
       lowerRoot: this.lower,
       mountFlags: this.mountFlags,
       policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
@@ -444,7 +444,7 @@ export class Daemon {
     }
   }
 
-  status(): object {
+  status(): DaemonStatus {
     const sum = summarize(this.statsMem, native.errnoName);
     return {
       version: 1,
@@ -499,8 +499,8 @@ export class Daemon {
   }
 
   /** Files open right now, with their I/O mode and (last) opener. */
-  private openFiles(): object[] {
-    const out = [];
+  private openFiles(): OpenFileStatus[] {
+    const out: OpenFileStatus[] = [];
     for (const o of this.table.openInodes()) {
       let path: string;
       try {
@@ -516,7 +516,7 @@ export class Daemon {
     return out;
   }
 
-  private policyStatus(hits: number[], cost: { decisions: number; micros: number }): object | null {
+  private policyStatus(hits: number[], cost: { decisions: number; micros: number }): PolicyStatus | null {
     const p = this.policy;
     if (!p) return null;
     return {
@@ -525,7 +525,6 @@ export class Daemon {
       loadedAt: this.policyLoadedAt?.toISOString(),
       rules: p.rules.map((r) => ({ name: r.name, line: r.line, action: r.action, audit: r.audit, hits: hits[Math.min(r.index, MAX_RULES)] })),
       default: { action: p.default.action, hits: hits[MAX_RULES] },
-      /** What deciding costs the daemon per open or create, on average since the mount. */
       decisions: cost.decisions,
       microsPerDecision: cost.decisions ? Math.round((cost.micros / cost.decisions) * 100) / 100 : 0,
     };

@@ -1,48 +1,9 @@
-// Counters shared between the workers (which count) and the main thread (which
-// reports). Each worker owns one row, so counting is a plain array increment
-// with no atomics; the main thread sums the rows when asked.
-import { OP_SLOTS, opNames } from '../fuse/abi.js';
-
-export const enum C {
-  // 0 .. OP_SLOTS-1: requests by opcode
-  openPassthrough = OP_SLOTS,
-  openMediated,
-  openFallback,
-  openDenied,
-  bytesRead,
-  bytesWritten,
-  /** Opens kept mediated because a write by this opener must clear suid/sgid/capabilities. */
-  privMediated,
-  /** Opens that joined the inode's existing mode instead of the one they would have had. */
-  modeJoined,
-  errors,
-  backingOpened,
-  backingClosed,
-  /** Requests by the transport that carried them. */
-  viaDevfuse,
-  viaUring,
-  /** Times a worker woke for a /dev/fuse request another worker had already taken. */
-  devfuseEmptyWakeups,
-  /** Opens refused because their rule wants mediated I/O while the inode is in passthrough. */
-  modeConflicts,
-  /** Opens refused because the audit log failed (--audit-failure deny). */
-  auditDenied,
-  /** Mediated reads and writes done at once (cached data, or a lower fs that cannot write without blocking). */
-  ioInline,
-  /** Mediated reads, writes, fsyncs and fallocates sent to io_uring (the async engine). */
-  ioAsync,
-  /** Policy decisions, and the microseconds they took (path, rules, lazy reads; not the audit write). */
-  policyDecisions,
-  policyMicros,
-  /** Fallback reasons by errno: FALLBACK_BASE + errno. */
-  FALLBACK_BASE = OP_SLOTS + 24,
-  /** Policy rule hits: RULE_BASE + rule index; the default's at RULE_BASE + MAX_RULES. */
-  RULE_BASE = OP_SLOTS + 24 + 160,
-  STRIDE = OP_SLOTS + 24 + 160 + 257,
-}
-
-/** Rules beyond this many share the default's counter (and the loader's limit keeps policies far below it). */
-export const MAX_RULES = 256;
+// The counters' memory and their summary: the workers count into rows of it
+// (the slots are in io/counters.ts), the main thread sums the rows when asked.
+// Each worker owns one row, so counting is a plain array increment with no
+// atomics.
+import { OP_SLOTS, opNames } from '../fuse/opcodes.js';
+import { C, FALLBACK_ERRNOS, MAX_RULES } from '../io/counters.js';
 
 export function allocateStats(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(workers * C.STRIDE * 8);
@@ -84,7 +45,7 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     else if (sum[op]) requests[`OP_${op}`] = sum[op];
   }
   const fallbackReasons: Record<string, number> = {};
-  for (let e = 0; e < 160; e++) if (sum[C.FALLBACK_BASE + e]) fallbackReasons[errnoName(e)] = sum[C.FALLBACK_BASE + e];
+  for (let e = 0; e < FALLBACK_ERRNOS; e++) if (sum[C.FALLBACK_BASE + e]) fallbackReasons[errnoName(e)] = sum[C.FALLBACK_BASE + e];
   return {
     requests,
     opens: {

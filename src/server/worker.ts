@@ -10,9 +10,9 @@ import { InodeTable, InodeTableMemory } from '../fs/inodes.js';
 import type { PathMemory } from '../fs/paths.js';
 import { Mirror } from '../fs/mirror.js';
 import { statsRow } from './stats.js';
-import { DevFuseTransport } from './transports/devfuse.js';
-import { UringTransport } from './transports/uring.js';
-import { Transport } from './transports/transport.js';
+import { DevFuseTransport } from '../transports/devfuse.js';
+import { UringTransport } from '../transports/uring.js';
+import type { Transport } from '../transports/transport.js';
 import { Ring } from '../io/ring.js';
 import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 import { loadPolicy, Policy } from '../policy/index.js';
@@ -38,7 +38,6 @@ export interface WorkerTask {
   payloadSize: number;
   /** Keep this worker on its queues' CPUs (src/server/pinning.ts). */
   pin: boolean;
-  debug: boolean;
   lowerRoot: string;
   /** mount(2) flags of the passfs mount: mounts inside LOWER are crossed only within them. */
   mountFlags: number;
@@ -57,9 +56,6 @@ export interface WorkerResult {
   index: number;
   tid: number;
 }
-
-/** Exchange ids: /dev/fuse ones from 0, ring entries above. */
-const URING_ID_BASE = 1024;
 
 export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   // Rate-limited: a user can cause some of these lines through the mount (logging.ts).
@@ -81,7 +77,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     passthrough: task.passthrough,
     validMs: task.validMs,
     log,
-    engine: (complete) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, complete, stats) : new SyncEngine(complete)),
+    engine: (replies) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, replies, stats) : new SyncEngine(replies)),
     lowerRoot: task.lowerRoot,
     mountFlags: task.mountFlags,
     policy: compile(task.policy),
@@ -96,7 +92,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   // interrupts and notifications never leave it.
   const transports: Transport[] = [new DevFuseTransport(task.fd, stats, log)];
   if (ring && uringEntries > 0) {
-    transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, URING_ID_BASE, stats, log));
+    transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, stats, log));
   }
   const serving = Promise.race(transports.map((t) => t.serve(mirror)));
   task.port.postMessage({ threadId, tid: native.gettid(), adopted: !!ring?.adopted && uringEntries > 0 });

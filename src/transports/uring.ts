@@ -22,39 +22,24 @@
 // the dead worker had started gets ECONNABORTED (it may be half done), one it
 // never saw is served, a reply it wrote is sent, and an entry the kernel
 // cancelled when the thread exited is registered again.
-import { native, FuseEntryState } from '../../native/index.js';
-import { E } from '../../fs/linux.js';
-import { Op, IN_HEADER, OUT_HEADER } from '../../fuse/abi.js';
-import { Request, Reply, readU64 } from '../../fuse/codec.js';
-import { Ring } from '../../io/ring.js';
-import { Exchange, ExchangeOwner, Handler, PENDING, Transport } from './transport.js';
-import { C } from '../stats.js';
+import { native, FuseEntryState } from '../native/index.js';
+import { IN_HEADER, OUT_HEADER } from '../fuse/abi.js';
+import { Answer, answerOf, fixedInSize, OP_SLOTS } from '../fuse/opcodes.js';
+import { Request, Reply, readU64 } from '../fuse/codec.js';
+import { Ring } from '../io/ring.js';
+import { Exchange, ExchangeOwner, Handler, PENDING, URING_ID_BASE } from '../fuse/exchange.js';
+import type { Transport } from './transport.js';
+import { C } from '../io/counters.js';
 
 const HEADER_SIZE = 288;
 const OP_IN = 128;
 const ENT = 256;
 /** Room for the in-header plus the largest fixed argument struct, before the payload. */
 const PAD = 256;
+if (IN_HEADER + Math.max(...fixedInSize) > PAD || Math.max(...fixedInSize) > ENT - OP_IN) throw new Error('io_uring entry layout: a fixed argument struct does not fit');
 /** An entry's place in the arena: its header, then its request buffer (PAD + payload). */
 const HEADER_ROOM = 512;
 export const RING_KIND_FUSE = 2;
-
-/**
- * Size of each opcode's fixed argument struct (what the kernel puts in the
- * op_in area; everything after it goes to the payload buffer).
- */
-const FIXED_IN: Record<number, number> = {
-  [Op.FORGET]: 8, [Op.GETATTR]: 16, [Op.SETATTR]: 88, [Op.MKNOD]: 16, [Op.MKDIR]: 8,
-  [Op.RENAME]: 8, [Op.LINK]: 8, [Op.OPEN]: 8, [Op.READ]: 40, [Op.WRITE]: 40, [Op.RELEASE]: 24,
-  [Op.FSYNC]: 16, [Op.SETXATTR]: 8, [Op.GETXATTR]: 8, [Op.LISTXATTR]: 8, [Op.FLUSH]: 24,
-  [Op.INIT]: 64, [Op.OPENDIR]: 8, [Op.READDIR]: 40, [Op.RELEASEDIR]: 24, [Op.FSYNCDIR]: 16,
-  [Op.GETLK]: 48, [Op.SETLK]: 48, [Op.SETLKW]: 48, [Op.ACCESS]: 8, [Op.CREATE]: 16,
-  [Op.INTERRUPT]: 8, [Op.BMAP]: 16, [Op.IOCTL]: 32, [Op.POLL]: 24, [Op.BATCH_FORGET]: 8,
-  [Op.FALLOCATE]: 32, [Op.READDIRPLUS]: 40, [Op.RENAME2]: 16, [Op.LSEEK]: 24,
-  [Op.COPY_FILE_RANGE]: 56, [Op.COPY_FILE_RANGE_64]: 56, [Op.SYNCFS]: 8, [Op.TMPFILE]: 16, [Op.STATX]: 24,
-};
-/** Requests whose replies are built in place in the payload (and which may complete asynchronously). */
-const IN_PLACE = new Set<number>([Op.READ, Op.WRITE, Op.FSYNC, Op.FALLOCATE]);
 
 class Entry implements Exchange {
   readonly header: Uint8Array;
@@ -93,7 +78,6 @@ export class UringTransport implements Transport, ExchangeOwner {
     queues: number[],
     depth: number,
     payloadSize: number,
-    private readonly idBase: number,
     private readonly stats: Float64Array,
     private readonly log: (m: string) => void,
   ) {
@@ -104,10 +88,10 @@ export class UringTransport implements Transport, ExchangeOwner {
     for (const qid of queues) {
       for (let d = 0; d < depth; d++) {
         const i = this.entries.length;
-        this.entries.push(new Entry(idBase + i, qid, arena, i * stride, payloadSize, this, this.scratch));
+        this.entries.push(new Entry(URING_ID_BASE + i, qid, arena, i * stride, payloadSize, this, this.scratch));
       }
     }
-    ring.on(RING_KIND_FUSE, (id, res) => this.onCompletion(id - idBase, res));
+    ring.on(RING_KIND_FUSE, (id, res) => this.onCompletion(id - URING_ID_BASE, res));
   }
 
   serve(handler: Handler): Promise<void> {
@@ -128,33 +112,28 @@ export class UringTransport implements Transport, ExchangeOwner {
     }
   }
 
-  /** Pick up every entry of an adopted ring where the dead worker left it. */
+  /**
+   * Pick up every entry of an adopted ring where the dead worker left it.
+   * The addon answers what that worker had started and commits what it had
+   * answered (uringFuseTakeOver); here, what is left for JS.
+   */
   private takeOver(): void {
-    const states = native.uringFuseStates(this.ring.id);
+    const states = native.uringFuseTakeOver(this.ring.id, this.fd);
     if (typeof states === 'number') throw new Error(`io_uring adoption: ${native.errnoName(-states)}`);
     const seen = new Set<Entry>();
-    let aborted = 0;
-    for (let k = 0; k < states.length; k += 2) {
-      const e = this.entries[states[k] - Ring.data(RING_KIND_FUSE, this.idBase)];
+    for (let k = 1; k < states.length; k += 2) {
+      const e = this.entries[states[k] - Ring.data(RING_KIND_FUSE, URING_ID_BASE)];
       if (!e) continue;
       seen.add(e);
       switch (states[k + 1]) {
         case FuseEntryState.armed: e.inherited = true; break;
-        case FuseEntryState.delivered: this.onCompletion(e.id - this.idBase, 0); break;
-        case FuseEntryState.held: this.abort(e); aborted++; break;
-        case FuseEntryState.replyReady: this.commit(e); break;
-        default: this.register(e);
+        case FuseEntryState.delivered: this.onCompletion(e.id - URING_ID_BASE, 0); break;
+        case FuseEntryState.idle: this.register(e); break;
+        default: break; // queued: answered or committed by the addon
       }
     }
     for (const e of this.entries) if (!seen.has(e)) this.register(e);
-    this.log(`took over the io_uring queues of the worker before (${aborted} request(s) it had started answered with ECONNABORTED)`);
-  }
-
-  /** Answer the request in `e` with ECONNABORTED: it may have been half done by a dead worker. */
-  private abort(e: Entry): void {
-    e.req.load(PAD - IN_HEADER);
-    e.buf.set(e.header.subarray(0, IN_HEADER), PAD - IN_HEADER);
-    this.send(e, e.inPlace.finish(e.req, 0, E.CONNABORTED), e.inPlace);
+    this.log(`took over the io_uring queues of the worker before (${states[0]} request(s) it had started answered with ECONNABORTED)`);
   }
 
   stop(): void {
@@ -180,33 +159,31 @@ export class UringTransport implements Transport, ExchangeOwner {
     }
     const hdv = e.hdv;
     const opcode = hdv.getUint32(4, true);
-    const fixed = FIXED_IN[opcode] ?? 0;
+    // The opcode table (fuse/opcodes.ts) says how much of the request is its fixed argument.
+    const known = opcode < OP_SLOTS;
+    const fixed = known ? fixedInSize[opcode] : 0;
     const base = PAD - IN_HEADER - fixed;
     // Make the request contiguous: [in-header][fixed args][payload...]
     e.buf.set(e.header.subarray(0, IN_HEADER), base);
     if (fixed) e.buf.set(e.header.subarray(OP_IN, OP_IN + fixed), PAD - fixed);
     e.req.load(base);
     this.stats[C.viaUring]++;
-    e.rep = IN_PLACE.has(opcode) ? e.inPlace : this.scratch;
+    e.rep = known && answerOf[opcode] === Answer.inPlace ? e.inPlace : this.scratch;
     const len = this.handler!.dispatch(e);
     if (len !== PENDING) this.send(e, len);
     this.handler!.afterReply();
   }
 
   /** Commit the reply of `e` and fetch the next request into it. */
-  send(x: Exchange, len: number, rep = (x as Entry).rep): void {
+  send(x: Exchange, len: number): void {
     const e = x as Entry;
+    const rep = e.rep;
     if (this.ended) return;
     const body = len > OUT_HEADER ? len - OUT_HEADER : 0;
     // out-header to the header buffer, body to the payload buffer
     e.header.set(rep.buf.subarray(rep.base, rep.base + OUT_HEADER), 0);
     if (rep !== e.inPlace && body > 0) e.payload.set(rep.buf.subarray(rep.at(0), rep.at(body)), 0);
     e.hdv.setUint32(ENT + 16, body, true);
-    this.commit(e);
-  }
-
-  /** COMMIT_AND_FETCH of the reply already in the entry's buffers. */
-  private commit(e: Entry): void {
     const commitId = readU64(e.hdv, ENT + 8);
     const r = native.uringFuseCommit(this.ring.id, this.fd, e.qid, commitId, Ring.data(RING_KIND_FUSE, e.id));
     if (!this.ring.prepared(r)) this.log(`io_uring commit on queue ${e.qid}: ${native.errnoName(-r)}`);

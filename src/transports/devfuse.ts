@@ -1,12 +1,13 @@
 // The classic transport: read(2) requests from a cloned /dev/fuse fd, write(2)
 // each reply. The addon waits for requests alongside the worker's event loop
 // and wakes one worker per request, not all of them (addon/devwatch.cc).
-import { native } from '../../native/index.js';
-import { REQUEST_BUFFER } from '../../fuse/abi.js';
-import { Request, Reply } from '../../fuse/codec.js';
-import { E } from '../../fs/linux.js';
-import { Exchange, ExchangeOwner, Handler, PENDING, Transport } from './transport.js';
-import { C } from '../stats.js';
+import { native } from '../native/index.js';
+import { REQUEST_BUFFER } from '../fuse/abi.js';
+import { Request, Reply } from '../fuse/codec.js';
+import { E } from '../native/linux.js';
+import { Exchange, ExchangeOwner, Handler, PENDING, DEVFUSE_ASYNC, DEVFUSE_ID_BASE } from '../fuse/exchange.js';
+import type { Transport } from './transport.js';
+import { C } from '../io/counters.js';
 
 /** Requests read per wake-up before the event loop gets a turn. */
 const BATCH = 32;
@@ -25,19 +26,13 @@ export class DevFuseTransport implements Transport, ExchangeOwner {
   private watch = 0;
   private done: (() => void) | null = null;
 
-  /**
-   * @param idBase first exchange id of this transport (ids are unique per worker)
-   * @param maxAsync how many requests may be in flight asynchronously
-   */
   constructor(
     private readonly fd: number,
     private readonly stats: Float64Array,
     private readonly log: (m: string) => void,
-    private readonly idBase = 0,
-    private readonly maxAsync = 32,
   ) {
     const buf = new Uint8Array(new ArrayBuffer(REQUEST_BUFFER));
-    this.main = { id: idBase, req: new Request(buf), rep: new Reply(REQUEST_BUFFER), stable: false, owner: this };
+    this.main = { id: DEVFUSE_ID_BASE, req: new Request(buf), rep: new Reply(REQUEST_BUFFER), stable: false, owner: this };
   }
 
   serve(handler: Handler): Promise<void> {
@@ -82,11 +77,11 @@ export class DevFuseTransport implements Transport, ExchangeOwner {
   stabilize(x: Exchange): Exchange | null {
     let s = this.freeSlots.pop();
     if (!s) {
-      if (this.slots.length >= this.maxAsync) return null;
+      if (this.slots.length >= DEVFUSE_ASYNC) return null;
       // One buffer serves as both request and reply: the reply header is
       // written over the request header only when the request is done.
       const buf = new Uint8Array(new ArrayBuffer(REQUEST_BUFFER));
-      s = { id: this.idBase + 1 + this.slots.length, req: new Request(buf), rep: new Reply(buf), stable: true, owner: this, busy: false };
+      s = { id: DEVFUSE_ID_BASE + 1 + this.slots.length, req: new Request(buf), rep: new Reply(buf), stable: true, owner: this, busy: false };
       this.slots.push(s);
     }
     s.busy = true;

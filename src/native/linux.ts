@@ -1,4 +1,6 @@
-// Linux (x86_64 / generic) constants the mirror needs. One home for them.
+// Linux (x86_64 / generic) constants: errnos, open and *at flags, mode bits,
+// the layouts of the kernel structs passfs parses. One home for them, at the
+// floor of everything that uses them (no addon is loaded from here).
 
 export const E = {
   PERM: 1, NOENT: 2, INTR: 4, IO: 5, BADF: 9, AGAIN: 11, NOMEM: 12, ACCES: 13,
@@ -47,3 +49,6 @@ export const XATTR_CAPS = 'security.capability';
 export const NAME_MAX = 255;
 /** The most one read, write or copy_file_range moves (INT_MAX rounded down to a page). */
 export const MAX_RW_COUNT = 0x7ffff000;
+
+/** struct linux_dirent64, as getdents64 fills it: the name is NUL-terminated. */
+export const enum Dirent64 { ino = 0, off = 8, reclen = 16, type = 18, name = 19 }

@@ -1,0 +1,180 @@
+// The policy adapter: what the mirror asks at each open and create, answered
+// by the pure policy (src/policy/) from what the daemon knows about the file
+// and the caller, counted, and written to the audit trail. The policy sees
+// an OpenContext; the sources it reads only sometimes (the caller's process,
+// the file's size and first bytes) are lazy, read at most once per decision.
+import { performance } from 'node:perf_hooks';
+import { Native, St } from '../native/index.js';
+import type { Request } from '../fuse/codec.js';
+import { E, O, AT_EMPTY_PATH } from '../native/linux.js';
+import { C, MAX_RULES } from '../io/counters.js';
+import { Policy, Decision, OpenContext, PathView, accessFromFlags, processInfo, viewOfPath } from '../policy/index.js';
+import type { LowerPaths } from './lowerpath.js';
+import type { PathCache } from './paths.js';
+
+/** Where audit lines go (server/audit.ts writes them to the --audit file). */
+export interface AuditSink {
+  /** True once the sink failed and was told to refuse opens (--audit-failure deny). */
+  readonly refusing: boolean;
+  write(record: Record<string, unknown>): void;
+}
+
+/** Names of new entries, for the policy (cheaper than a Buffer made per call). */
+const UTF8 = new TextDecoder();
+const EMPTY = '';
+type ProcessFacts = { comm?: string; exe?: string };
+
+export class Decisions {
+  private policy: Policy | null;
+  private readonly st = new Float64Array(St.LENGTH);
+
+  constructor(
+    private readonly sys: Native,
+    private readonly stats: Float64Array,
+    private readonly paths: PathCache,
+    private readonly lowerPaths: LowerPaths,
+    policy: Policy | null,
+    readonly audit: AuditSink | null,
+  ) {
+    this.policy = policy;
+  }
+
+  /** A reloaded policy: new opens follow it, open files keep their mode. */
+  setPolicy(p: Policy | null): void {
+    this.policy = p;
+  }
+
+  get active(): boolean {
+    return this.policy !== null;
+  }
+
+  /** Before any open or create: a broken audit log with --audit-failure deny refuses everything (-EACCES), else 0. */
+  refused(): number {
+    if (!this.audit?.refusing) return 0;
+    this.stats[C.auditDenied]++;
+    return -E.ACCES;
+  }
+
+  /** Count a denial by the policy; the errno is the rule's. */
+  denied(d: Decision): number {
+    this.stats[C.openDenied]++;
+    return -d.errno;
+  }
+
+  /**
+   * The policy's decision for an open (fd: the file's handle) or a create
+   * (fd: the parent's handle, name: the new entry); null without a policy.
+   * Counts the rule's hit and writes the audit line.
+   */
+  decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision | null {
+    const pol = this.policy;
+    if (!pol) return null;
+    // Every 16th decision is timed (status: µs per decision): timing each would cost more than some decisions.
+    const timed = (++this.decisions & 15) === 0;
+    const t0 = timed ? performance.now() : 0;
+    const created = name !== undefined;
+    this.decidingFd = fd;
+    // One context object, refilled per decision (this runs at every open).
+    const ctx = this.ctx;
+    // As much of the path as the rules read (PolicyNeeds.path); the audit line wants all of it.
+    const need = this.audit ? 'full' : pol.needs.path;
+    // A create names its new entry: decoded once, and only if the path is read.
+    const leaf = name && need !== 'none' ? UTF8.decode(name) : '';
+    let path = '';
+    ctx.view = undefined;
+    if (need === 'full') {
+      path = this.paths.pathOf(s, this.relPathOfDeciding);
+      if (name) path = path ? `${path}/${leaf}` : leaf;
+    } else if (need === 'view') {
+      const v = this.view;
+      if (!this.paths.viewOf(s, v)) Object.assign(v, viewOfPath(this.paths.pathFromKernel(s, this.relPathOfDeciding)));
+      if (name) {
+        v.name = leaf;
+        if (v.depth++ === 0) v.top = leaf;
+      }
+      ctx.view = v;
+    }
+    ctx.path = path;
+    ctx.uid = req.uid;
+    ctx.gid = req.gid;
+    ctx.pid = req.pid;
+    accessFromFlags(flags, created, ctx.access);
+    ctx.lazy = created ? this.lazyCreate : this.lazyOpen;
+    const d = pol.decide(ctx);
+    const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
+    this.stats[C.RULE_BASE + hit]++;
+    this.stats[C.policyDecisions]++;
+    if (timed) this.stats[C.policyMicros] += (performance.now() - t0) * 16000;
+    const pid = req.pid;
+    this.audit?.write({
+      event: 'open', pid, uid: req.uid, gid: req.gid, comm: this.processOf(pid).comm ?? null, path,
+      flags, create: created, decision: d.action, audited: d.audit, rule: d.rule, reason: d.reason,
+    });
+    return d;
+  }
+
+  /** One audit line for a read or write of an audited file. */
+  auditIo(req: Request, event: 'read' | 'write', fd: number, offset: number, size: number): void {
+    let path: string | null = null;
+    try {
+      path = this.lowerPaths.relative(fd);
+    } catch { /* the fd is gone */ }
+    this.audit?.write({ event, pid: req.pid, uid: req.uid, gid: req.gid, path, offset, size, result: size });
+  }
+
+  // The state of the decision in progress, for the lazy sources below (bound once, not per open).
+  private decidingFd = -1;
+  private decisions = 0;
+  private readonly ctx: OpenContext = {
+    path: '', type: 'file', uid: 0, gid: 0, pid: 0, size: 0,
+    access: { read: false, write: false, create: false, truncate: false },
+    // Present from the start: fields added later would change the object's shape at the first decision.
+    view: undefined, lazy: undefined,
+  };
+  private readonly view: PathView = { name: '', top: '', depth: 0 };
+  private readonly relPathOfDeciding = (): string => this.lowerPaths.relative(this.decidingFd);
+  private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
+  private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {
+    process: () => this.processOf(this.ctx.pid),
+    size: () => (this.sys.fstatat(this.decidingFd, EMPTY, AT_EMPTY_PATH, this.st) === 0 ? this.st[St.size] : 0),
+    content: (n) => this.firstBytes(this.decidingFd, n),
+  };
+
+  /** The first `n` bytes of the file behind an O_PATH handle (for content rules). */
+  private firstBytes(fd: number, n: number): Uint8Array | undefined {
+    const f = this.sys.reopen(fd, O.RDONLY | O.CLOEXEC);
+    if (f < 0) return undefined;
+    const buf = new Uint8Array(n);
+    const got = this.sys.pread(f, buf, 0, n, 0);
+    this.sys.close(f);
+    return got < 0 ? undefined : buf.subarray(0, got);
+  }
+
+  /**
+   * The caller's name and executable, cached per pid for a second: a process
+   * opening many files pays for the /proc reads once, not per open. The last
+   * caller is kept apart: opens come in runs from one process, and the map
+   * is more memory to touch.
+   */
+  private processOf(pid: number): ProcessFacts {
+    const now = Date.now();
+    if (pid === this.lastPid && now - this.lastAt < 1000) return this.lastInfo;
+    let hit = this.procCache.get(pid);
+    if (!hit || now - hit.at >= 1000) {
+      if (this.procCache.size > 1024) this.procCache.clear();
+      hit = { at: now, info: processInfo(pid) };
+      this.procCache.set(pid, hit);
+    }
+    this.lastPid = pid;
+    this.lastAt = hit.at;
+    this.lastInfo = hit.info;
+    return hit.info;
+  }
+  private readonly procCache = new Map<number, { at: number; info: ProcessFacts }>();
+  private lastPid = -1;
+  // A time, so a double from the start: a small integer here would change
+  // the object's layout at the first decision and drop optimized code that
+  // uses it (bench/README.md, "Policy cost").
+  private lastAt = -Infinity;
+  private lastInfo: ProcessFacts = {};
+}

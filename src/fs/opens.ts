@@ -1,0 +1,196 @@
+// Opens and backing files: the I/O mode of each open, and what each mode
+// holds on the lower side.
+//
+// The kernel allows one I/O mode per inode at a time: while any open of an
+// inode is in passthrough, every open of it must be (and the first one
+// registers the inode's backing file with the kernel, FUSE_DEV_IOC_BACKING_OPEN);
+// while any is mediated, none may be. So an inode that is already open keeps
+// its mode and a later opener joins it; the mode and the backing file live
+// in the shared inode table (inodes.ts) with the count of opens.
+//
+// The table lock is held only for the table's own bookkeeping, never across
+// a system call: the first passthrough open prepares its backing file with
+// the lock released, then takes the inode's mode if nobody did meanwhile, or
+// joins theirs and gives its own back.
+//
+// File handles (fh) tell the daemon what an open holds: the low 32 bits are
+// a file descriptor; bit 32 marks passthrough (the fd is the inode's shared
+// backing file, closed with the last open), bit 33 an audited open.
+import { Native, St } from '../native/index.js';
+import type { Request } from '../fuse/codec.js';
+import { FOPEN_PASSTHROUGH, FUSE_OPEN_KILL_SUIDGID } from '../fuse/abi.js';
+import { E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from '../native/linux.js';
+import { C, FALLBACK_ERRNOS } from '../io/counters.js';
+import type { Decision } from '../policy/index.js';
+import { InodeTable, IoMode } from './inodes.js';
+import type { Privileges } from './privileges.js';
+
+const TWO32 = 2 ** 32;
+const FH_PASSTHROUGH = TWO32;
+const FH_AUDIT = 2 * TWO32;
+
+/** The file descriptor of a file handle. */
+export const fhFd = (fh: number): number => fh % TWO32;
+/** Was this open audited by the policy (its reads and writes are logged)? */
+export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !== 0;
+const fhPassthrough = (fh: number): boolean => (Math.floor(fh / TWO32) & 1) !== 0;
+
+/**
+ * Open flags the daemon does not pass on to its own lower file: the kernel
+ * already resolved the path (NOFOLLOW, CREAT, EXCL), there is no terminal
+ * (NOCTTY), and O_DIRECT would demand aligned buffers for the daemon's reads
+ * and writes; the application's O_DIRECT still bypasses the FUSE page cache.
+ */
+export const MEDIATED_DROP = O.NOFOLLOW | O.CREAT | O.EXCL | O.NOCTTY | O.DIRECT;
+
+/** An open's answer: fuse_open_out's fh, open_flags and backing_id. */
+export interface Opened { fh: number; openFlags: number; backingId: number }
+
+export interface OpensOptions {
+  /** The mount-wide I/O mode asked for (when no policy decides). */
+  io: 'passthrough' | 'mediated';
+  /** The kernel agreed to FUSE_PASSTHROUGH. */
+  passthrough: boolean;
+  log: (msg: string) => void;
+}
+
+const EMPTY = '';
+
+export class Opens {
+  private readonly st = new Float64Array(St.LENGTH);
+  /** The last open's answer, reused (one open at a time per worker). */
+  private readonly out: Opened = { fh: 0, openFlags: 0, backingId: 0 };
+
+  constructor(
+    private readonly sys: Native,
+    private readonly table: InodeTable,
+    private readonly stats: Float64Array,
+    private readonly devFd: number,
+    private readonly privileges: Privileges,
+    private readonly opt: OpensOptions,
+  ) {}
+
+  /** Does this open get kernel passthrough, if the inode allows? The rule decides; without a policy, --io. */
+  wantsPassthrough(d: Decision | null): boolean {
+    return this.opt.passthrough && (d ? d.action === 'passthrough' : this.opt.io === 'passthrough');
+  }
+
+  /**
+   * Decide the I/O mode of one open of node slot `s` and account for it.
+   * `preFd`: a file a create already opened (the backing file itself when
+   * `preFdIsBacking`), taken over by this call whatever it returns.
+   * Returns the open's answer (valid until the next call) or -errno.
+   */
+  open(s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd = -1, preFdIsBacking = false): Opened | number {
+    const { sys, table, stats, privileges } = this;
+    const ifd = table.fd(s);
+    const writing = (flags & O.ACCMODE) !== O.RDONLY;
+    const mustMediate = d?.action === 'mediated';
+    let want = this.wantsPassthrough(d) ? IoMode.Passthrough : IoMode.Mediated;
+    // The write trap: with KILLPRIV_V2 a passthrough write by this opener
+    // would not clear suid/sgid/capabilities. Serve such writers ourselves.
+    const privileged = writing && req.uid !== 0 &&
+      sys.fstatat(ifd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, this.st) === 0 &&
+      privileges.hasPrivs(ifd, this.st[St.mode], this.st[St.gid], req);
+    if (privileged && want === IoMode.Passthrough) {
+      want = IoMode.Mediated;
+      stats[C.privMediated]++;
+    }
+
+    // The inode's mode: joined if it has one, taken if not.
+    table.lock();
+    let mode = table.ioMode(s);
+    if (mode === IoMode.Passthrough && mustMediate) {
+      table.unlock();
+      // The kernel cannot mix modes on one inode, and joining passthrough
+      // would escape the rule (and its audit): refuse this open instead.
+      stats[C.modeConflicts]++;
+      if (preFd >= 0) sys.close(preFd);
+      return -E.BUSY;
+    }
+    const joined = mode !== IoMode.None;
+    if (joined || want === IoMode.Mediated) {
+      if (!joined) mode = want;
+      table.addOpen(s, mode, -1, -1, req.pid, req.uid);
+    }
+    table.unlock();
+    if (joined && mode !== want) stats[C.modeJoined]++;
+
+    let backingId = 0;
+    if (!joined && want === IoMode.Passthrough) {
+      // The first open in passthrough: register a backing file for the inode,
+      // read-write when the lower fs allows, so later writers can share it.
+      let bfd = preFd >= 0 && preFdIsBacking ? preFd : sys.reopen(ifd, O.RDWR | O.CLOEXEC);
+      if (bfd < 0 && !writing) bfd = sys.reopen(ifd, O.RDONLY | O.CLOEXEC);
+      const id = bfd < 0 ? bfd : sys.backingOpen(this.devFd, bfd);
+      table.lock();
+      mode = table.ioMode(s);
+      const raced = mode !== IoMode.None;
+      if (!raced) mode = id > 0 ? IoMode.Passthrough : IoMode.Mediated;
+      if (!raced && id > 0) table.addOpen(s, mode, id, bfd, req.pid, req.uid);
+      else table.addOpen(s, mode, -1, -1, req.pid, req.uid);
+      table.unlock();
+      if (!raced && id > 0) {
+        stats[C.backingOpened]++;
+        backingId = id;
+        if (bfd === preFd) preFd = -1;
+      } else {
+        // Not used: the registration failed, or another open set the inode's mode meanwhile.
+        if (id > 0) sys.backingClose(this.devFd, id);
+        if (bfd >= 0 && bfd !== preFd) sys.close(bfd);
+        if (raced) {
+          if (mode !== want) stats[C.modeJoined]++;
+        } else {
+          stats[C.openFallback]++;
+          stats[C.FALLBACK_BASE + (-id < FALLBACK_ERRNOS ? -id : 0)]++;
+          this.opt.log(`passthrough refused for node ${s + 1} (${sys.errnoName(-id)}): serving it mediated`);
+        }
+      }
+    }
+
+    const out = this.out;
+    if (mode === IoMode.Passthrough) {
+      if (preFd >= 0) sys.close(preFd);
+      if (backingId === 0) backingId = table.backingId(s);
+      // A privileged file that must join an inode already in passthrough:
+      // clear now what this writer's writes would clear (see README).
+      if (privileged) privileges.killPrivs(ifd, req);
+      const bfd = table.backingFd(s);
+      if (flags & O.TRUNC) {
+        if (openFlags & FUSE_OPEN_KILL_SUIDGID) privileges.killPrivs(ifd, req);
+        const r = sys.ftruncate(bfd, 0);
+        if (r < 0) { this.release(s, FH_PASSTHROUGH + bfd); return r; }
+      }
+      stats[C.openPassthrough]++;
+      out.fh = FH_PASSTHROUGH + bfd;
+      out.openFlags = FOPEN_PASSTHROUGH;
+      out.backingId = backingId;
+      return out;
+    }
+    if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) privileges.killPrivs(ifd, req);
+    if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
+    const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~MEDIATED_DROP) | O.CLOEXEC);
+    if (fd < 0) { this.release(s, -1); return fd; }
+    stats[C.openMediated]++;
+    out.fh = fd + (d?.audit ? FH_AUDIT : 0);
+    out.openFlags = 0;
+    out.backingId = 0;
+    return out;
+  }
+
+  /** Undo one open's accounting (RELEASE, or a failed open); close what the last one leaves behind. */
+  release(s: number, fh: number): void {
+    const { sys, table } = this;
+    table.lock();
+    const last = table.dropOpen(s);
+    table.unlock();
+    if (fh >= 0 && !fhPassthrough(fh)) sys.close(fhFd(fh));
+    if (last) {
+      if (last[0] > 0) {
+        sys.backingClose(this.devFd, last[0]);
+        this.stats[C.backingClosed]++;
+      }
+      if (last[1] >= 0) sys.close(last[1]);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// The kernel's privilege rules, as the daemon must apply them itself. The
+// daemon works as root, so what the kernel would do for an unprivileged
+// caller natively is done here on its behalf:
+//  - a write, truncation or other change of a file by a caller without
+//    CAP_FSETID clears suid, clears sgid when the file is group-executable
+//    or the caller is not in its group, and drops security.capability (the
+//    daemon agrees to FUSE_HANDLE_KILLPRIV_V2, fuse/init.ts, which makes this
+//    its duty);
+//  - a new node belongs to its caller, with the group of a setgid parent;
+//  - a create that finds the name taken opens it only as the caller could.
+// The rules themselves are the pure functions at the top (unit-tested in
+// test/privileges.test.ts); the class applies them to lower files.
+import { readFileSync } from 'node:fs';
+import { Native, St } from '../native/index.js';
+import type { Request } from '../fuse/codec.js';
+import {
+  E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_FDCWD, RESOLVE_CONFINED,
+  S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, S_IXGRP, XATTR_CAPS,
+} from '../native/linux.js';
+
+// ---- the rules ---------------------------------------------------------------------
+
+/**
+ * The mode bits (07777) a file keeps after a change by a caller without
+ * CAP_FSETID (the kernel's setattr_should_drop_suidgid): suid always goes;
+ * sgid goes when the file is group-executable or the caller is not in its group.
+ */
+export function modeAfterChange(mode: number, callerInGroup: boolean): number {
+  let keep = mode & 0o7777 & ~S_ISUID;
+  if ((mode & S_ISGID) && ((mode & S_IXGRP) || !callerInGroup)) keep &= ~S_ISGID;
+  return keep;
+}
+
+/** The access an open asks for, as rwx bits (4 read, 2 write): O_TRUNC writes. */
+export function accessWanted(flags: number): number {
+  const acc = flags & O.ACCMODE;
+  return (acc !== O.WRONLY ? 4 : 0) | (acc !== O.RDONLY || (flags & O.TRUNC) ? 2 : 0);
+}
+
+/** May a caller (not root) have `want` (rwx bits) on a file of this mode and owner, by the mode bits? */
+export function modeAllows(mode: number, fileUid: number, uid: number, callerInGroup: boolean, want: number): boolean {
+  const bits = uid === fileUid ? (mode >> 6) & 7 : callerInGroup ? (mode >> 3) & 7 : mode & 7;
+  return (bits & want) === want;
+}
+
+/** The group of a new node: the parent's when the parent is setgid, else the caller's. */
+export function groupOfNew(callerGid: number, parentMode: number, parentGid: number): number {
+  return parentMode & S_ISGID ? parentGid : callerGid;
+}
+
+/** Is `gid` among the groups of a /proc/PID/status text? */
+export function statusHasGroup(status: string, gid: number): boolean {
+  const line = /^Groups:\s*(.*)$/m.exec(status)?.[1] ?? '';
+  return line.split(/\s+/).includes(String(gid));
+}
+
+/** Does modeAfterChange depend on the caller's groups for this mode? (Only then are they read.) */
+function groupMatters(mode: number): boolean {
+  return (mode & S_ISGID) !== 0 && (mode & S_IXGRP) === 0;
+}
+
+// ---- applied to lower files --------------------------------------------------------------
+
+const EMPTY = '';
+const proc = (fd: number): string => `/proc/self/fd/${fd}`;
+
+export class Privileges {
+  private readonly st = new Float64Array(St.LENGTH);
+  private readonly small = new Uint8Array(8);
+
+  constructor(private readonly sys: Native) {}
+
+  /** Is the caller in group `gid`? Its supplementary groups come from /proc (only on the rare paths that ask). */
+  inGroup(req: Request, gid: number): boolean {
+    if (req.gid === gid) return true;
+    try {
+      return statusHasGroup(readFileSync(`/proc/${req.pid}/status`, 'utf8'), gid);
+    } catch {
+      return false; // the caller is gone: assume the stricter answer
+    }
+  }
+
+  /** Clear what a change of the open file `fd` by this caller clears natively (modeAfterChange, capabilities). */
+  killPrivs(fd: number, req: Request): void {
+    const { sys, st } = this;
+    if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st) < 0) return;
+    const mode = st[St.mode] & 0o7777;
+    const keep = modeAfterChange(mode, !groupMatters(mode) || this.inGroup(req, st[St.gid]));
+    if (keep !== mode) sys.fchmodat(AT_FDCWD, proc(fd), keep);
+    sys.removexattr(proc(fd), XATTR_CAPS, true);
+  }
+
+  /** Would a change by this caller (not root, so without CAP_FSETID) have to clear something? */
+  hasPrivs(fd: number, mode: number, gid: number, req: Request): boolean {
+    if (mode & S_ISUID) return true;
+    if ((mode & S_ISGID) && ((mode & S_IXGRP) || !this.inGroup(req, gid))) return true;
+    return this.sys.getxattr(proc(fd), XATTR_CAPS, this.small, 0, 0, true) >= 0;
+  }
+
+  /**
+   * A new node belongs to the caller. The daemon creates as root (so the
+   * lower fs applies setgid-directory inheritance), then hands it over.
+   */
+  chownNew(pfd: number, fd: number, req: Request, mode: number): void {
+    if (req.uid === 0 && req.gid === 0) return;
+    const { sys, st } = this;
+    const gid = sys.fstatat(pfd, EMPTY, AT_EMPTY_PATH, st) === 0 ? groupOfNew(req.gid, st[St.mode], st[St.gid]) : req.gid;
+    // By the handle of the node the daemon made, never by its name again: on
+    // the lower side the name can be swapped meanwhile (for a symlink to any
+    // file on the host, say), and root would chown or chmod that instead.
+    sys.fchownat(fd, EMPTY, req.uid, gid, AT_EMPTY_PATH);
+    // chown drops suid/sgid on regular files; put back what the caller asked for.
+    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(AT_FDCWD, proc(fd), mode & 0o7777);
+  }
+
+  /**
+   * Give the node just made at `name` (by mknod, mkdir or symlink, which
+   * return no handle) to its caller: only if the name still holds a node of
+   * that type, root's, with one link (a directory: any), i.e. not something
+   * swapped in on the lower side since.
+   */
+  chownMade(pfd: number, name: Uint8Array, req: Request, mode: number): void {
+    if (req.uid === 0 && req.gid === 0) return;
+    const { sys, st } = this;
+    const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    if (h < 0) return;
+    const type = (mode & S_IFMT) || S_IFREG;
+    if (sys.fstatat(h, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) === 0 && (st[St.mode] & S_IFMT) === type &&
+        st[St.uid] === 0 && (type === S_IFDIR || st[St.nlink] === 1)) {
+      this.chownNew(pfd, h, req, type | (mode & 0o7777));
+    }
+    sys.close(h);
+  }
+
+  /**
+   * A create without O_EXCL that found the name taken (the file appeared on
+   * the lower side after the kernel's lookup said it was not there): open it
+   * as the caller could, not as root. Regular files only (a FIFO would block
+   * the worker, a directory or a link is not what a create opens), and the
+   * caller's access checked against the mode bits as the kernel would have.
+   */
+  openExisting(pfd: number, name: Uint8Array, callerFlags: number, flags: number, req: Request): number {
+    const { sys, st } = this;
+    const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    if (h < 0) return h;
+    try {
+      const r = sys.fstatat(h, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st);
+      if (r < 0) return r;
+      if ((st[St.mode] & S_IFMT) !== S_IFREG) return -E.EXIST;
+      if (req.uid !== 0) {
+        const m = st[St.mode];
+        const mine = req.uid === st[St.uid];
+        if (!modeAllows(m, st[St.uid], req.uid, !mine && this.inGroup(req, st[St.gid]), accessWanted(callerFlags))) return -E.ACCES;
+      }
+      return sys.reopen(h, flags | O.CLOEXEC);
+    } finally {
+      sys.close(h);
+    }
+  }
+}

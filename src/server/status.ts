@@ -1,0 +1,60 @@
+// The status document: what `passfs status MNT --json` prints, what the
+// daemon's control socket answers to "status", and what the bench reads. One
+// type, used by all three (server/daemon.ts builds it, cli/status.ts prints
+// it, bench/mounts.ts reads it). Fields are added, never renamed: scripts
+// and monitoring read them; `version` changes if one ever must be.
+import type { StatsSummary } from './stats.js';
+import type { Action as PolicyAction } from '../policy/index.js';
+import type { Capabilities } from '../fuse/init.js';
+
+export interface WorkerStatus {
+  index: number;
+  threadId: number;
+  tid: number;
+  running: boolean;
+  restarts: number;
+  /** Took over the io_uring queues of a worker that died. */
+  adoptedQueues: boolean;
+}
+
+export interface PolicyStatus {
+  file: string;
+  digest: string;
+  loadedAt: string | undefined;
+  rules: { name: string; line: number; action: PolicyAction; audit: boolean; hits: number }[];
+  default: { action: PolicyAction; hits: number };
+  /** What deciding costs the daemon per open or create, on average since the mount. */
+  decisions: number;
+  microsPerDecision: number;
+}
+
+export interface OpenFileStatus {
+  /** Relative to LOWER. */
+  path: string;
+  nodeid: number;
+  mode: 'passthrough' | 'mediated';
+  opens: number;
+  opener: { pid: number; uid: number; comm: string | null };
+}
+
+export interface DaemonStatus extends StatsSummary {
+  version: 1;
+  pid: number;
+  lower: string;
+  mountpoint: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  io: 'passthrough' | 'mediated';
+  /** mount(2) flags of the FUSE mount, comma-separated (README, "Mount options"). */
+  mountOptions: string;
+  transport: 'uring' | 'devfuse';
+  mediatedEngine: 'sync' | 'async';
+  uring: { queues: number; queueDepth: number; payloadSize: number; pinned: boolean } | null;
+  workers: { count: number; alive: number; restarts: number; list: WorkerStatus[] };
+  /** What the kernel agreed to at INIT (fuse/init.ts). */
+  capabilities: Capabilities;
+  inodes: { inUse: number; capacity: number };
+  policy: PolicyStatus | null;
+  audit: { dest: string; onFailure: string } | null;
+  openFiles: OpenFileStatus[];
+}
