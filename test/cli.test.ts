@@ -120,6 +120,21 @@ t('the audit file is created 0600 (or --audit-mode) and owned by root; one other
   fs.chownSync(shared, USER.uid, USER.gid);
   fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', shared], /belongs to uid 4321/);
   assert.is(fs.readFileSync(shared, 'utf8'), 'forged\n');
+  // Never through a link, never in a directory another user may write: such a user could plant or replace the trail.
+  const target = b('precious');
+  fs.writeFileSync(target, 'precious\n', { mode: 0o600 });
+  fs.symlinkSync(target, b('audit-link.jsonl'));
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', b('audit-link.jsonl')], /audit log .*audit-link\.jsonl is a symbolic link: refusing to follow it/);
+  fs.symlinkSync(b('nowhere'), b('audit-dangling.jsonl'));
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', b('audit-dangling.jsonl')], /is a symbolic link/);
+  assert.not.ok(fs.existsSync(b('nowhere')), 'nothing was created through the dangling link');
+  fs.linkSync(target, b('audit-hard.jsonl'));
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', b('audit-hard.jsonl')], /has 2 links/);
+  assert.is(fs.readFileSync(target, 'utf8'), 'precious\n');
+  fs.mkdirSync(b('open-dir'));
+  fs.chmodSync(b('open-dir'), 0o777);
+  fails(['mount', b('lower'), b('mnt'), '--policy', policy, '--audit', b('open-dir/audit.jsonl')], /its directory .*open-dir is writable by others, who could replace the trail/);
+  assert.not.ok(fs.existsSync(b('open-dir/audit.jsonl')));
   fails(['mount', b('lower'), b('mnt'), '--audit', b('a.jsonl'), '--audit-mode', '0666'], /--audit-mode.*writable by group or others/);
   fails(['mount', b('lower'), b('mnt'), '--audit', b('a.jsonl'), '--audit-mode', 'rw'], /--audit-mode.*octal/);
 });

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rateLimited } from '../src/server/logging.js';
-import { flagNames, mountFlags, notCrossable, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../src/fs/mountflags.js';
+import { flagNames, mountFlags, notCrossable, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_NOSYMFOLLOW, ST_NOSYMFOLLOW } from '../src/fs/mountflags.js';
 
 const t = suite('logging and mount flags');
 const limits = { perKind: 3, total: 5, windowMs: 1000, maxChars: 50 };
@@ -23,6 +23,13 @@ t('lines of one kind (numbers folded) pass a few times per window, then are coun
   log('passthrough refused for node 7 (ELOOP)');
   assert.is(lines[3], '97 more line(s) like this were not logged in the last 1 s: passthrough refused for node # (ELOOP)');
   assert.is(lines[4], 'passthrough refused for node 7 (ELOOP)');
+});
+
+t('a message is one line: text from the mount cannot start a line of its own', () => {
+  const { lines, log } = logger();
+  log('mount at a\npassfs: forged\x1b[0m');
+  assert.is(lines.length, 1);
+  assert.is(lines[0], 'mount at a\\npassfs: forged\\x1b[0m');
 });
 
 t('all kinds share a budget; lines are cut to a bounded length', () => {
@@ -50,6 +57,9 @@ t('the mount flags: nosuid,nodev by default, never less than the lower, --suid/-
   assert.match((f({ suid: true }, MS_NOSUID) as { error: string }).error, /--suid: .* is nosuid/);
   assert.match((f({ dev: true }, MS_NODEV) as { error: string }).error, /--dev: .* is nodev/);
   assert.is(flagNames(MS_RDONLY | MS_NOEXEC), 'ro,noexec');
+  // nosymfollow: statfs and mount(2) spell it with different bits.
+  assert.equal(f({}, ST_NOSYMFOLLOW), { flags: MS_NOSUID | MS_NODEV | MS_NOSYMFOLLOW });
+  assert.is(flagNames(MS_NOSYMFOLLOW), 'nosymfollow');
 });
 
 t('a mount inside LOWER is crossed unless it forbids what the passfs mount allows (ro aside)', () => {
@@ -59,6 +69,8 @@ t('a mount inside LOWER is crossed unless it forbids what the passfs mount allow
   assert.is(notCrossable(MS_NOEXEC | MS_NOSUID, passfs), MS_NOEXEC);
   assert.is(notCrossable(MS_NOEXEC, passfs | MS_NOEXEC), 0);
   assert.is(notCrossable(MS_NOSUID, 0), MS_NOSUID);
+  assert.is(notCrossable(ST_NOSYMFOLLOW, passfs), MS_NOSYMFOLLOW);
+  assert.is(notCrossable(ST_NOSYMFOLLOW, passfs | MS_NOSYMFOLLOW), 0);
 });
 
 t.run();

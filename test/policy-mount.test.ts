@@ -248,6 +248,29 @@ t('a file below a 5000-byte path is decided by its path, as deep as natively', (
   }
 });
 
+t('below a 5000-byte path, a file opened after the records are old is still decided by its path', () => {
+  // Made on the lower side; the shell walks down through the mount, waits
+  // past the entry timeout (1 s), then opens: the path must be found again
+  // (from where the file was last looked up, checked), never guessed.
+  const D = 'd'.repeat(99);
+  const walk = (top: string, then: string) => spawnSync('sh', ['-c',
+    `cd "$1" && i=0 && while [ $i -lt 50 ]; do mkdir -p ${D} && cd -P ${D} || exit 2; i=$((i+1)); done; ${then}`, 'sh', top],
+  { encoding: 'utf8' });
+  try {
+    for (const top of ['secrets', 'plain']) assert.is(walk(M.l(top), 'echo deep > f').status, 0);
+    const denied = walk(M.m('secrets'), 'sleep 1.5; cat f');
+    assert.match(denied.stderr, /Operation not permitted/);
+    assert.is(denied.stdout, '');
+    const allowed = walk(M.m('plain'), 'sleep 1.5; cat f');
+    assert.is(allowed.stdout, 'deep\n', allowed.stderr);
+    const line = audit().filter((l) => l.event === 'open' && !l.create && l.path.endsWith(`${D}/f`)).at(-1);
+    assert.ok(line, 'the audit line of the deep open');
+    assert.is(line.path, `plain/${Array(50).fill(D).join('/')}/f`);
+  } finally {
+    sh(`rm -rf ${M.l('plain', D)} ${M.l('secrets', D)}`);
+  }
+});
+
 t('audit: one line per decision with the documented fields', () => {
   const lines = audit();
   const opens = lines.filter((l) => l.event === 'open');

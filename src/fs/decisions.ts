@@ -9,7 +9,8 @@ import type { Request } from '../fuse/codec.js';
 import { E, O, AT_EMPTY_PATH } from '../native/linux.js';
 import { C, MAX_RULES } from '../io/counters.js';
 import { Policy, Decision, OpenContext, PathView, accessFromFlags, processInfo, viewOfPath } from '../policy/index.js';
-import type { LowerPaths } from './lowerpath.js';
+import { LowerPaths, ParentHint, PathUnknown } from './lowerpath.js';
+import type { InodeTable } from './inodes.js';
 import type { PathCache } from './paths.js';
 
 /** Where audit lines go (server/audit.ts writes them to the --audit file). */
@@ -18,6 +19,12 @@ export interface AuditSink {
   readonly refusing: boolean;
   write(record: Record<string, unknown>): void;
 }
+
+/** The decision when the path cannot be told (lowerpath.ts, PathUnknown). */
+const PATH_UNKNOWN: Decision = Object.freeze({
+  action: 'deny', audit: false, errno: E.ACCES, rule: 'path-unknown', ruleIndex: -1,
+  reason: 'the path is past PATH_MAX and cannot be told for sure',
+});
 
 /** Names of new entries, for the policy (cheaper than a Buffer made per call). */
 const UTF8 = new TextDecoder();
@@ -33,8 +40,10 @@ export class Decisions {
     private readonly stats: Float64Array,
     private readonly paths: PathCache,
     private readonly lowerPaths: LowerPaths,
+    private readonly table: InodeTable,
     policy: Policy | null,
     readonly audit: AuditSink | null,
+    private readonly log: (msg: string) => void,
   ) {
     this.policy = policy;
   }
@@ -67,13 +76,24 @@ export class Decisions {
    * Counts the rule's hit and writes the audit line.
    */
   decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision | null {
-    const pol = this.policy;
-    if (!pol) return null;
+    if (!this.policy) return null;
+    try {
+      return this.decideNow(this.policy, req, flags, s, fd, name);
+    } catch (e) {
+      if (!(e instanceof PathUnknown)) throw e;
+      // The policy decides by the path: without it, refuse rather than guess.
+      this.log(`refusing ${name ? 'a create in' : 'an open of'} node ${s + 1}: its path is past PATH_MAX and cannot be told (${e.message})`);
+      return PATH_UNKNOWN;
+    }
+  }
+
+  private decideNow(pol: Policy, req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision {
     // Every 16th decision is timed (status: µs per decision): timing each would cost more than some decisions.
     const timed = (++this.decisions & 15) === 0;
     const t0 = timed ? performance.now() : 0;
     const created = name !== undefined;
     this.decidingFd = fd;
+    this.decidingSlot = name ? -1 : s;
     // One context object, refilled per decision (this runs at every open).
     const ctx = this.ctx;
     // As much of the path as the rules read (PolicyNeeds.path); the audit line wants all of it.
@@ -124,6 +144,8 @@ export class Decisions {
 
   // The state of the decision in progress, for the lazy sources below (bound once, not per open).
   private decidingFd = -1;
+  /** The node being opened (-1 for a create: its fd is the parent directory's). */
+  private decidingSlot = -1;
   private decisions = 0;
   private readonly ctx: OpenContext = {
     path: '', type: 'file', uid: 0, gid: 0, pid: 0, size: 0,
@@ -132,7 +154,11 @@ export class Decisions {
     view: undefined, lazy: undefined,
   };
   private readonly view: PathView = { name: '', top: '', depth: 0 };
-  private readonly relPathOfDeciding = (): string => this.lowerPaths.relative(this.decidingFd);
+  private readonly relPathOfDeciding = (): string => this.lowerPaths.relative(this.decidingFd, this.parentOfDeciding);
+  private readonly parentOfDeciding = (): ParentHint | null => {
+    const at = this.decidingSlot >= 0 ? this.paths.lastLookedUp(this.decidingSlot) : null;
+    return at && this.table.valid(at.parent) ? { dirFd: this.table.fd(at.parent), name: at.name } : null;
+  };
   private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
   private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {
     process: () => this.processOf(this.ctx.pid),

@@ -4,16 +4,27 @@
 // which any user can build through the mount, gets ENAMETOOLONG there. Its
 // path is then found the way getcwd(3) once did: climb ".." handle by handle
 // to LOWER's root, finding at each level the name that holds the node below.
-// That costs a directory scan per level, and happens only for such paths.
+// That costs a directory scan per level, and happens only for such paths; it
+// is bounded (CLIMB_LIMITS), and what cannot be told for sure is refused
+// (PathUnknown), never guessed: the policy decides by this path.
 import { readlinkSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import { St } from '../native/index.js';
-import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from '../native/linux.js';
+import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFMT, S_IFDIR } from '../native/linux.js';
 
 const EMPTY = '';
 const DOTDOT = '..';
 const DT_UNKNOWN = 0;
 const DT_DIR = 4;
+
+/** How far one climb may go: a user can build deep trees of large directories through the mount. */
+export const CLIMB_LIMITS = { levels: 8192, entries: 1_000_000 };
+
+/** A path past PATH_MAX that cannot be told for sure (the message says why). */
+export class PathUnknown extends Error {}
+
+/** Where a node was last looked up: its directory's handle and its name there. */
+export interface ParentHint { dirFd: number; name: string }
 
 export class LowerPaths {
   private readonly st = new Float64Array(St.LENGTH);
@@ -32,47 +43,65 @@ export class LowerPaths {
   /**
    * The path of handle `fd` relative to LOWER ("" for LOWER itself). A node
    * no longer under LOWER (moved out on the lower side) gets its absolute
-   * path, or, when that is too long to tell, what is known of it below the
-   * point where it left LOWER. Throws only if the handle is unusable.
+   * path from the kernel. Past PATH_MAX the path is climbed (see the top);
+   * a non-directory cannot be climbed from, so `parent` must say where it
+   * was last looked up (its directory's handle and its name there), which is
+   * checked before it is used. Throws PathUnknown when the path cannot be
+   * told for sure: callers refuse what needs it, they never guess.
    */
-  relative(fd: number): string {
+  relative(fd: number, parent?: () => ParentHint | null): string {
     let p: string;
     try {
       p = readlinkSync(`/proc/self/fd/${fd}`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw e;
-      return this.climb(fd);
+      return this.climbFrom(fd, parent);
     }
     if (p.endsWith(' (deleted)')) p = p.slice(0, -10);
     const root = this.root;
     return p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : p;
   }
 
-  /** The path by climbing "..", one directory scan per level. */
+  private climbFrom(fd: number, parent?: () => ParentHint | null): string {
+    const { sys, st, st2 } = this;
+    if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) < 0) throw new PathUnknown('its handle cannot be read');
+    if ((st[St.mode] & S_IFMT) === S_IFDIR) return this.climb(fd);
+    const h = parent?.() ?? null;
+    if (!h) throw new PathUnknown('it is not a directory, and where it was last looked up is not known');
+    // The name must still hold this very node (a rename on the lower side would make it another's).
+    if (sys.fstatat(h.dirFd, h.name, AT_SYMLINK_NOFOLLOW, st2) < 0 || st2[St.dev] !== st[St.dev] || st2[St.ino] !== st[St.ino]) {
+      throw new PathUnknown('it is no longer where it was last looked up');
+    }
+    const dir = this.climb(h.dirFd);
+    return dir ? `${dir}/${h.name}` : h.name;
+  }
+
+  /** The path of a directory by climbing "..", one directory scan per level, within CLIMB_LIMITS. */
   private climb(fd: number): string {
     const { sys, st, st2 } = this;
     const parts: string[] = [];
+    const budget = { entries: CLIMB_LIMITS.entries };
     let cur = fd;
     try {
-      for (;;) {
-        if (sys.fstatat(cur, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) < 0) break;
+      for (let level = 0; ; level++) {
+        if (level > CLIMB_LIMITS.levels) throw new PathUnknown(`it is more than ${CLIMB_LIMITS.levels} levels deep`);
+        if (sys.fstatat(cur, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) < 0) throw new PathUnknown('a directory on the way cannot be read');
         if (st[St.dev] === this.rootDev && st[St.ino] === this.rootIno) return parts.reverse().join('/');
         const up = sys.openat(cur, DOTDOT, O.PATH | O.DIRECTORY | O.CLOEXEC, 0);
-        if (up < 0) break;
+        if (up < 0) throw new PathUnknown('a directory on the way cannot be climbed from');
         if (sys.fstatat(up, EMPTY, AT_EMPTY_PATH, st2) < 0 || (st2[St.dev] === st[St.dev] && st2[St.ino] === st[St.ino])) {
-          sys.close(up); // the top of the file system: the node is not under LOWER
-          break;
+          sys.close(up);
+          throw new PathUnknown('it is not under LOWER'); // the top of the file system was reached
         }
-        const name = this.nameIn(up, st[St.dev], st[St.ino], st[St.mountRoot] === 1);
+        const name = this.nameIn(up, st[St.dev], st[St.ino], st[St.mountRoot] === 1, budget);
         if (cur !== fd) sys.close(cur);
         cur = up;
-        if (name === null) break;
+        if (name === null) throw new PathUnknown('a directory on the way no longer holds the one below it');
         parts.push(name);
       }
     } finally {
       if (cur !== fd) sys.close(cur);
     }
-    return '/' + parts.reverse().join('/');
   }
 
   /**
@@ -80,7 +109,7 @@ export class LowerPaths {
    * null. The entry's d_ino is the node's inode, except for the root of a
    * mount (`mountRoot`), whose entry holds the directory it covers.
    */
-  private nameIn(dirFd: number, dev: number, ino: number, mountRoot: boolean): string | null {
+  private nameIn(dirFd: number, dev: number, ino: number, mountRoot: boolean, budget: { entries: number }): string | null {
     const { sys, st2 } = this;
     const d = sys.reopen(dirFd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     if (d < 0) return null;
@@ -98,6 +127,7 @@ export class LowerPaths {
           if (end < 0 || end > p + reclen) end = p + reclen;
           const name = buf.subarray(p + 19, end);
           p += reclen;
+          if (--budget.entries < 0) throw new PathUnknown(`finding it would read more than ${CLIMB_LIMITS.entries} directory entries`);
           if (name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e))) continue;
           if (dIno !== ino && !(mountRoot && (type === DT_DIR || type === DT_UNKNOWN))) continue;
           if (sys.fstatat(d, name, AT_SYMLINK_NOFOLLOW, st2) === 0 && st2[St.ino] === ino && st2[St.dev] === dev) {

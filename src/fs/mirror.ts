@@ -120,7 +120,7 @@ export class Mirror implements Handler, IoReplies {
     this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot);
     this.privileges = new Privileges(sys);
     this.opens = new Opens(sys, table, stats, devFd, this.privileges, opt);
-    this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, opt.policy, opt.audit);
+    this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, table, opt.policy, opt.audit, opt.log);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -220,6 +220,16 @@ export class Mirror implements Handler, IoReplies {
     const mark = this.paths.mark();
     let r = opened >= 0 ? sys.fstatat(opened, EMPTY, AT_EMPTY_PATH, st) : sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, st);
     if (r < 0) return r;
+    // A mount inside LOWER is checked at every entry into it, before the
+    // node is looked for: the same inode may be known by a path the check
+    // allowed (another mount of the same file system).
+    if (st[St.mountRoot] && opened < 0) {
+      const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
+      if (h < 0) return h;
+      const refused = this.notCrossing(h);
+      sys.close(h);
+      if (refused) return -E.ACCES;
+    }
     table.lock();
     let s = table.find(st[St.dev], st[St.ino]);
     if (s >= 0) table.addLookup(s);

@@ -9,16 +9,24 @@
 // flag a mount inside LOWER may add: the lower file system then refuses
 // every write the daemon makes there with EROFS, as it would natively.
 
-/** mount(2) flags; statfs(2) reports a mount's as ST_* with the same values. */
+/** mount(2) flags; statfs(2) reports a mount's as ST_* with the same values, but for nosymfollow. */
 export const MS_RDONLY = 1;
 export const MS_NOSUID = 2;
 export const MS_NODEV = 4;
 export const MS_NOEXEC = 8;
+export const MS_NOSYMFOLLOW = 0x100;
+/** statfs(2)'s f_flags bit for nosymfollow. */
+export const ST_NOSYMFOLLOW = 0x2000;
 
 /** The flags a mount inside LOWER must not have unless the passfs mount has them too. */
-const MUST_MATCH = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+const MUST_MATCH = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW;
 
-const NAMES: [number, string][] = [[MS_RDONLY, 'ro'], [MS_NOSUID, 'nosuid'], [MS_NODEV, 'nodev'], [MS_NOEXEC, 'noexec']];
+const NAMES: [number, string][] = [[MS_RDONLY, 'ro'], [MS_NOSUID, 'nosuid'], [MS_NODEV, 'nodev'], [MS_NOEXEC, 'noexec'], [MS_NOSYMFOLLOW, 'nosymfollow']];
+
+/** A mount's statfs flags (f_flags) as the mount(2) flags that mean the same. */
+function fromStatfs(f: number): number {
+  return (f & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | (f & ST_NOSYMFOLLOW ? MS_NOSYMFOLLOW : 0);
+}
 
 /** What the user asked of the passfs mount (the CLI's --suid, --dev, --noexec, --ro). */
 export interface MountRequest {
@@ -37,9 +45,11 @@ export function flagNames(flags: number): string {
  * The mount(2) flags of the passfs mount, given what was asked and the
  * flags of the mount LOWER lives on; a one-line error when the request
  * would grant what the lower mount forbids (--suid on a nosuid lower).
- * noexec and ro on the lower are simply taken over.
+ * `lowerStatfs`: that mount's statfs f_flags. noexec, nosymfollow and ro
+ * on the lower are simply taken over.
  */
-export function mountFlags(req: MountRequest, lowerFlags: number, lower: string): { flags: number } | { error: string } {
+export function mountFlags(req: MountRequest, lowerStatfs: number, lower: string): { flags: number } | { error: string } {
+  const lowerFlags = fromStatfs(lowerStatfs);
   for (const [asked, bit, opt] of [[req.suid, MS_NOSUID, '--suid'], [req.dev, MS_NODEV, '--dev']] as const) {
     if (asked && lowerFlags & bit) {
       return { error: `${opt}: the lower directory's mount (of ${lower}) is ${flagNames(bit)}, and passfs never grants what the lower mount forbids` };
@@ -57,6 +67,6 @@ export function mountFlags(req: MountRequest, lowerFlags: number, lower: string)
  * Of a mount found inside LOWER (its statfs flags), what it forbids and the
  * passfs mount (`mountFlags`) would allow: 0 when the mirror may cross into it.
  */
-export function notCrossable(innerFlags: number, mountFlags: number): number {
-  return innerFlags & MUST_MATCH & ~mountFlags;
+export function notCrossable(innerStatfs: number, mountFlags: number): number {
+  return fromStatfs(innerStatfs) & MUST_MATCH & ~mountFlags;
 }

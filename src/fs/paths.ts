@@ -261,6 +261,21 @@ export class PathCache {
   }
 
   /**
+   * Where slot `s` was last looked up, of any age (its parent's slot and its
+   * name there), or null when no record of it is left: a hint for finding a
+   * path past PATH_MAX, which the finder checks (lowerpath.ts).
+   */
+  lastLookedUp(s: number): { parent: number; name: string } | null {
+    if (this.ints === null || s === 0) return null;
+    this.table.lock();
+    const tag = Atomics.load(this.counters!, K.invalidations) + 1;
+    const parent = this.parentIfTrusted(s, tag, -Infinity);
+    const name = parent < 0 ? '' : this.nameOf(s, this.ints[s * P.STRIDE + P.len], this.nums![s * G.STRIDE + G.version]);
+    this.table.unlock();
+    return parent < 0 ? null : { parent, name };
+  }
+
+  /**
    * The view of slot `s`'s path (its last part, first part and depth: what
    * the policy's common globs read, see PolicyNeeds.path) from the records,
    * into `into`; false when they cannot be trusted (then ask pathOf). The

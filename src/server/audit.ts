@@ -58,7 +58,13 @@ export function checkAuditDest(dest: string): string | null {
   // Checked without creating it: a start refused later leaves no empty log behind.
   const why = (e: unknown) => `cannot write audit log ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   try {
-    const st = fs.statSync(dest);
+    const dirWhy = unsafeAuditDir(dest);
+    if (dirWhy) return dirWhy;
+  } catch (e) {
+    return why(e);
+  }
+  try {
+    const st = fs.lstatSync(dest);
     if (st.isDirectory()) return `cannot write audit log ${dest}: EISDIR`;
     const unsafe = unsafeAuditFile(dest, st);
     if (unsafe) return unsafe;
@@ -68,18 +74,37 @@ export function checkAuditDest(dest: string): string | null {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return why(e);
   }
   try {
-    const dir = path.dirname(path.resolve(dest));
-    if (!fs.statSync(dir).isDirectory()) return `cannot write audit log ${dest}: ENOTDIR`;
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    fs.accessSync(path.dirname(path.resolve(dest)), fs.constants.W_OK | fs.constants.X_OK);
     return null;
   } catch (e) {
     return why(e);
   }
 }
 
+/**
+ * Why the directory of an audit file cannot be trusted, or null: one that a
+ * user other than the daemon's may write (and is not sticky) lets that user
+ * replace or remove the trail.
+ */
+function unsafeAuditDir(dest: string): string | null {
+  const dir = path.dirname(path.resolve(dest));
+  const st = fs.statSync(dir);
+  if (!st.isDirectory()) return `cannot write audit log ${dest}: ENOTDIR`;
+  const sticky = (st.mode & 0o1000) !== 0;
+  if (st.uid !== process.geteuid?.() && st.uid !== 0) {
+    return `audit log ${dest}: its directory ${dir} belongs to uid ${st.uid}, who could replace the trail (use a directory root owns)`;
+  }
+  if ((st.mode & 0o022) && !sticky) {
+    return `audit log ${dest}: its directory ${dir} is writable by ${st.mode & 0o002 ? 'others' : 'its group'}, who could replace the trail (chmod go-w ${dir}, or choose another directory)`;
+  }
+  return null;
+}
+
 /** Why an existing audit file cannot be trusted (another user could forge or erase lines), or null. */
 function unsafeAuditFile(dest: string, st: fs.Stats): string | null {
+  if (st.isSymbolicLink()) return `audit log ${dest} is a symbolic link: refusing to follow it (name the file itself)`;
   if (!st.isFile()) return `audit log ${dest} is not a regular file: refusing to append to it`;
+  if (st.nlink !== 1) return `audit log ${dest} has ${st.nlink} links: refusing to append to a file reachable by other names`;
   if (st.uid !== process.geteuid?.()) return `audit log ${dest} belongs to uid ${st.uid}: refusing to append to a file another user can rewrite (use a file root owns)`;
   if (st.mode & 0o022) {
     return `audit log ${dest} is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): refusing to append to it (chmod go-w ${dest}, or choose another file)`;
@@ -87,27 +112,59 @@ function unsafeAuditFile(dest: string, st: fs.Stats): string | null {
   return null;
 }
 
+/** An open audit file: its fd and, when this call made it, its identity (so that only it is ever removed). */
+export interface AuditFile { fd: number; created: { dev: number; ino: number } | null }
+
 /**
  * Open (or create, with `mode`) the audit file for appending, for every
- * worker to share. Checked again on the open file: one swapped in since the
- * check before mounting is refused as well. Throws with a one-line reason.
+ * worker to share. Never through a symbolic link; a new file is made with
+ * O_EXCL, so `created` is exact. Checked again on the open file: one swapped
+ * in since the check before mounting is refused as well. Throws with a
+ * one-line reason.
  */
-export function openAuditFile(dest: string, mode: number): { fd: number; created: boolean } {
-  const existed = fs.existsSync(dest);
+export function openAuditFile(dest: string, mode: number): AuditFile {
   const c = fs.constants;
-  let fd: number;
+  const flags = c.O_WRONLY | c.O_APPEND | c.O_NOCTTY | c.O_NONBLOCK | c.O_NOFOLLOW;
+  const fail = (e: unknown): never => {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ELOOP' ? `audit log ${dest} is a symbolic link: refusing to follow it (name the file itself)` : `cannot write audit log ${dest}: ${code ?? (e as Error).message}`);
+  };
+  const dirWhy = unsafeAuditDir(dest);
+  if (dirWhy) throw new Error(dirWhy);
+  let fd = -1;
+  let created = false;
   try {
-    fd = fs.openSync(dest, c.O_WRONLY | c.O_APPEND | c.O_CREAT | c.O_NOCTTY | c.O_NONBLOCK, mode);
+    fd = fs.openSync(dest, flags | c.O_CREAT | c.O_EXCL, mode);
+    created = true;
   } catch (e) {
-    throw new Error(`cannot write audit log ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') fail(e);
   }
-  const st = fs.fstatSync(fd);
-  const created = !existed && st.size === 0;
+  if (!created) {
+    // Looked at before it is opened: opening a device or FIFO may itself do something.
+    const pre = fs.lstatSync(dest);
+    const unsafe = unsafeAuditFile(dest, pre);
+    if (unsafe) throw new Error(unsafe);
+    try {
+      fd = fs.openSync(dest, flags);
+    } catch (e) {
+      fail(e);
+    }
+  }
   if (created) fs.fchmodSync(fd, mode); // exactly the mode asked, whatever the umask
-  const unsafe = unsafeAuditFile(dest, created ? fs.fstatSync(fd) : st);
+  const st = fs.fstatSync(fd);
+  const unsafe = unsafeAuditFile(dest, st);
   if (unsafe) {
     fs.closeSync(fd);
+    if (created) removeAuditFile(dest, { dev: st.dev, ino: st.ino });
     throw new Error(unsafe);
   }
-  return { fd, created };
+  return { fd, created: created ? { dev: st.dev, ino: st.ino } : null };
+}
+
+/** Remove the audit file a failed start created: only if the name still holds that very file. */
+export function removeAuditFile(dest: string, made: { dev: number; ino: number }): void {
+  try {
+    const st = fs.lstatSync(dest);
+    if (st.dev === made.dev && st.ino === made.ino) fs.unlinkSync(dest);
+  } catch { /* gone already */ }
 }

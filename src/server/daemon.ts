@@ -24,7 +24,7 @@ import { ControlServer } from './control.js';
 import { FSTYPE, isMountpoint } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
 import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
-import { AuditFailure, checkAuditDest, openAuditFile } from './audit.js';
+import { AuditFailure, checkAuditDest, openAuditFile, removeAuditFile } from './audit.js';
 import { IoMode } from '../fs/inodes.js';
 import { PinMode, shouldPin } from './pinning.js';
 import { rateLimited } from './logging.js';
@@ -227,7 +227,7 @@ export class Daemon {
       d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
       await d.control.listen();
     } catch (e) {
-      d.abortStart();
+      await d.abortStart();
       throw e;
     }
     return d;
@@ -269,7 +269,7 @@ export class Daemon {
 
   /** The audit file every worker appends to (-1: none, or stdout), and whether this start created it. */
   private auditFd = -1;
-  private auditCreated = false;
+  private auditCreated: { dev: number; ino: number } | null = null;
 
   private openAudit(): void {
     const dest = this.opt.audit;
@@ -430,17 +430,22 @@ export class Daemon {
     return { ok: true, lazy: false, pid };
   }
 
-  private abortStart(): void {
+  private async abortStart(): Promise<void> {
     this.stopping = true;
     if (this.mounted) native.umount2(this.mountpoint, MNT_DETACH);
-    void this.pool?.destroy();
+    const stopped = this.pool?.destroy();
     for (const s of this.slots) if (s.fd >= 0) native.close(s.fd);
     native.close(this.devFd);
     native.close(this.rootFd);
+    // The audit fd only once no worker can write to it any more (its number could be reused meanwhile).
+    try {
+      await stopped;
+    } catch { /* the workers are gone either way */ }
     if (this.auditFd >= 0) {
       native.close(this.auditFd);
+      this.auditFd = -1;
       // A start that failed leaves no audit file it created behind.
-      if (this.auditCreated && this.opt.audit) fs.rmSync(this.opt.audit, { force: true });
+      if (this.auditCreated && this.opt.audit) removeAuditFile(this.opt.audit, this.auditCreated);
     }
   }
 

@@ -21,10 +21,19 @@ export const LOG_LIMITS: LimitOptions = { perKind: 10, total: 100, windowMs: 60_
 const MAX_KINDS = 256;
 const OTHER = '(other kinds)';
 
-/** The kind of a message: its first line, numbers folded, so "node 12" and "node 13" count as one. */
+/** The kind of a message: its start, numbers folded, so "node 12" and "node 13" count as one. */
 function kindOf(msg: string): string {
-  const nl = msg.indexOf('\n');
-  return (nl < 0 ? msg : msg.slice(0, nl)).slice(0, 160).replace(/\d+/g, '#');
+  return msg.slice(0, 160).replace(/\d+/g, '#');
+}
+
+/**
+ * One line, whatever the message holds: control characters (a newline in a
+ * file name a user chose, say) are escaped, so no text from the mount can
+ * start a line of its own in the log and pass for the daemon's.
+ */
+export function oneLine(msg: string): string {
+  // eslint-disable-next-line no-control-regex
+  return msg.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 /**
@@ -50,7 +59,8 @@ export function rateLimited(write: (line: string) => void, o: LimitOptions = LOG
     start = now();
   };
 
-  return (msg: string) => {
+  return (raw: string) => {
+    const msg = oneLine(raw);
     if (now() - start >= o.windowMs) endWindow();
     let kind = kindOf(msg);
     let c = counts.get(kind);
