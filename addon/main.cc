@@ -16,6 +16,7 @@ Napi::Object initPassfs(Napi::Env env, Napi::Object exports) {
   passfs::registerXattr(env, exports);
   passfs::registerProcess(env, exports);
   passfs::registerUring(env, exports);
+  passfs::registerWatch(env, exports);
   return exports;
 }
 

@@ -14,7 +14,7 @@ import { killChildren, run } from './proc.js';
 import { Progress, clock } from './progress.js';
 import { BenchResult, checkPair, JobRecord, ModeRecord, RunRecord, SCHEMA, summarize, summarizeRequests, validateResult, writeResults } from './results.js';
 import { prepareScratch, removeScratch, Scratch } from './scratch.js';
-import { BenchError, dropCaches, formatBytes, machine, parseSize, requireRoot, requireTool, versions } from './system.js';
+import { BenchError, dropCaches, formatBytes, machine, parseSize, processCpuSeconds, requireRoot, requireTool, versions } from './system.js';
 import { renderChart } from './chart.js';
 import { renderPaired, renderTables } from './table.js';
 
@@ -191,11 +191,17 @@ async function bench(o: Options): Promise<number> {
             if (w.code !== 0) throw new Error(`warm-up read of ${lowerFile}: ${fioErrorLine(w.stderr) || `fio exit ${w.code ?? w.signal}`}`);
           }
           dropCaches();
-          const before = m.mount ? (await status(where)).requests : null;
+          const s0 = m.mount ? await status(where) : null;
+          const cpu0 = s0 ? processCpuSeconds(s0.pid) : null;
           const t0 = process.hrtime.bigint();
           rec.figures = await job.run(ctx);
           rec.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-          if (before) rec.requests = requestDiff(before, (await status(where)).requests);
+          if (s0) {
+            const s1 = await status(where);
+            rec.requests = requestDiff(s0.requests, s1.requests);
+            const cpu1 = processCpuSeconds(s0.pid);
+            rec.daemonCpu = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+          }
           rec.ok = true;
         } catch (e) {
           if (aborting) return halt();
@@ -238,7 +244,7 @@ async function bench(o: Options): Promise<number> {
     jobs: jobRecords,
     runs,
     summary: summarize(jobRecords, modeNames, runs),
-    requests: summarizeRequests(jobRecords, modeNames, runs),
+    requests: summarizeRequests(jobRecords, modeNames, runs, (job) => (job === 'many-small-files' ? files : null)),
     errors,
   };
   const problems = validateResult(JSON.parse(JSON.stringify(result)));

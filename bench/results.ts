@@ -21,6 +21,8 @@ export interface RunRecord {
   figures: Record<string, number>;
   /** Requests that reached the daemon during the job, by opcode (null for native). */
   requests: Record<string, number> | null;
+  /** CPU seconds (user + system) the daemon used during the job, from /proc (null for native). */
+  daemonCpu?: number | null;
 }
 
 export interface SummaryRow {
@@ -43,6 +45,11 @@ export interface RequestSummary {
   /** Median over the repetitions of the total and of each opcode. */
   total: number;
   byOp: Record<string, number>;
+  /** Median daemon CPU seconds per run, and per request (µs); null when not measured. */
+  daemonCpu?: number | null;
+  cpuMicrosPerRequest?: number | null;
+  /** Requests per file, for jobs over a known number of files (many-small-files). */
+  perFile?: number | null;
 }
 
 export interface ModeRecord {
@@ -168,7 +175,7 @@ export function summarize(jobs: JobRecord[], modes: string[], runs: RunRecord[])
   return rows;
 }
 
-export function summarizeRequests(jobs: JobRecord[], modes: string[], runs: RunRecord[]): RequestSummary[] {
+export function summarizeRequests(jobs: JobRecord[], modes: string[], runs: RunRecord[], filesOf: (job: string) => number | null = () => null): RequestSummary[] {
   const out: RequestSummary[] = [];
   for (const j of jobs) {
     for (const mode of modes) {
@@ -180,8 +187,13 @@ export function summarizeRequests(jobs: JobRecord[], modes: string[], runs: RunR
         const v = median(rs.map((r) => r.requests![op] ?? 0));
         if (v) byOp[op] = v;
       }
-      const total = median(rs.map((r) => Object.values(r.requests!).reduce((a, b) => a + b, 0)));
-      out.push({ job: j.name, mode, total, byOp });
+      const totals = rs.map((r) => Object.values(r.requests!).reduce((a, b) => a + b, 0));
+      const total = median(totals);
+      const cpus = rs.filter((r) => typeof r.daemonCpu === 'number');
+      const daemonCpu = cpus.length ? median(cpus.map((r) => r.daemonCpu!)) : null;
+      const perReq = cpus.length ? median(cpus.map((r) => (r.daemonCpu! * 1e6) / Math.max(1, Object.values(r.requests!).reduce((a, b) => a + b, 0)))) : null;
+      const files = filesOf(j.name);
+      out.push({ job: j.name, mode, total, byOp, daemonCpu, cpuMicrosPerRequest: perReq, perFile: files ? total / files : null });
     }
   }
   return out;

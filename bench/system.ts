@@ -95,3 +95,18 @@ export function formatBytes(n: number): string {
   }
   return `${n}`;
 }
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux this runs on). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system, all threads) process `pid` has used, or null when it cannot be read. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces, inside parentheses).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / USER_HZ; // utime, stime: fields 14 and 15
+  } catch {
+    return null;
+  }
+}

@@ -68,7 +68,9 @@ function requestGrid(r: BenchResult): Grid | null {
     const q = r.requests.find((x) => x.job === j.name && x.mode === m);
     if (!q) return '-';
     const top = Object.entries(q.byOp).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([op, n]) => `${op} ${formatCount(n)}`);
-    return `${formatCount(q.total)}${top.length ? ` (${top.join(', ')})` : ''}`;
+    const per = q.perFile ? `, ${q.perFile.toFixed(1)}/file` : '';
+    const cpu = typeof q.daemonCpu === 'number' ? `; daemon CPU ${q.daemonCpu.toFixed(2)} s${q.cpuMicrosPerRequest ? `, ${q.cpuMicrosPerRequest.toFixed(0)} µs/request` : ''}` : '';
+    return `${formatCount(q.total)}${per}${top.length ? ` (${top.join(', ')})` : ''}${cpu}`;
   })]);
   return { head: ['job', ...modes], rows };
 }

@@ -60,7 +60,8 @@ t.before(() => {
   fs.writeFileSync(path.join(lower, 'plain/small'), 'small');
   fs.writeFileSync(path.join(lower, 'plain/large'), Buffer.alloc(2 << 20, 1));
   fs.writeFileSync(path.join(lower, 'plain/prog'), Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(100)]));
-  M = mount(['--policy', policyFile, '--audit', auditFile], lower);
+  // The short timeout, so that records go stale within a test (the deep-path tests need it).
+  M = mount(['--policy', policyFile, '--audit', auditFile, '--attr-timeout', '1000'], lower);
 });
 t.after(() => {
   M.umount();

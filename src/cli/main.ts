@@ -42,7 +42,8 @@ interface MountFlags {
   io: 'passthrough' | 'mediated';
   workers: number;
   allowOther?: boolean;
-  attrTimeout: number;
+  attrTimeout?: number;
+  watch: 'on' | 'off';
   maxInodes: number;
   transport: 'auto' | 'uring' | 'devfuse';
   mediated: 'sync' | 'async';
@@ -67,7 +68,8 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     io: f.io,
     workers: f.workers,
     allowOther: !!f.allowOther,
-    validMs: f.attrTimeout,
+    validMs: f.attrTimeout ?? null,
+    watch: f.watch === 'on',
     maxInodes: f.maxInodes,
     transport: f.transport,
     mediated: f.mediated,
@@ -158,8 +160,9 @@ async function background(lower: string, mountpoint: string, o: DaemonOptions, a
 
 /** The mount flags as given, minus the ones only the parent uses, for the background child. */
 function passOn(f: MountFlags): string[] {
-  const a = ['--io', f.io, '--workers', String(f.workers), '--attr-timeout', String(f.attrTimeout), '--max-inodes', String(f.maxInodes),
+  const a = ['--io', f.io, '--workers', String(f.workers), '--watch', f.watch, '--max-inodes', String(f.maxInodes),
     '--transport', f.transport, '--mediated', f.mediated, '--queue-depth', String(f.queueDepth), '--payload-size', String(f.payloadSize), '--pin', f.pin];
+  if (f.attrTimeout !== undefined) a.push('--attr-timeout', String(f.attrTimeout));
   if (f.allowOther) a.push('--allow-other');
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
@@ -245,7 +248,8 @@ program
   .option('--dev', 'let device nodes be opened (default: nodev; refused if the lower mount is nodev)')
   .option('--noexec', 'forbid execution (always so when the lower mount is noexec)')
   .option('--ro', 'mount read-only (always so when the lower mount is read-only)')
-  .option('--attr-timeout <ms>', 'entry and attribute cache timeout', int(0, 3_600_000), 1000)
+  .option('--attr-timeout <ms>', 'entry and attribute cache timeout (default: 86400000, a day, with the watch on; 1000 without)', int(0, 7 * 86_400_000))
+  .addOption(new Option('--watch <on|off>', 'watch LOWER and tell the kernel of changes made beside the mount').choices(['on', 'off']).default('on'))
   .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 18)
   .addOption(new Option('--transport <t>', 'FUSE-over-io_uring when the kernel offers it, or force one').choices(['auto', 'uring', 'devfuse']).default('auto'))
   .addOption(new Option('--mediated <engine>', 'how mediated reads and writes reach the lower file').choices(['sync', 'async']).default('async'))

@@ -19,7 +19,7 @@
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
 const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, STRIDE = 8 }
-const enum F { dev = 0, ino, nlookup, generation, STRIDE = 4 }
+const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
 const enum M { lock = 0, freeTop, inUse, waiters, LENGTH = 4 }
 
 export interface InodeTableMemory {
@@ -157,6 +157,8 @@ export class InodeTable {
   generation(s: number): number { return this.nums[s * F.STRIDE + F.generation]; }
   addLookup(s: number, n = 1): void { this.nums[s * F.STRIDE + F.nlookup] += n; }
   nlookup(s: number): number { return this.nums[s * F.STRIDE + F.nlookup]; }
+  /** When the inode's last passthrough open ended (ms since the epoch; 0: never). */
+  backingClosedAt(s: number): number { return this.nums[s * F.STRIDE + F.backingClosedAt]; }
   inUse(): number { return this.meta[M.inUse]; }
 
   // Per-inode I/O mode, shared by all opens (the kernel's rule: one mode per inode).
@@ -192,6 +194,7 @@ export class InodeTable {
     this.ints[b + I.backingId] = -1;
     this.ints[b + I.backingFd] = -1;
     this.ints[b + I.ioMode] = IoMode.None;
+    if (id > 0) this.nums[s * F.STRIDE + F.backingClosedAt] = Date.now();
     return id > 0 || fd >= 0 ? [id, fd] : null;
   }
 

@@ -43,6 +43,7 @@ import { InodeTable } from './inodes.js';
 import { LowerPaths } from './lowerpath.js';
 import { flagNames, notCrossable } from './mountflags.js';
 import { fhAudited, fhFd, MEDIATED_DROP, Opened, Opens } from './opens.js';
+import { markDirectory } from './watch.js';
 import { PathCache, PathMemory } from './paths.js';
 import { Privileges } from './privileges.js';
 
@@ -61,6 +62,8 @@ export interface MirrorOptions {
   lowerRoot: string;
   /** mount(2) flags of the passfs mount: a mount inside LOWER is entered only within them (mountflags.ts). */
   mountFlags: number;
+  /** The lower directory's watch group (fs/watch.ts): each directory entered is marked (-1: none). */
+  watchFd: number;
   /** Per-file decisions; null: every file follows `io`. */
   policy: Policy | null;
   audit: AuditSink | null;
@@ -247,6 +250,7 @@ export class Mirror implements Handler, IoReplies {
       const inserted = s >= 0 && table.fd(s) === fd;
       table.unlock();
       if (!inserted) sys.close(fd);
+      else if (this.opt.watchFd >= 0 && (st[St.mode] & S_IFMT) === S_IFDIR) markDirectory(sys, this.opt.watchFd, fd);
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
@@ -295,6 +299,14 @@ export class Mirror implements Handler, IoReplies {
     const bad = this.nameError(name, -E.NOENT);
     if (bad) return bad;
     const r = this.enter(this.table.fd(p), name, rep, 0, p);
+    if (r === -E.NOENT) {
+      // A negative entry: the kernel caches "no such name" for the entry
+      // timeout (node id 0), so a create's lookup or a search path walked
+      // again is not asked twice. A create through the mount replaces it.
+      rep.zero(0, ENTRY_OUT);
+      rep.entryTimeout(0, this.opt.validMs);
+      return ENTRY_OUT;
+    }
     return r < 0 ? r : ENTRY_OUT;
   }
 

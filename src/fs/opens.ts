@@ -13,12 +13,17 @@
 // the lock released, then takes the inode's mode if nobody did meanwhile, or
 // joins theirs and gives its own back.
 //
+// Every open is answered FOPEN_NOFLUSH: a write is on the lower file when it
+// is acknowledged (mediated writes are written before their reply, passthrough
+// writes go to the lower file directly), so a FLUSH at close would find
+// nothing to do, and the kernel need not send one (README, "Round trips").
+//
 // File handles (fh) tell the daemon what an open holds: the low 32 bits are
 // a file descriptor; bit 32 marks passthrough (the fd is the inode's shared
 // backing file, closed with the last open), bit 33 an audited open.
 import { Native, St } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
-import { FOPEN_PASSTHROUGH, FUSE_OPEN_KILL_SUIDGID } from '../fuse/abi.js';
+import { FOPEN_NOFLUSH, FOPEN_PASSTHROUGH, FUSE_OPEN_KILL_SUIDGID } from '../fuse/abi.js';
 import { E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from '../native/linux.js';
 import { C, FALLBACK_ERRNOS } from '../io/counters.js';
 import type { Decision } from '../policy/index.js';
@@ -163,7 +168,7 @@ export class Opens {
       }
       stats[C.openPassthrough]++;
       out.fh = FH_PASSTHROUGH + bfd;
-      out.openFlags = FOPEN_PASSTHROUGH;
+      out.openFlags = FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
       out.backingId = backingId;
       return out;
     }
@@ -173,7 +178,7 @@ export class Opens {
     if (fd < 0) { this.release(s, -1); return fd; }
     stats[C.openMediated]++;
     out.fh = fd + (d?.audit ? FH_AUDIT : 0);
-    out.openFlags = 0;
+    out.openFlags = FOPEN_NOFLUSH;
     out.backingId = 0;
     return out;
   }

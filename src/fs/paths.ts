@@ -109,6 +109,11 @@ export class PathCache {
     this.decodedAt = new Float64Array(on ? mem.records.byteLength / RECORD_BYTES : 0);
   }
 
+  /** Distrust every record (names changed beside the mount: fs/watch.ts); each is written again at its next lookup. */
+  invalidateAll(): void {
+    if (this.counters) Atomics.add(this.counters, K.invalidations, 1);
+  }
+
   /** Taken before the system call that finds a name; passed to `remember`. */
   mark(): number {
     return this.counters ? Atomics.load(this.counters, K.renames) : 0;

@@ -28,6 +28,8 @@ export const FOPEN_DIRECT_IO = 1 << 0;
 export const FOPEN_KEEP_CACHE = 1 << 1;
 export const FOPEN_NONSEEKABLE = 1 << 2;
 export const FOPEN_CACHE_DIR = 1 << 3;
+/** No FLUSH request at close(2) of this open (the daemon has nothing to flush). */
+export const FOPEN_NOFLUSH = 1 << 5;
 export const FOPEN_PASSTHROUGH = 1 << 7;
 /** fuse_open_in.open_flags: the kernel asks the server to drop suid/sgid (O_TRUNC by a non-privileged opener). */
 export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;

@@ -160,6 +160,12 @@ export class Reply {
     this.attr(off + 40, st);
   }
 
+  /** The entry timeout alone of a fuse_entry_out at `off` (a negative entry: node id 0, no attributes). */
+  entryTimeout(off: number, validMs: number): void {
+    this.u64(off + 16, Math.floor(validMs / 1000));
+    this.u32(off + 32, (validMs % 1000) * 1e6);
+  }
+
   /** struct fuse_attr_out. */
   attrOut(off: number, st: Float64Array, validMs: number): void {
     this.u64(off, Math.floor(validMs / 1000));

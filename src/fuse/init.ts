@@ -40,13 +40,14 @@ export interface Capabilities {
  *   before every write, passthrough writes included (the write trap); with it we
  *   owe the kernel the clearing of suid/sgid/capabilities (see fs/mirror.ts);
  * - AUTO_INVAL_DATA: mediated files notice changes made beside the mount;
+ * - CACHE_SYMLINKS: a symlink's target is read once per entry, not per walk;
  * - PASSTHROUGH (with max_stack_depth 1) and OVER_IO_URING when wanted.
  * Never WRITEBACK_CACHE: the kernel refuses passthrough with it, and it would
  * acknowledge writes before they reach the lower fs.
  */
 const ALWAYS: InitFlag[] = [
   'ASYNC_READ', 'ATOMIC_O_TRUNC', 'BIG_WRITES', 'AUTO_INVAL_DATA', 'DO_READDIRPLUS',
-  'READDIRPLUS_AUTO', 'ASYNC_DIO', 'PARALLEL_DIROPS', 'MAX_PAGES', 'HANDLE_KILLPRIV_V2', 'INIT_EXT',
+  'READDIRPLUS_AUTO', 'ASYNC_DIO', 'PARALLEL_DIROPS', 'MAX_PAGES', 'HANDLE_KILLPRIV_V2', 'INIT_EXT', 'CACHE_SYMLINKS',
 ];
 
 function has(lo: number, hi: number, bit: number): boolean {

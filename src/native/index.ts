@@ -83,6 +83,14 @@ export interface Native {
   close(fd: number): number;
 
   // ---- the lower file system ----------------------------------------------
+  // ---- the lower directory's watch (fs/watch.ts) --------------------------
+  /** fanotify_init: a non-blocking notification group reporting directory handles with names, and object handles. */
+  fanotifyInit(): number;
+  /** fanotify_mark(fd, flags, mask, AT_FDCWD, path). */
+  fanotifyMark(fd: number, flags: number, mask: number, path: Name): number;
+  /** open_by_handle_at(mountFd, {handle, type}, flags | O_CLOEXEC). */
+  openByHandle(mountFd: number, handle: Uint8Array, type: number, flags: number): number;
+
   /** Plain openat: only for ".." when a path must be found by climbing (fs/lowerpath.ts); everything else uses openat2. */
   openat(dirFd: number, path: Name, flags: number, mode: number): number;
   /** openat2 with struct open_how { flags, mode, resolve }. */

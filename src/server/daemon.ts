@@ -14,7 +14,8 @@ import { Op } from '../fuse/opcodes.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
-import { allocatePathMemory, PathMemory } from '../fs/paths.js';
+import { allocatePathMemory, PathCache, PathMemory } from '../fs/paths.js';
+import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../native/linux.js';
 import { allocateStats, summarize } from './stats.js';
@@ -39,7 +40,10 @@ export interface DaemonOptions {
   workers: number;
   allowOther: boolean;
   /** Entry and attribute timeout in milliseconds. */
-  validMs: number;
+  /** Entry and attribute timeout; null: long with the watch on, short without (README, "Caching"). */
+  validMs: number | null;
+  /** Watch LOWER for changes made beside the mount (fs/watch.ts). */
+  watch: boolean;
   maxInodes: number;
   /** FUSE-over-io_uring when the kernel offers it (auto), always (uring), never (devfuse). */
   transport: 'auto' | 'uring' | 'devfuse';
@@ -164,6 +168,10 @@ function lowerMountFlags(dir: string): number {
   return sfs[Sfs.flags];
 }
 
+/** Entry and attribute timeouts: long while the watch tells the kernel of changes beside the mount, short without it. */
+export const LONG_TIMEOUT_MS = 86_400_000;
+export const SHORT_TIMEOUT_MS = 1000;
+
 export class Daemon {
   readonly startedAt = new Date();
   private readonly statsMem: SharedArrayBuffer;
@@ -223,6 +231,7 @@ export class Daemon {
     try {
       d.openAudit();
       d.mount();
+      d.openWatch();
       await d.startWorkers();
       d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
       await d.control.listen();
@@ -285,6 +294,28 @@ export class Daemon {
 
   private mounted = false;
   transport: 'uring' | 'devfuse' = 'devfuse';
+  private watch: LowerWatch | null = null;
+  private watchOff: string | null = null;
+  /** The entry and attribute timeout in force (DaemonOptions.validMs, or its default). */
+  validMs = SHORT_TIMEOUT_MS;
+
+  /** The lower directory's watch, and the timeouts it allows. */
+  private openWatch(): void {
+    if (this.opt.watch) {
+      const paths = this.pathsMem ? new PathCache(this.table, this.pathsMem, 1) : null;
+      const w = LowerWatch.open(this.devFd, this.rootFd, this.table, () => paths?.invalidateAll(), log);
+      if (typeof w === 'string') {
+        this.watchOff = w;
+        log(`cannot watch the lower directory (${w}): changes made beside the mount are seen after the timeouts, which stay short`);
+      } else {
+        this.watch = w;
+        w.start();
+      }
+    } else {
+      this.watchOff = 'turned off (--watch off)';
+    }
+    this.validMs = this.opt.validMs ?? (this.watch ? LONG_TIMEOUT_MS : SHORT_TIMEOUT_MS);
+  }
 
   /** io_uring workers stay on their queues' CPUs (see pinning.ts for when). */
   private get pinned(): boolean {
@@ -327,7 +358,8 @@ export class Daemon {
       stats: this.statsMem,
       io: this.opt.io,
       passthrough: this.caps.passthrough,
-      validMs: this.opt.validMs,
+      validMs: this.validMs,
+      watchFd: this.watch?.fd ?? -1,
       mediated: this.opt.mediated,
       queues: this.transport === 'uring' ? this.queuesOf(i) : [],
       queueDepth: this.opt.queueDepth,
@@ -409,6 +441,7 @@ export class Daemon {
     this.cleanedUp = true;
     await this.control?.close();
     await this.pool?.destroy();
+    this.watch?.close();
     native.close(this.devFd);
     native.close(this.rootFd);
     if (this.auditFd >= 0) native.close(this.auditFd);
@@ -434,6 +467,8 @@ export class Daemon {
     this.stopping = true;
     if (this.mounted) native.umount2(this.mountpoint, MNT_DETACH);
     const stopped = this.pool?.destroy();
+    this.watch?.close();
+    this.watch = null;
     for (const s of this.slots) if (s.fd >= 0) native.close(s.fd);
     native.close(this.devFd);
     native.close(this.rootFd);
@@ -460,6 +495,8 @@ export class Daemon {
       uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       io: this.opt.io,
       mountOptions: flagNames(this.mountFlags),
+      timeoutMs: this.validMs,
+      watch: this.watch ? { on: true, ...this.watch.counts } : { on: false, why: this.watchOff ?? '' },
       transport: this.transport,
       mediatedEngine: this.opt.mediated,
       uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize, pinned: this.pinned } : null,

@@ -6,6 +6,7 @@
 import type { StatsSummary } from './stats.js';
 import type { Action as PolicyAction } from '../policy/index.js';
 import type { Capabilities } from '../fuse/init.js';
+import type { WatchCounts } from '../fs/watch.js';
 
 export interface WorkerStatus {
   index: number;
@@ -47,6 +48,10 @@ export interface DaemonStatus extends StatsSummary {
   io: 'passthrough' | 'mediated';
   /** mount(2) flags of the FUSE mount, comma-separated (README, "Mount options"). */
   mountOptions: string;
+  /** The entry and attribute timeout the kernel is given (README, "Caching"). */
+  timeoutMs: number;
+  /** The lower directory's watch (fs/watch.ts): its counters, or why it is off. */
+  watch: ({ on: true } & WatchCounts) | { on: false; why: string };
   transport: 'uring' | 'devfuse';
   mediatedEngine: 'sync' | 'async';
   uring: { queues: number; queueDepth: number; payloadSize: number; pinned: boolean } | null;

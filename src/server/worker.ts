@@ -30,6 +30,8 @@ export interface WorkerTask {
   io: 'passthrough' | 'mediated';
   passthrough: boolean;
   validMs: number;
+  /** The lower directory's watch group: workers mark the directories they enter (-1: no watch). */
+  watchFd: number;
   /** Mediated reads and writes: inline pread/pwrite, or io_uring. */
   mediated: 'sync' | 'async';
   /** FUSE-over-io_uring queues this worker serves (empty: /dev/fuse reads only). */
@@ -80,6 +82,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     engine: (replies) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, replies, stats) : new SyncEngine(replies)),
     lowerRoot: task.lowerRoot,
     mountFlags: task.mountFlags,
+    watchFd: task.watchFd,
     policy: compile(task.policy),
     audit,
     paths: task.paths,
