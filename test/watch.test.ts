@@ -54,7 +54,7 @@ for (const transport of ['devfuse', 'uring'] as const) {
     assert.ok(within(100, () => exists(M.m('d', 'inner'))), 'a create in a subdirectory is seen');
   });
 
-  t('a chmod, a write that changes size and mtime, a retargeted symlink are seen within 100 ms', () => {
+  t('a chmod (of a file, of a directory), a write that changes size and mtime, a truncation, a retargeted symlink are seen within 100 ms', () => {
     fs.writeFileSync(M.l('f'), 'x');
     fs.chmodSync(M.l('f'), 0o644);
     assert.ok(within(100, () => (fs.statSync(M.m('f')).mode & 0o777) === 0o644));
@@ -68,6 +68,12 @@ for (const transport of ['devfuse', 'uring'] as const) {
       return now.size === 11 && now.mtimeMs !== before.mtimeMs;
     }), 'the write is seen (size and mtime)');
     assert.is(fs.readFileSync(M.m('f'), 'utf8'), 'xmore bytes');
+    fs.truncateSync(M.l('f'), 3);
+    assert.ok(within(100, () => fs.statSync(M.m('f')).size === 3), 'a truncation is seen');
+    fs.mkdirSync(M.l('dir'), { mode: 0o755 });
+    assert.ok(within(100, () => (fs.statSync(M.m('dir')).mode & 0o777) === 0o755));
+    fs.chmodSync(M.l('dir'), 0o700);
+    assert.ok(within(100, () => (fs.statSync(M.m('dir')).mode & 0o777) === 0o700), 'a directory\'s chmod is seen');
     fs.symlinkSync('one', M.l('ln'));
     assert.ok(within(100, () => fs.readlinkSync(M.m('ln')) === 'one'));
     fs.unlinkSync(M.l('ln'));

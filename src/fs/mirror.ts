@@ -88,6 +88,8 @@ export const HANDLERS = {
 } as const satisfies Partial<Record<OpName, keyof Mirror>>;
 
 const EMPTY = '';
+/** Longest cache of a negative entry, and of a policy path record (ms). */
+const NEGATIVE_MAX_MS = 1000;
 const DOT = 0x2e;
 const SLASH = 0x2f;
 
@@ -119,7 +121,8 @@ export class Mirror implements Handler, IoReplies {
     const self = this as unknown as Record<string, Operation>;
     for (const [name, method] of Object.entries(HANDLERS)) this.ops[Op[name as OpName]] = self[method].bind(this);
     this.engine = opt.engine(this);
-    this.paths = new PathCache(table, opt.paths, opt.validMs);
+    // The policy's records are trusted for the short timeout at most, whatever the kernel caches (paths.ts).
+    this.paths = new PathCache(table, opt.paths, Math.min(opt.validMs, NEGATIVE_MAX_MS));
     this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot);
     this.privileges = new Privileges(sys);
     this.opens = new Opens(sys, table, stats, devFd, this.privileges, opt);
@@ -304,7 +307,8 @@ export class Mirror implements Handler, IoReplies {
       // timeout (node id 0), so a create's lookup or a search path walked
       // again is not asked twice. A create through the mount replaces it.
       rep.zero(0, ENTRY_OUT);
-      rep.entryTimeout(0, this.opt.validMs);
+      // Short at most: a create beside the mount while this lookup is in flight finds nothing to invalidate.
+      rep.entryTimeout(0, Math.min(this.opt.validMs, NEGATIVE_MAX_MS));
       return ENTRY_OUT;
     }
     return r < 0 ? r : ENTRY_OUT;

@@ -13,10 +13,12 @@
 // the lock released, then takes the inode's mode if nobody did meanwhile, or
 // joins theirs and gives its own back.
 //
-// Every open is answered FOPEN_NOFLUSH: a write is on the lower file when it
-// is acknowledged (mediated writes are written before their reply, passthrough
-// writes go to the lower file directly), so a FLUSH at close would find
-// nothing to do, and the kernel need not send one (README, "Round trips").
+// Passthrough opens and read-only mediated ones are answered FOPEN_NOFLUSH:
+// a passthrough write goes to the lower file directly and a read-only open
+// has nothing to write back, so a FLUSH at close would find nothing to do,
+// and the kernel need not send one (README, "Round trips"). A writable
+// mediated open keeps it: at close the kernel writes a shared mapping's dirty
+// pages back, and reports their errors.
 //
 // File handles (fh) tell the daemon what an open holds: the low 32 bits are
 // a file descriptor; bit 32 marks passthrough (the fd is the inode's shared
@@ -178,7 +180,8 @@ export class Opens {
     if (fd < 0) { this.release(s, -1); return fd; }
     stats[C.openMediated]++;
     out.fh = fd + (d?.audit ? FH_AUDIT : 0);
-    out.openFlags = FOPEN_NOFLUSH;
+    // A writable mediated open keeps FLUSH: close(2) writes a shared mapping's dirty pages back through it.
+    out.openFlags = writing ? 0 : FOPEN_NOFLUSH;
     out.backingId = 0;
     return out;
   }

@@ -8,16 +8,17 @@
 // entered, with events on their children, and answers each change it did
 // not make itself with a FUSE notification: INVAL_ENTRY (the kernel forgets
 // a name: a create, an unlink, either side of a rename) and INVAL_INODE (it
-// forgets a node's attributes and cached data: chmod, chown, utimes, a write
-// closed). The daemon's own changes come from its own process and are skipped
+// forgets a node's attributes and cached data: chmod, chown, utimes, a
+// write, a truncation), and the changed directory's attributes with a name. The daemon's own changes come from its own process and are skipped
 // by pid, so they cost one event read each and no notification. When events
 // were lost (the queue overflowed), every entry is made stale at once
 // (FUSE_NOTIFY_INC_EPOCH).
 //
 // With the watch on, the timeouts default to long ones (README, "Caching").
-// A close after writing, by another process, of a file that is open in
-// passthrough through the mount (or was, in the last two seconds) is taken
-// for the end of the mount's own backing file and not told.
+// A write or a close after writing, by another process, of a file that is
+// open in passthrough through the mount (or was, in the last two seconds) is
+// taken for the mount's own (the kernel's passthrough writes are made in the
+// application's name) and not told.
 // What it does not see: changes under a directory the daemon never entered
 // (the kernel caches nothing there either), changes made through another
 // name of a hard-linked file outside a watched directory, and changes on
@@ -29,6 +30,7 @@ import { InodeTable, IoMode } from './inodes.js';
 
 // fanotify(7) numbers.
 const FAN_MARK_ADD = 0x1;
+const FAN_MODIFY = 0x2;
 const FAN_ATTRIB = 0x4;
 const FAN_CLOSE_WRITE = 0x8;
 const FAN_MOVED_FROM = 0x40;
@@ -39,7 +41,8 @@ const FAN_Q_OVERFLOW = 0x4000;
 const FAN_EVENT_ON_CHILD = 0x08000000;
 const FAN_ONDIR = 0x40000000;
 const ENTRY_EVENTS = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
-const INODE_EVENTS = FAN_ATTRIB | FAN_CLOSE_WRITE;
+const INODE_EVENTS = FAN_ATTRIB | FAN_MODIFY | FAN_CLOSE_WRITE;
+const WRITE_EVENTS = FAN_MODIFY | FAN_CLOSE_WRITE;
 /** What a directory's mark asks for: its entries, and its children's attributes and writes. */
 export const DIR_MARK = ENTRY_EVENTS | INODE_EVENTS | FAN_ONDIR | FAN_EVENT_ON_CHILD;
 const INFO_FID = 1;
@@ -168,26 +171,32 @@ export class LowerWatch {
       p += len;
     }
     let told = false;
-    if ((mask & ENTRY_EVENTS) && parent >= 0 && name && !(name.length === 1 && name[0] === 0x2e)) {
+    const self = name !== null && name.length === 1 && name[0] === 0x2e;
+    // An event on a directory itself names it as "." in itself, with no record of its own.
+    if (self && node < 0) node = parent;
+    if ((mask & ENTRY_EVENTS) && parent >= 0 && name && !self) {
       this.invalEntry(parent + 1, name);
+      // The directory's own attributes (mtime, nlink) changed too.
+      this.invalInode(parent + 1, false);
       if (mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE)) this.onRename();
       told = true;
     }
     if ((mask & INODE_EVENTS) && node >= 0) {
-      if ((mask & INODE_EVENTS) === FAN_CLOSE_WRITE && this.passthroughClose(node)) {
+      if (!(mask & ~WRITE_EVENTS & INODE_EVENTS) && this.passthroughClose(node)) {
         // The close of a backing file, written by an application through the
         // mount: the kernel knows of those writes already.
         this.counts.own++;
         return;
       }
-      this.invalInode(node + 1, (mask & FAN_CLOSE_WRITE) !== 0);
+      this.invalInode(node + 1, (mask & WRITE_EVENTS) !== 0);
       told = true;
     }
     if (!told) this.counts.unknown++;
   }
 
   /**
-   * Is this close of node slot `s` the end of its backing file? Kernel
+   * Is this write or close of node slot `s` the mount's own, through its
+   * backing file? Kernel
    * passthrough writes are the application's (its pid), and the backing
    * file's last reference may drop in its close: seen as a close-after-write
    * from outside. Open in passthrough now, or its last passthrough open ended

@@ -314,7 +314,10 @@ export class Daemon {
     } else {
       this.watchOff = 'turned off (--watch off)';
     }
-    this.validMs = this.opt.validMs ?? (this.watch ? LONG_TIMEOUT_MS : SHORT_TIMEOUT_MS);
+    // Long timeouts only where lost events can be answered (FUSE_NOTIFY_INC_EPOCH, protocol 7.44).
+    const epochs = this.caps.minor >= 44;
+    if (this.watch && !epochs) log(`the kernel speaks FUSE 7.${this.caps.minor} (no INC_EPOCH): timeouts stay short although the watch is on`);
+    this.validMs = this.opt.validMs ?? (this.watch && epochs ? LONG_TIMEOUT_MS : SHORT_TIMEOUT_MS);
   }
 
   /** io_uring workers stay on their queues' CPUs (see pinning.ts for when). */

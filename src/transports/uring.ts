@@ -120,6 +120,7 @@ export class UringTransport implements Transport, ExchangeOwner {
   private takeOver(): void {
     const states = native.uringFuseTakeOver(this.ring.id, this.fd);
     if (typeof states === 'number') throw new Error(`io_uring adoption: ${native.errnoName(-states)}`);
+    this.ring.prepared(0); // the addon's answers and commits: submitted with the next batch
     const seen = new Set<Entry>();
     for (let k = 1; k < states.length; k += 2) {
       const e = this.entries[states[k] - Ring.data(RING_KIND_FUSE, URING_ID_BASE)];
