@@ -244,7 +244,7 @@ async function bench(o: Options): Promise<number> {
     jobs: jobRecords,
     runs,
     summary: summarize(jobRecords, modeNames, runs),
-    requests: summarizeRequests(jobRecords, modeNames, runs, (job) => (job === 'many-small-files' ? files : null)),
+    requests: summarizeRequests(jobRecords, modeNames, runs, files),
     errors,
   };
   const problems = validateResult(JSON.parse(JSON.stringify(result)));

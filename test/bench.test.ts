@@ -365,6 +365,13 @@ test('a tiny real run writes a valid result, a chart and latest copies', async (
   assert.not.ok(pt.byOp.READ, 'no READ requests in passthrough');
   const files2 = result.requests.find((q: { job: string; mode: string }) => q.job === 'many-small-files' && q.mode === 'passthrough');
   assert.ok(files2.byOp.CREATE >= 150, JSON.stringify(files2.byOp));
+  // Requests per file and the daemon's CPU, per run and per request (from /proc); none for native.
+  assert.is(files2.perFile, files2.total / 150);
+  assert.ok(files2.daemonCpu > 0 && files2.cpuMicrosPerRequest > 0, JSON.stringify(files2));
+  assert.is(pt.perFile, null, 'per file only for the files job');
+  assert.ok(result.runs.filter((x: RunRecord) => x.mode === 'native').every((x: RunRecord) => x.daemonCpu === undefined || x.daemonCpu === null));
+  assert.match(r.out, /\d+\.\d\/file/);
+  assert.match(r.out, /daemon CPU \d+\.\d\d s/);
   const svg = fs.readFileSync(path.join(out, 'latest.svg'), 'utf8');
   assert.is(wellFormed(svg), null);
   // read, randwrite, 8 small-files figures, build: one passthrough bar each.

@@ -3,7 +3,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rateLimited } from '../src/server/logging.js';
-import { flagNames, mountFlags, notCrossable, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_NOSYMFOLLOW, ST_NOSYMFOLLOW } from '../src/fs/mountflags.js';
+import { flagNames, mountFlags, notCrossable } from '../src/fs/mountflags.js';
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_NOSYMFOLLOW, ST_NOSYMFOLLOW } from '../src/native/linux.js';
 
 const t = suite('logging and mount flags');
 const limits = { perKind: 3, total: 5, windowMs: 1000, maxChars: 50 };

@@ -81,6 +81,17 @@ for (const transport of ['devfuse', 'uring'] as const) {
     assert.ok(within(100, () => fs.readlinkSync(M.m('ln')) === 'two'), 'the new target is seen');
   });
 
+  t('a missing name and a symlink\'s target are asked once, then cached', async () => {
+    fs.symlinkSync('target', M.l('cached-ln'));
+    const r0 = (await M.status()).requests;
+    for (let i = 0; i < 3; i++) assert.not.ok(exists(M.m('never-there')));
+    for (let i = 0; i < 3; i++) assert.is(fs.readlinkSync(M.m('cached-ln')), 'target');
+    const r1 = (await M.status()).requests;
+    // One LOOKUP for the missing name (then a negative entry), one for the link.
+    assert.is(r1.LOOKUP - r0.LOOKUP, 2);
+    assert.is((r1.READLINK ?? 0) - (r0.READLINK ?? 0), 1, 'FUSE_CACHE_SYMLINKS');
+  });
+
   t('the daemon\'s own changes send no notification', async () => {
     const s0 = (await M.status()).watch;
     fs.writeFileSync(M.m('own'), 'o');

@@ -10,7 +10,7 @@
 import { readlinkSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import { St } from '../native/index.js';
-import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFMT, S_IFDIR } from '../native/linux.js';
+import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFMT, S_IFDIR, procFd } from '../native/linux.js';
 
 const EMPTY = '';
 const DOTDOT = '..';
@@ -52,7 +52,7 @@ export class LowerPaths {
   relative(fd: number, parent?: () => ParentHint | null): string {
     let p: string;
     try {
-      p = readlinkSync(`/proc/self/fd/${fd}`);
+      p = readlinkSync(procFd(fd));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw e;
       return this.climbFrom(fd, parent);

@@ -36,7 +36,7 @@ import { IoKind, IoReplies, MediatedEngine } from '../io/mediated.js';
 import type { Policy } from '../policy/index.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
-  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64,
+  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64, procFd,
 } from '../native/linux.js';
 import { AuditSink, Decisions } from './decisions.js';
 import { InodeTable } from './inodes.js';
@@ -198,10 +198,6 @@ export class Mirror implements Handler, IoReplies {
     return this.table.valid(s) ? s : -1;
   }
 
-  private proc(fd: number): string {
-    return `/proc/self/fd/${fd}`;
-  }
-
   /**
    * Why a name from the kernel cannot be used, as -errno (0: it can). FUSE
    * passes names of any length to the daemon, which answers for NAME_MAX as
@@ -356,7 +352,7 @@ export class Mirror implements Handler, IoReplies {
     let r = 0;
     if (valid & FATTR_MODE) {
       const mode = req.u32(SetattrIn.mode);
-      r = fh >= 0 ? sys.fchmod(fh, mode) : sys.fchmodat(AT_FDCWD, this.proc(fd), mode & 0o7777);
+      r = fh >= 0 ? sys.fchmod(fh, mode) : sys.fchmodat(AT_FDCWD, procFd(fd), mode & 0o7777);
       if (r < 0) return r;
     }
     if (valid & (FATTR_UID | FATTR_GID)) {
@@ -369,7 +365,7 @@ export class Mirror implements Handler, IoReplies {
       if (valid & FATTR_KILL_SUIDGID) this.privileges.killPrivs(fd, req);
       const size = req.offset(SetattrIn.size);
       if (size < 0) return -E.FBIG;
-      r = fh >= 0 ? sys.ftruncate(fh, size) : sys.truncate(this.proc(fd), size);
+      r = fh >= 0 ? sys.ftruncate(fh, size) : sys.truncate(procFd(fd), size);
       if (r < 0) return r;
     }
     if (valid & (FATTR_ATIME | FATTR_MTIME)) {
@@ -713,7 +709,7 @@ export class Mirror implements Handler, IoReplies {
   // ---- xattrs -------------------------------------------------------------------------------
   private xattrPath(req: Request): string | null {
     const s = this.slot(req.nodeid);
-    return s < 0 ? null : this.proc(this.table.fd(s));
+    return s < 0 ? null : procFd(this.table.fd(s));
   }
 
   getxattr(req: Request, rep: Reply): number {

@@ -9,14 +9,7 @@
 // flag a mount inside LOWER may add: the lower file system then refuses
 // every write the daemon makes there with EROFS, as it would natively.
 
-/** mount(2) flags; statfs(2) reports a mount's as ST_* with the same values, but for nosymfollow. */
-export const MS_RDONLY = 1;
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
-export const MS_NOEXEC = 8;
-export const MS_NOSYMFOLLOW = 0x100;
-/** statfs(2)'s f_flags bit for nosymfollow. */
-export const ST_NOSYMFOLLOW = 0x2000;
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_RDONLY, ST_NOSYMFOLLOW } from '../native/linux.js';
 
 /** The flags a mount inside LOWER must not have unless the passfs mount has them too. */
 const MUST_MATCH = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW;

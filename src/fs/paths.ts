@@ -77,6 +77,11 @@ export function allocatePathMemory(capacity: number): PathMemory {
   };
 }
 
+/** Distrust every record (names changed beside the mount: fs/watch.ts); each is written again at its next lookup. */
+export function invalidatePaths(mem: PathMemory): void {
+  Atomics.add(new Int32Array(mem.counters), K.invalidations, 1);
+}
+
 /** One side of a rename: the node that was `fromName` in `fromParent` is now `name` in `parent`. */
 export interface RenameSide {
   parent: number;
@@ -107,11 +112,6 @@ export class PathCache {
     this.counters = on ? new Int32Array(mem.counters) : null;
     this.index = on ? new Int32Array(mem.index) : null;
     this.decodedAt = new Float64Array(on ? mem.records.byteLength / RECORD_BYTES : 0);
-  }
-
-  /** Distrust every record (names changed beside the mount: fs/watch.ts); each is written again at its next lookup. */
-  invalidateAll(): void {
-    if (this.counters) Atomics.add(this.counters, K.invalidations, 1);
   }
 
   /** Taken before the system call that finds a name; passed to `remember`. */

@@ -15,7 +15,7 @@ import { Native, St } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_FDCWD, RESOLVE_CONFINED,
-  S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, S_IXGRP, XATTR_CAPS,
+  S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, S_IXGRP, XATTR_CAPS, procFd,
 } from '../native/linux.js';
 
 // ---- the rules ---------------------------------------------------------------------
@@ -62,7 +62,6 @@ function groupMatters(mode: number): boolean {
 // ---- applied to lower files --------------------------------------------------------------
 
 const EMPTY = '';
-const proc = (fd: number): string => `/proc/self/fd/${fd}`;
 
 export class Privileges {
   private readonly st = new Float64Array(St.LENGTH);
@@ -86,15 +85,15 @@ export class Privileges {
     if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st) < 0) return;
     const mode = st[St.mode] & 0o7777;
     const keep = modeAfterChange(mode, !groupMatters(mode) || this.inGroup(req, st[St.gid]));
-    if (keep !== mode) sys.fchmodat(AT_FDCWD, proc(fd), keep);
-    sys.removexattr(proc(fd), XATTR_CAPS, true);
+    if (keep !== mode) sys.fchmodat(AT_FDCWD, procFd(fd), keep);
+    sys.removexattr(procFd(fd), XATTR_CAPS, true);
   }
 
   /** Would a change by this caller (not root, so without CAP_FSETID) have to clear something? */
   hasPrivs(fd: number, mode: number, gid: number, req: Request): boolean {
     if (mode & S_ISUID) return true;
     if ((mode & S_ISGID) && ((mode & S_IXGRP) || !this.inGroup(req, gid))) return true;
-    return this.sys.getxattr(proc(fd), XATTR_CAPS, this.small, 0, 0, true) >= 0;
+    return this.sys.getxattr(procFd(fd), XATTR_CAPS, this.small, 0, 0, true) >= 0;
   }
 
   /**
@@ -110,7 +109,7 @@ export class Privileges {
     // file on the host, say), and root would chown or chmod that instead.
     sys.fchownat(fd, EMPTY, req.uid, gid, AT_EMPTY_PATH);
     // chown drops suid/sgid on regular files; put back what the caller asked for.
-    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(AT_FDCWD, proc(fd), mode & 0o7777);
+    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(AT_FDCWD, procFd(fd), mode & 0o7777);
   }
 
   /**

@@ -24,7 +24,7 @@
 // name of a hard-linked file outside a watched directory, and changes on
 // file systems mounted inside LOWER that the handle cannot be decoded on.
 import { native, Native, St } from '../native/index.js';
-import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, E, O } from '../native/linux.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, E, O, procFd } from '../native/linux.js';
 import { OUT_HEADER } from '../fuse/abi.js';
 import { InodeTable, IoMode } from './inodes.js';
 
@@ -56,7 +56,7 @@ const NOTIFY_INC_EPOCH = 8;
 
 /** Mark directory handle `fd` for watch group `fan` (one system call; a failure only means less is seen). */
 export function markDirectory(sys: Native, fan: number, fd: number): number {
-  return sys.fanotifyMark(fan, FAN_MARK_ADD, DIR_MARK, `/proc/self/fd/${fd}`);
+  return sys.fanotifyMark(fan, FAN_MARK_ADD, DIR_MARK, procFd(fd));
 }
 
 export interface WatchCounts {

@@ -43,6 +43,18 @@ export const SEEK_SET = 0;
 
 export const MNT_DETACH = 2;
 
+/** mount(2) flags; statfs(2) reports a mount's as ST_* with the same values, but for nosymfollow. */
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_NOSYMFOLLOW = 0x100;
+/** statfs(2)'s f_flags bit for nosymfollow. */
+export const ST_NOSYMFOLLOW = 0x2000;
+
+/** The magic link of one of the daemon's own fds (only ever used on handles that point inside LOWER). */
+export const procFd = (fd: number): string => `/proc/self/fd/${fd}`;
+
 export const XATTR_CAPS = 'security.capability';
 
 /** The longest name a lower file system takes (one path component, in bytes). */

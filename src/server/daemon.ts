@@ -14,7 +14,7 @@ import { Op } from '../fuse/opcodes.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
 import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
-import { allocatePathMemory, PathCache, PathMemory } from '../fs/paths.js';
+import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../native/linux.js';
@@ -302,8 +302,8 @@ export class Daemon {
   /** The lower directory's watch, and the timeouts it allows. */
   private openWatch(): void {
     if (this.opt.watch) {
-      const paths = this.pathsMem ? new PathCache(this.table, this.pathsMem, 1) : null;
-      const w = LowerWatch.open(this.devFd, this.rootFd, this.table, () => paths?.invalidateAll(), log);
+      const paths = this.pathsMem;
+      const w = LowerWatch.open(this.devFd, this.rootFd, this.table, () => paths && invalidatePaths(paths), log);
       if (typeof w === 'string') {
         this.watchOff = w;
         log(`cannot watch the lower directory (${w}): changes made beside the mount are seen after the timeouts, which stay short`);
