@@ -93,6 +93,8 @@ for (const transport of ['devfuse', 'uring'] as const) {
   });
 
   t('the daemon\'s own changes send no notification', async () => {
+    // The earlier tests' changes beside the mount are told first (the watch is read every 20 ms).
+    await new Promise((r) => setTimeout(r, 100));
     const s0 = (await M.status()).watch;
     fs.writeFileSync(M.m('own'), 'o');
     fs.chmodSync(M.m('own'), 0o640);
@@ -105,6 +107,21 @@ for (const transport of ['devfuse', 'uring'] as const) {
     assert.ok(s1.own > s0.own, 'the watch saw them');
     assert.is(s1.invalEntry, s0.invalEntry);
     assert.is(s1.invalInode, s0.invalInode);
+  });
+
+  t('a directory fanotify cannot mark (max_user_marks reached) is counted', async () => {
+    const knob = '/proc/sys/fs/fanotify/max_user_marks';
+    const limit = fs.readFileSync(knob, 'utf8');
+    const f0 = (await M.status()).watch.markFailures;
+    assert.is(typeof f0, 'number');
+    fs.mkdirSync(M.l('unmarked'));
+    try {
+      fs.writeFileSync(knob, '1');
+      assert.ok(fs.statSync(M.m('unmarked')).isDirectory());
+    } finally {
+      fs.writeFileSync(knob, limit);
+    }
+    assert.is((await M.status()).watch.markFailures, f0 + 1);
   });
 
   t.run();

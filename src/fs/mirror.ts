@@ -249,7 +249,7 @@ export class Mirror implements Handler, IoReplies {
       const inserted = s >= 0 && table.fd(s) === fd;
       table.unlock();
       if (!inserted) sys.close(fd);
-      else if (this.opt.watchFd >= 0 && (st[St.mode] & S_IFMT) === S_IFDIR) markDirectory(sys, this.opt.watchFd, fd);
+      else if (this.opt.watchFd >= 0 && (st[St.mode] & S_IFMT) === S_IFDIR && markDirectory(sys, this.opt.watchFd, fd) < 0) this.stats[C.watchMarkFailures]++;
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);

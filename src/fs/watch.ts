@@ -48,6 +48,8 @@ export const DIR_MARK = ENTRY_EVENTS | INODE_EVENTS | FAN_ONDIR | FAN_EVENT_ON_C
 const INFO_FID = 1;
 const INFO_DFID_NAME = 2;
 const EVENT_META = 24;
+/** How long the reader rests after reading events (bounds its wake-ups; well inside the 100 ms a change may take to be seen). */
+const COALESCE_MS = 20;
 
 // FUSE notification codes (the out-header's error field, with unique 0).
 const NOTIFY_INVAL_INODE = 2;
@@ -79,6 +81,8 @@ export class LowerWatch {
   private readonly odv = new DataView(this.out.buffer);
   private readonly st = new Float64Array(St.LENGTH);
   private watch = 0;
+  private pause: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
 
   private constructor(
     readonly fd: number,
@@ -106,6 +110,16 @@ export class LowerWatch {
 
   /** Read events in this thread's loop from now on. */
   start(): void {
+    this.closed = false;
+    this.listen();
+  }
+
+  /**
+   * Waits for the next events. After each read it waits COALESCE_MS before
+   * listening again, so that a busy mount wakes this thread a few dozen
+   * times a second, not once per event (most are the daemon's own).
+   */
+  private listen(): void {
     this.watch = native.devWatch(this.fd, this.buf, 16, (n) => {
       if (n === -E.AGAIN) return;
       if (n <= 0) {
@@ -114,11 +128,23 @@ export class LowerWatch {
         return;
       }
       this.events(n);
+      if (this.pause === null) {
+        native.devUnwatch(this.watch);
+        this.watch = 0;
+        this.pause = setTimeout(() => {
+          this.pause = null;
+          if (!this.closed) this.listen();
+        }, COALESCE_MS);
+        this.pause.unref();
+      }
     });
     if (this.watch < 0) this.log(`cannot read the lower directory's watch: ${native.errnoName(-this.watch)}`);
   }
 
   stop(): void {
+    this.closed = true;
+    if (this.pause !== null) clearTimeout(this.pause);
+    this.pause = null;
     if (this.watch > 0) native.devUnwatch(this.watch);
     this.watch = 0;
   }

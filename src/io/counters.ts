@@ -41,6 +41,8 @@ export const enum C {
   /** Policy decisions, and the microseconds they took (path, rules, lazy reads; not the audit write). */
   policyDecisions,
   policyMicros,
+  /** Directories the lower directory's watch could not mark (fanotify_mark failed: changes beside the mount there are seen after the timeouts). */
+  watchMarkFailures,
   /** Fallback reasons by errno: FALLBACK_BASE + errno (errnos from FALLBACK_ERRNOS on share slot 0). */
   FALLBACK_BASE,
   /** Policy rule hits: RULE_BASE + rule index; the default's at RULE_BASE + MAX_RULES. */

@@ -488,7 +488,7 @@ export class Daemon {
   }
 
   status(): DaemonStatus {
-    const sum = summarize(this.statsMem, native.errnoName);
+    const { watchMarkFailures, ...sum } = summarize(this.statsMem, native.errnoName);
     return {
       version: 1,
       pid: process.pid,
@@ -499,7 +499,7 @@ export class Daemon {
       io: this.opt.io,
       mountOptions: flagNames(this.mountFlags),
       timeoutMs: this.validMs,
-      watch: this.watch ? { on: true, ...this.watch.counts } : { on: false, why: this.watchOff ?? '' },
+      watch: this.watch ? { on: true, ...this.watch.counts, markFailures: watchMarkFailures } : { on: false, why: this.watchOff ?? '' },
       transport: this.transport,
       mediatedEngine: this.opt.mediated,
       uring: this.transport === 'uring' ? { queues: possibleCpus(), queueDepth: this.opt.queueDepth, payloadSize: this.opt.payloadSize, pinned: this.pinned } : null,

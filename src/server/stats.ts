@@ -31,6 +31,8 @@ export interface StatsSummary {
   /** How mediated I/O was done: at once in the worker, or through io_uring. */
   mediatedIo: { inline: number; async: number };
   policyCost: { decisions: number; micros: number };
+  /** Directories the lower directory's watch could not mark (reported under status.watch). */
+  watchMarkFailures: number;
 }
 
 export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => string): StatsSummary {
@@ -65,6 +67,7 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     transports: { devfuse: sum[C.viaDevfuse], uring: sum[C.viaUring], emptyWakeups: sum[C.devfuseEmptyWakeups] },
     mediatedIo: { inline: sum[C.ioInline], async: sum[C.ioAsync] },
     policyCost: { decisions: sum[C.policyDecisions], micros: sum[C.policyMicros] },
+    watchMarkFailures: sum[C.watchMarkFailures],
     backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },
   };
 }

@@ -38,7 +38,7 @@ export interface OpenFileStatus {
   opener: { pid: number; uid: number; comm: string | null };
 }
 
-export interface DaemonStatus extends StatsSummary {
+export interface DaemonStatus extends Omit<StatsSummary, 'watchMarkFailures'> {
   version: 1;
   pid: number;
   lower: string;
@@ -51,7 +51,7 @@ export interface DaemonStatus extends StatsSummary {
   /** The entry and attribute timeout the kernel is given (README, "Caching"). */
   timeoutMs: number;
   /** The lower directory's watch (fs/watch.ts): its counters, or why it is off. */
-  watch: ({ on: true } & WatchCounts) | { on: false; why: string };
+  watch: ({ on: true; markFailures: number } & WatchCounts) | { on: false; why: string };
   transport: 'uring' | 'devfuse';
   mediatedEngine: 'sync' | 'async';
   uring: { queues: number; queueDepth: number; payloadSize: number; pinned: boolean } | null;
