@@ -18,7 +18,7 @@
 
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
-const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, STRIDE = 8 }
+const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, STRIDE = 9 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
 const enum M { lock = 0, freeTop, inUse, waiters, LENGTH = 4 }
 
@@ -166,6 +166,17 @@ export class InodeTable {
   ioMode(s: number): IoMode { return this.ints[s * I.STRIDE + I.opens] > 0 ? this.ints[s * I.STRIDE + I.ioMode] : IoMode.None; }
   backingId(s: number): number { return this.ints[s * I.STRIDE + I.backingId]; }
   backingFd(s: number): number { return this.ints[s * I.STRIDE + I.backingFd]; }
+
+  /**
+   * Passthrough opens for writing by callers who cannot keep suid/sgid (not
+   * root): their writes never reach the daemon, so while there are any, the
+   * file must not gain those bits (see Mirror.setattr).
+   */
+  ptWriters(s: number): number { return Math.max(0, this.ints[s * I.STRIDE + I.ptWriters]); }
+  addPtWriter(s: number, n: number): void {
+    const b = s * I.STRIDE + I.ptWriters;
+    this.ints[b] = Math.max(0, this.ints[b]) + n;
+  }
 
   /** Count one more open in `mode` (and remember the backing file of a first passthrough open). */
   addOpen(s: number, mode: IoMode, backingId = -1, backingFd = -1, pid = 0, uid = 0): void {

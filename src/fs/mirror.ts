@@ -36,7 +36,8 @@ import { IoKind, IoReplies, MediatedEngine } from '../io/mediated.js';
 import type { Policy } from '../policy/index.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
-  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64, procFd,
+  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_ISUID, S_ISGID, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64, procFd,
+  XATTR_CAPS,
 } from '../native/linux.js';
 import { AuditSink, Decisions } from './decisions.js';
 import { InodeTable } from './inodes.js';
@@ -95,6 +96,14 @@ const SLASH = 0x2f;
 
 type Operation = (req: Request, rep: Reply, x: Exchange) => number;
 
+const CAPS_NAME = new TextEncoder().encode(XATTR_CAPS);
+/** Is this xattr name (bytes) security.capability? */
+function isCapsName(name: Uint8Array): boolean {
+  if (name.length !== CAPS_NAME.length) return false;
+  for (let i = 0; i < name.length; i++) if (name[i] !== CAPS_NAME[i]) return false;
+  return true;
+}
+
 export class Mirror implements Handler, IoReplies {
   private readonly st = new Float64Array(St.LENGTH);
   private readonly st2 = new Float64Array(St.LENGTH);
@@ -124,7 +133,7 @@ export class Mirror implements Handler, IoReplies {
     // The policy's records are trusted for the short timeout at most, whatever the kernel caches (paths.ts).
     this.paths = new PathCache(table, opt.paths, Math.min(opt.validMs, NEGATIVE_MAX_MS));
     this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot);
-    this.privileges = new Privileges(sys);
+    this.privileges = new Privileges(sys, devFd);
     this.opens = new Opens(sys, table, stats, devFd, this.privileges, opt);
     this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, table, opt.policy, opt.audit, opt.log);
   }
@@ -352,8 +361,19 @@ export class Mirror implements Handler, IoReplies {
     let r = 0;
     if (valid & FATTR_MODE) {
       const mode = req.u32(SetattrIn.mode);
+      const privileged = (mode & (S_ISUID | S_ISGID)) !== 0;
+      if (privileged && (r = this.stat(fd)) < 0) return r;
+      const before = this.st[St.mode] & 0o7777;
       r = fh >= 0 ? sys.fchmod(fh, mode) : sys.fchmodat(AT_FDCWD, procFd(fd), mode & 0o7777);
       if (r < 0) return r;
+      if (privileged && this.ptWriters(s) > 0) {
+        // Someone without CAP_FSETID has the file open for writing in
+        // passthrough: their writes would not clear the bits (they never
+        // reach the daemon). Refused, after the change so that an open
+        // racing it is either counted here or sees the bits (Opens.open).
+        sys.fchmodat(AT_FDCWD, procFd(fd), before);
+        return -E.BUSY;
+      }
     }
     if (valid & (FATTR_UID | FATTR_GID)) {
       const uid = valid & FATTR_UID ? req.u32(SetattrIn.uid) : -1;
@@ -362,7 +382,7 @@ export class Mirror implements Handler, IoReplies {
       if (r < 0) return r;
     }
     if (valid & FATTR_SIZE) {
-      if (valid & FATTR_KILL_SUIDGID) this.privileges.killPrivs(fd, req);
+      if (valid & FATTR_KILL_SUIDGID) this.privileges.killPrivs(fd, req, 0);
       const size = req.offset(SetattrIn.size);
       if (size < 0) return -E.FBIG;
       r = fh >= 0 ? sys.ftruncate(fh, size) : sys.truncate(procFd(fd), size);
@@ -554,7 +574,7 @@ export class Mirror implements Handler, IoReplies {
     if (off < 0) return -E.FBIG;
     const size = req.u32(WriteIn.size);
     if (fhAudited(fh)) this.decisions.auditIo(req, 'write', fd, off, size);
-    if (req.u32(WriteIn.writeFlags) & FUSE_WRITE_KILL_SUIDGID) this.privileges.killPrivs(fd, req);
+    if (req.u32(WriteIn.writeFlags) & FUSE_WRITE_KILL_SUIDGID) this.privileges.killPrivs(fd, req, req.nodeid);
     return this.engine.write(x, fd, size, off);
   }
 
@@ -584,7 +604,7 @@ export class Mirror implements Handler, IoReplies {
     const fd = fhFd(req.u64(FallocateIn.fh));
     // Natively a change of the file clears suid/sgid unless the caller has
     // CAP_FSETID; with KILLPRIV_V2 that is the daemon's duty (privileges.ts).
-    if (req.uid !== 0) this.privileges.killPrivs(fd, req);
+    if (req.uid !== 0) this.privileges.killPrivs(fd, req, req.nodeid);
     return this.engine.fallocate(x, fd, req.u32(FallocateIn.mode), off, len);
   }
 
@@ -602,7 +622,7 @@ export class Mirror implements Handler, IoReplies {
     const outOff = req.offset(CopyFileRangeIn.offOut);
     if (inOff < 0 || outOff < 0) return -E.FBIG;
     const out = fhFd(req.u64(CopyFileRangeIn.fhOut));
-    if (req.uid !== 0) this.privileges.killPrivs(out, req); // as for fallocate
+    if (req.uid !== 0) this.privileges.killPrivs(out, req, req.u64(CopyFileRangeIn.nodeidOut)); // as for fallocate
     // A shorter copy is allowed; the kernel copies at most MAX_RW_COUNT per call anyway.
     const len = Math.min(req.u64(CopyFileRangeIn.len), MAX_RW_COUNT);
     const n = this.sys.copyFileRange(fhFd(req.u64(CopyFileRangeIn.fhIn)), inOff, out, outOff, len, 0);
@@ -744,7 +764,25 @@ export class Mirror implements Handler, IoReplies {
     const flags = req.u32(SetxattrIn.flags);
     const valueOff = req.after(SetxattrIn.SIZE);
     if (IN_HEADER + valueOff + size > req.len) return -E.INVAL;
-    return this.sys.setxattr(path, req.name(SetxattrIn.SIZE), req.buf, req.at(valueOff), size, flags, true);
+    const name = req.name(SetxattrIn.SIZE);
+    // File capabilities, like suid (setattr): not while unprivileged passthrough writers could keep them.
+    const caps = isCapsName(name);
+    if (caps && this.ptWriters(this.slot(req.nodeid)) > 0) return -E.BUSY;
+    const r = this.sys.setxattr(path, name, req.buf, req.at(valueOff), size, flags, true);
+    if (r === 0 && caps && this.ptWriters(this.slot(req.nodeid)) > 0) {
+      this.sys.removexattr(path, XATTR_CAPS, true);
+      return -E.BUSY;
+    }
+    return r;
+  }
+
+  /** Passthrough writers of slot `s` who are not root (inodes.ts). */
+  private ptWriters(s: number): number {
+    if (s < 0) return 0;
+    this.table.lock();
+    const n = this.table.ptWriters(s);
+    this.table.unlock();
+    return n;
   }
 
   removexattr(req: Request): number {

@@ -35,12 +35,15 @@ import type { Privileges } from './privileges.js';
 const TWO32 = 2 ** 32;
 const FH_PASSTHROUGH = TWO32;
 const FH_AUDIT = 2 * TWO32;
+/** A passthrough open for writing by a caller who is not root (counted in the table's ptWriters). */
+const FH_PT_WRITER = 4 * TWO32;
 
 /** The file descriptor of a file handle. */
 export const fhFd = (fh: number): number => fh % TWO32;
 /** Was this open audited by the policy (its reads and writes are logged)? */
 export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !== 0;
 const fhPassthrough = (fh: number): boolean => (Math.floor(fh / TWO32) & 1) !== 0;
+const fhPtWriter = (fh: number): boolean => (Math.floor(fh / TWO32) & 4) !== 0;
 
 /**
  * Open flags the daemon does not pass on to its own lower file: the kernel
@@ -89,11 +92,35 @@ export class Opens {
    * Returns the open's answer (valid until the next call) or -errno.
    */
   open(s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd = -1, preFdIsBacking = false): Opened | number {
-    const { sys, table, stats, privileges } = this;
-    const ifd = table.fd(s);
+    const { table } = this;
     const writing = (flags & O.ACCMODE) !== O.RDONLY;
     const mustMediate = d?.action === 'mediated';
     let want = this.wantsPassthrough(d) ? IoMode.Passthrough : IoMode.Mediated;
+    // Counted before the check below, so that a chmod adding suid/sgid
+    // either sees this writer (and is refused, Mirror.setattr) or is seen by
+    // the check (and this writer cleared or mediated).
+    const ptWriter = writing && req.uid !== 0 && want === IoMode.Passthrough;
+    if (ptWriter) {
+      table.lock();
+      table.addPtWriter(s, 1);
+      table.unlock();
+    }
+    const result = this.decide(s, req, flags, openFlags, d, preFd, preFdIsBacking, want, writing, mustMediate);
+    if (!ptWriter) return result;
+    if (typeof result !== 'number' && fhPassthrough(result.fh)) {
+      result.fh += FH_PT_WRITER;
+    } else {
+      table.lock();
+      table.addPtWriter(s, -1);
+      table.unlock();
+    }
+    return result;
+  }
+
+  private decide(s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd: number, preFdIsBacking: boolean,
+    want: IoMode, writing: boolean, mustMediate: boolean): Opened | number {
+    const { sys, table, stats, privileges } = this;
+    const ifd = table.fd(s);
     // The write trap: with KILLPRIV_V2 a passthrough write by this opener
     // would not clear suid/sgid/capabilities. Serve such writers ourselves.
     const privileged = writing && req.uid !== 0 &&
@@ -161,10 +188,10 @@ export class Opens {
       if (backingId === 0) backingId = table.backingId(s);
       // A privileged file that must join an inode already in passthrough:
       // clear now what this writer's writes would clear (see README).
-      if (privileged) privileges.killPrivs(ifd, req);
+      if (privileged) privileges.killPrivs(ifd, req, s + 1);
       const bfd = table.backingFd(s);
       if (flags & O.TRUNC) {
-        if (openFlags & FUSE_OPEN_KILL_SUIDGID) privileges.killPrivs(ifd, req);
+        if (openFlags & FUSE_OPEN_KILL_SUIDGID) privileges.killPrivs(ifd, req, s + 1);
         const r = sys.ftruncate(bfd, 0);
         if (r < 0) { this.release(s, FH_PASSTHROUGH + bfd); return r; }
       }
@@ -174,7 +201,7 @@ export class Opens {
       out.backingId = backingId;
       return out;
     }
-    if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) privileges.killPrivs(ifd, req);
+    if ((flags & O.TRUNC) && (openFlags & FUSE_OPEN_KILL_SUIDGID)) privileges.killPrivs(ifd, req, s + 1);
     if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
     const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~MEDIATED_DROP) | O.CLOEXEC);
     if (fd < 0) { this.release(s, -1); return fd; }
@@ -191,6 +218,7 @@ export class Opens {
     const { sys, table } = this;
     table.lock();
     const last = table.dropOpen(s);
+    if (fh >= 0 && fhPtWriter(fh)) table.addPtWriter(s, -1);
     table.unlock();
     if (fh >= 0 && !fhPassthrough(fh)) sys.close(fhFd(fh));
     if (last) {

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { Native, St } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
+import { invalInode, NOTIFY_BUFFER } from '../fuse/notify.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_FDCWD, RESOLVE_CONFINED,
   S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, S_IXGRP, XATTR_CAPS, procFd,
@@ -66,8 +67,11 @@ const EMPTY = '';
 export class Privileges {
   private readonly st = new Float64Array(St.LENGTH);
   private readonly small = new Uint8Array(8);
+  private readonly noteBuf = new Uint8Array(NOTIFY_BUFFER);
+  private readonly note = new DataView(this.noteBuf.buffer);
 
-  constructor(private readonly sys: Native) {}
+  /** `devFd`: the connection, told when a change here makes the kernel's cached attributes stale. */
+  constructor(private readonly sys: Native, private readonly devFd: number) {}
 
   /** Is the caller in group `gid`? Its supplementary groups come from /proc (only on the rare paths that ask). */
   inGroup(req: Request, gid: number): boolean {
@@ -79,13 +83,24 @@ export class Privileges {
     }
   }
 
-  /** Clear what a change of the open file `fd` by this caller clears natively (modeAfterChange, capabilities). */
-  killPrivs(fd: number, req: Request): void {
+  /**
+   * Clear what a change of the open file `fd` (node `nodeid`) by this caller
+   * clears natively (modeAfterChange, capabilities). A write's or a
+   * fallocate's reply carries no attributes and the kernel keeps the mode it
+   * cached, so when the mode changed the kernel is told to drop the node's
+   * attributes (INVAL_INODE), before the reply: the caller's next stat, and
+   * an exec, see the cleared bits as natively. Pass nodeid 0 when the reply
+   * carries fresh attributes itself (SETATTR).
+   */
+  killPrivs(fd: number, req: Request, nodeid: number): void {
     const { sys, st } = this;
     if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st) < 0) return;
     const mode = st[St.mode] & 0o7777;
     const keep = modeAfterChange(mode, !groupMatters(mode) || this.inGroup(req, st[St.gid]));
-    if (keep !== mode) sys.fchmodat(AT_FDCWD, procFd(fd), keep);
+    if (keep !== mode && sys.fchmodat(AT_FDCWD, procFd(fd), keep) === 0 && nodeid > 0) {
+      // ENOENT: the kernel no longer caches the node (nothing to drop).
+      sys.write(this.devFd, this.noteBuf, 0, invalInode(this.note, nodeid, false));
+    }
     sys.removexattr(procFd(fd), XATTR_CAPS, true);
   }
 

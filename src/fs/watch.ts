@@ -25,7 +25,7 @@
 // file systems mounted inside LOWER that the handle cannot be decoded on.
 import { native, Native, St } from '../native/index.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, E, O, procFd } from '../native/linux.js';
-import { OUT_HEADER } from '../fuse/abi.js';
+import * as notify from '../fuse/notify.js';
 import { InodeTable, IoMode } from './inodes.js';
 
 // fanotify(7) numbers.
@@ -51,10 +51,6 @@ const EVENT_META = 24;
 /** How long the reader rests after reading events (bounds its wake-ups; well inside the 100 ms a change may take to be seen). */
 const COALESCE_MS = 20;
 
-// FUSE notification codes (the out-header's error field, with unique 0).
-const NOTIFY_INVAL_INODE = 2;
-const NOTIFY_INVAL_ENTRY = 3;
-const NOTIFY_INC_EPOCH = 8;
 
 /** Mark directory handle `fd` for watch group `fan` (one system call; a failure only means less is seen). */
 export function markDirectory(sys: Native, fan: number, fd: number): number {
@@ -77,7 +73,7 @@ export class LowerWatch {
   readonly counts: WatchCounts = { events: 0, own: 0, invalEntry: 0, invalInode: 0, epochs: 0, unknown: 0 };
   private readonly buf = new Uint8Array(64 * 1024);
   private readonly dv = new DataView(this.buf.buffer);
-  private readonly out = new Uint8Array(OUT_HEADER + 16 + 256);
+  private readonly out = new Uint8Array(notify.NOTIFY_BUFFER);
   private readonly odv = new DataView(this.out.buffer);
   private readonly st = new Float64Array(St.LENGTH);
   private watch = 0;
@@ -245,12 +241,6 @@ export class LowerWatch {
     return s;
   }
 
-  private header(len: number, code: number): void {
-    this.odv.setUint32(0, len, true);
-    this.odv.setInt32(4, code, true);
-    this.odv.setBigUint64(8, 0n, true);
-  }
-
   private send(len: number): void {
     const r = native.write(this.devFd, this.out, 0, len);
     // ENOENT: the kernel no longer has what was named (nothing was cached).
@@ -258,35 +248,23 @@ export class LowerWatch {
   }
 
   private invalEntry(parent: number, name: Uint8Array): void {
-    if (name.length > 255) return;
-    const len = OUT_HEADER + 16 + name.length + 1;
-    this.header(len, NOTIFY_INVAL_ENTRY);
-    this.odv.setBigUint64(OUT_HEADER, BigInt(parent), true);
-    this.odv.setUint32(OUT_HEADER + 8, name.length, true);
-    this.odv.setUint32(OUT_HEADER + 12, 0, true);
-    this.out.set(name, OUT_HEADER + 16);
-    this.out[OUT_HEADER + 16 + name.length] = 0;
+    const len = notify.invalEntry(this.out, this.odv, parent, name);
+    if (len === 0) return;
     this.counts.invalEntry++;
     this.send(len);
   }
 
   /** Attributes always; with `data`, the cached pages too. */
   private invalInode(nodeid: number, data: boolean): void {
-    const len = OUT_HEADER + 24;
-    this.header(len, NOTIFY_INVAL_INODE);
-    this.odv.setBigUint64(OUT_HEADER, BigInt(nodeid), true);
-    this.odv.setBigInt64(OUT_HEADER + 8, data ? 0n : -1n, true);
-    this.odv.setBigInt64(OUT_HEADER + 16, 0n, true);
     this.counts.invalInode++;
-    this.send(len);
+    this.send(notify.invalInode(this.odv, nodeid, data));
   }
 
   /** Events were lost: every cached entry is stale. */
   private epoch(): void {
     this.log('the lower directory\'s watch lost events (queue overflow): every cached entry made stale');
-    this.header(OUT_HEADER, NOTIFY_INC_EPOCH);
     this.counts.epochs++;
-    this.send(OUT_HEADER);
+    this.send(notify.incEpoch(this.odv));
     this.onRename();
   }
 }
