@@ -741,12 +741,20 @@ export class Mirror implements Handler, IoReplies {
     return this.sys.getxattr(path, name, rep.buf, rep.at(0), Math.min(size, rep.room), true);
   }
 
+  /**
+   * The names are listed by the lower fs for the daemon, i.e. for root:
+   * `trusted.*` names, which the lower fs lists only to CAP_SYS_ADMIN, are
+   * taken out for callers without it (privileges.ts).
+   */
   listxattr(req: Request, rep: Reply): number {
     const path = this.xattrPath(req);
     if (path === null) return -E.STALE;
     const size = req.u32(GetxattrIn.size);
-    if (size === 0) return this.xattrSize(rep, this.sys.listxattr(path, rep.buf, rep.at(0), 0, true));
-    return this.sys.listxattr(path, rep.buf, rep.at(0), Math.min(size, rep.room), true);
+    let n = this.sys.listxattr(path, rep.buf, rep.at(0), rep.room, true);
+    if (n < 0) return n;
+    n = this.privileges.visibleXattrs(req, rep.buf, rep.at(0), n);
+    if (size === 0) return this.xattrSize(rep, n);
+    return n > size ? -E.RANGE : n;
   }
 
   /** The answer to a GETXATTR or LISTXATTR that asked for the size only. */

@@ -49,6 +49,32 @@ export function groupOfNew(callerGid: number, parentMode: number, parentGid: num
   return parentMode & S_ISGID ? parentGid : callerGid;
 }
 
+/** Does a /proc/PID/status text give CAP_SYS_ADMIN (bit 21 of CapEff)? */
+export function statusHasSysAdmin(status: string): boolean {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return hex !== undefined && (BigInt('0x' + hex) & (1n << 21n)) !== 0n;
+}
+
+const TRUSTED = new TextEncoder().encode('trusted.');
+
+/** Remove the `trusted.` names from a NUL-separated list in buf[at, at + n); returns the new length (n when there were none, nothing moved). */
+export function dropTrusted(buf: Uint8Array, at: number, n: number, dryRun = false): number {
+  let out = at;
+  for (let p = at; p < at + n;) {
+    let z = buf.indexOf(0, p);
+    if (z < 0 || z >= at + n) z = at + n - 1;
+    let trusted = z - p >= TRUSTED.length;
+    for (let i = 0; trusted && i < TRUSTED.length; i++) trusted = buf[p + i] === TRUSTED[i];
+    if (trusted && dryRun) return n - 1;
+    if (!trusted) {
+      if (out !== p) buf.copyWithin(out, p, z + 1);
+      out += z + 1 - p;
+    }
+    p = z + 1;
+  }
+  return out - at;
+}
+
 /** Is `gid` among the groups of a /proc/PID/status text? */
 export function statusHasGroup(status: string, gid: number): boolean {
   const line = /^Groups:\s*(.*)$/m.exec(status)?.[1] ?? '';
@@ -72,6 +98,20 @@ export class Privileges {
 
   /** `devFd`: the connection, told when a change here makes the kernel's cached attributes stale. */
   constructor(private readonly sys: Native, private readonly devFd: number) {}
+
+  /**
+   * The xattr names a caller may see in a list the lower fs made for root:
+   * without CAP_SYS_ADMIN (read from /proc, only when the list has a
+   * `trusted.` name), those are dropped, as the lower fs would natively.
+   */
+  visibleXattrs(req: Request, buf: Uint8Array, at: number, n: number): number {
+    if (n === 0 || dropTrusted(buf, at, n, true) === n) return n;
+    let admin = false;
+    try {
+      admin = statusHasSysAdmin(readFileSync(`/proc/${req.pid}/status`, 'utf8'));
+    } catch { /* the caller is gone: the stricter answer */ }
+    return admin ? n : dropTrusted(buf, at, n);
+  }
 
   /** Is the caller in group `gid`? Its supplementary groups come from /proc (only on the rare paths that ask). */
   inGroup(req: Request, gid: number): boolean {
