@@ -1,12 +1,16 @@
 // Process-wide knobs and small helpers.
 #include <sched.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "args.h"
 #include "register.h"
@@ -36,6 +40,38 @@ Napi::Value umaskFn(const Napi::CallbackInfo& info) {
   mode_t mask = a.u32(0);
   if (!a.ok()) return a.failure();
   return Napi::Number::New(a.env(), umask(mask));
+}
+
+// threadCreds(uid, gid, groups): the calling thread's file-system identity:
+// fsuid, fsgid and supplementary groups (a Uint32Array of gids). Raw system
+// calls on purpose: glibc's setgroups() changes every thread of the process,
+// and the daemon's other threads must stay root. setfsuid away from 0 drops
+// the file-system capabilities of this thread; back to 0 restores them.
+// Returns 0 or -errno (setfsuid/setfsgid report failure only by not
+// changing, so the result is read back).
+Napi::Value threadCreds(const Napi::CallbackInfo& info) {
+  Args a(info);
+  uint32_t uid = a.u32(0);
+  uint32_t gid = a.u32(1);
+  Slice g = a.bytes(2);
+  if (!a.ok()) return a.failure();
+  if (g.len % sizeof(gid_t) != 0) return errResult(a.env(), EINVAL);
+  std::vector<gid_t> groups(g.len / sizeof(gid_t));
+  if (g.len > 0) memcpy(groups.data(), g.data, g.len);
+  if (syscall(SYS_setgroups, groups.size(), groups.data()) < 0) return errResult(a.env(), errno);
+  setfsgid(gid);
+  setfsuid(uid);
+  if (static_cast<uint32_t>(setfsgid(static_cast<gid_t>(-1))) != gid || static_cast<uint32_t>(setfsuid(static_cast<uid_t>(-1))) != uid) {
+    return errResult(a.env(), EPERM);
+  }
+  return Napi::Number::New(a.env(), 0);
+}
+
+// threadUnshareFs(): give the calling thread its own umask, cwd and root
+// (unshare(CLONE_FS)), so that umask() sets this thread's only.
+Napi::Value threadUnshareFs(const Napi::CallbackInfo& info) {
+  if (unshare(CLONE_FS) < 0) return errResult(info.Env(), errno);
+  return Napi::Number::New(info.Env(), 0);
 }
 
 Napi::Value gettidFn(const Napi::CallbackInfo& info) {
@@ -140,6 +176,8 @@ void registerProcess(Napi::Env env, Napi::Object exports) {
   exportFunction<raiseNofile>(env, exports, "raiseNofile");
   exportFunction<umaskFn>(env, exports, "umask");
   exportFunction<gettidFn>(env, exports, "gettid");
+  exportFunction<threadCreds>(env, exports, "threadCreds");
+  exportFunction<threadUnshareFs>(env, exports, "threadUnshareFs");
   exportFunction<pinThread>(env, exports, "pinThread");
   exportFunction<errnoName>(env, exports, "errnoName");
 }

@@ -3,7 +3,8 @@
 // check the same rules end to end against the lower file system natively.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { accessWanted, groupOfNew, modeAfterChange, modeAllows, statusHasGroup } from '../src/fs/privileges.js';
+import { accessWanted, dropTrusted, modeAfterChange, statusHasGroup, statusHasSysAdmin } from '../src/fs/privileges.js';
+import { statusGroups } from '../src/fs/creds.js';
 import { O } from '../src/native/linux.js';
 
 const t = suite('privilege rules');
@@ -26,20 +27,6 @@ t('the access an open asks for', () => {
   assert.is(accessWanted(O.WRONLY | O.APPEND | O.CREAT), 2);
 });
 
-t('mode bits: the owner class decides for the owner, the group class for members, others for the rest', () => {
-  assert.ok(modeAllows(0o600, 10, 10, false, 6));
-  assert.not.ok(modeAllows(0o066, 10, 10, true, 4)); // the owner gets the owner bits, not the group's
-  assert.ok(modeAllows(0o640, 10, 11, true, 4));
-  assert.not.ok(modeAllows(0o640, 10, 11, true, 2));
-  assert.not.ok(modeAllows(0o604, 10, 11, true, 4)); // a member gets the group bits, not the others'
-  assert.ok(modeAllows(0o604, 10, 11, false, 4));
-});
-
-t('a new node takes the group of a setgid parent', () => {
-  assert.is(groupOfNew(100, 0o2775, 500), 500);
-  assert.is(groupOfNew(100, 0o775, 500), 100);
-});
-
 t('supplementary groups from /proc/PID/status', () => {
   const status = 'Name:\tsh\nUid:\t4321\t4321\t4321\t4321\nGid:\t4321\t4321\t4321\t4321\nGroups:\t27 100 4321 \nNgid:\t0\n';
   assert.ok(statusHasGroup(status, 100));
@@ -47,6 +34,22 @@ t('supplementary groups from /proc/PID/status', () => {
   assert.not.ok(statusHasGroup(status, 10));
   assert.not.ok(statusHasGroup(status, 2)); // not a prefix match of 27
   assert.not.ok(statusHasGroup('Name:\tsh\nGroups:\t\n', 0));
+});
+
+t('trusted.* names taken out of an xattr list; CAP_SYS_ADMIN and the groups read from /proc/PID/status', () => {
+  const list = new TextEncoder().encode('user.a\0trusted.secret\0security.selinux\0trusted.x\0');
+  const buf = new Uint8Array(list.length + 4);
+  buf.set(list, 2);
+  assert.is(dropTrusted(buf, 2, list.length, true), list.length - 1, 'a dry run only says there are some');
+  const n = dropTrusted(buf, 2, list.length);
+  assert.is(new TextDecoder().decode(buf.subarray(2, 2 + n)), 'user.a\0security.selinux\0');
+  const none = new TextEncoder().encode('user.a\0');
+  assert.is(dropTrusted(none, 0, none.length), none.length);
+  assert.ok(statusHasSysAdmin('Name:\tsh\nCapEff:\t000001ffffffffff\n'));
+  assert.not.ok(statusHasSysAdmin('Name:\tsh\nCapEff:\t0000000000000000\n'));
+  assert.not.ok(statusHasSysAdmin('CapEff:\t0000000000000001\n'));
+  assert.equal(statusGroups('Groups:\t27 100 4321 \nNgid:\t0\n'), [27, 100, 4321]);
+  assert.equal(statusGroups('Groups:\t\n'), []);
 });
 
 t.run();

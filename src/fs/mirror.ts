@@ -36,7 +36,7 @@ import { IoKind, IoReplies, MediatedEngine } from '../io/mediated.js';
 import type { Policy } from '../policy/index.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
-  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_ISUID, S_ISGID, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64, procFd,
+  S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64, procFd,
   XATTR_CAPS,
 } from '../native/linux.js';
 import { AuditSink, Decisions } from './decisions.js';
@@ -47,6 +47,7 @@ import { fhAudited, fhFd, MEDIATED_DROP, Opened, Opens } from './opens.js';
 import { markDirectory } from './watch.js';
 import { PathCache, PathMemory } from './paths.js';
 import { Privileges } from './privileges.js';
+import { Creds } from './creds.js';
 
 export interface MirrorOptions {
   /** The mount-wide I/O mode asked for. */
@@ -117,6 +118,7 @@ export class Mirror implements Handler, IoReplies {
   private readonly paths: PathCache;
   private readonly lowerPaths: LowerPaths;
   private readonly privileges: Privileges;
+  private readonly creds: Creds;
   private readonly opens: Opens;
   private readonly decisions: Decisions;
 
@@ -134,6 +136,7 @@ export class Mirror implements Handler, IoReplies {
     this.paths = new PathCache(table, opt.paths, Math.min(opt.validMs, NEGATIVE_MAX_MS));
     this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot);
     this.privileges = new Privileges(sys, devFd);
+    this.creds = new Creds(sys);
     this.opens = new Opens(sys, table, stats, devFd, this.privileges, opt);
     this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, table, opt.policy, opt.audit, opt.log);
   }
@@ -406,10 +409,9 @@ export class Mirror implements Handler, IoReplies {
     return this.sys.readlinkat(this.table.fd(s), EMPTY, rep.buf, rep.at(0), Math.min(4096, rep.room));
   }
 
-  /** The common tail of the node-creating requests: hand the node to the caller, then look it up. */
-  private created(pfd: number, name: Uint8Array, req: Request, rep: Reply, mode: number, r: number): number {
+  /** The common tail of the node-creating requests (made as the caller, creds.ts): look the node up. */
+  private created(pfd: number, name: Uint8Array, req: Request, rep: Reply, r: number): number {
     if (r < 0) return r;
-    this.privileges.chownMade(pfd, name, req, mode);
     const e = this.enter(pfd, name, rep, 0, req.nodeid - 1);
     return e < 0 ? e : ENTRY_OUT;
   }
@@ -426,22 +428,28 @@ export class Mirror implements Handler, IoReplies {
   mknod(req: Request, rep: Reply): number {
     const pn = this.parentOf(req, MknodIn.SIZE);
     if (typeof pn === 'number') return pn;
-    const mode = req.u32(MknodIn.mode);
-    return this.created(pn[0], pn[1], req, rep, mode, this.sys.mknodat(pn[0], pn[1], mode, decodeDev(req.u32(MknodIn.rdev))));
+    const [pfd, name] = pn;
+    const umask = req.u32(MknodIn.umask);
+    const mode = this.creds.modeFor(req.u32(MknodIn.mode), umask);
+    const dev = decodeDev(req.u32(MknodIn.rdev));
+    return this.created(pfd, name, req, rep, this.creds.make(req, umask, () => this.sys.mknodat(pfd, name, mode, dev)));
   }
 
   mkdir(req: Request, rep: Reply): number {
     const pn = this.parentOf(req, MkdirIn.SIZE);
     if (typeof pn === 'number') return pn;
-    const mode = req.u32(MkdirIn.mode) | S_IFDIR;
-    return this.created(pn[0], pn[1], req, rep, mode, this.sys.mkdirat(pn[0], pn[1], mode & 0o7777));
+    const [pfd, name] = pn;
+    const umask = req.u32(MkdirIn.umask);
+    const mode = this.creds.modeFor(req.u32(MkdirIn.mode) & 0o7777, umask);
+    return this.created(pfd, name, req, rep, this.creds.make(req, umask, () => this.sys.mkdirat(pfd, name, mode)));
   }
 
   symlink(req: Request, rep: Reply): number {
     const pn = this.parentOf(req, 0);
     if (typeof pn === 'number') return pn;
+    const [pfd, name] = pn;
     const target = req.name(req.after(0));
-    return this.created(pn[0], pn[1], req, rep, S_IFLNK, this.sys.symlinkat(target, pn[0], pn[1]));
+    return this.created(pfd, name, req, rep, this.creds.make(req, -1, () => this.sys.symlinkat(target, pfd, name)));
   }
 
   link(req: Request, rep: Reply): number {
@@ -526,7 +534,8 @@ export class Mirror implements Handler, IoReplies {
     const [pfd, name] = pn;
     const { sys } = this;
     const flags = req.u32(CreateIn.flags);
-    const mode = req.u32(CreateIn.mode) & 0o7777;
+    const umask = req.u32(CreateIn.umask);
+    const mode = this.creds.modeFor(req.u32(CreateIn.mode) & 0o7777, umask);
     const stop = this.decisions.refused();
     if (stop) return stop;
     // Decided before anything exists: a denied create leaves nothing behind.
@@ -537,13 +546,13 @@ export class Mirror implements Handler, IoReplies {
     // mediated one keeps the caller's access mode and flags.
     const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
     let created = true;
-    let fd = sys.openat2(pfd, name, base | O.CREAT | O.EXCL | O.CLOEXEC, mode, RESOLVE_CONFINED);
+    // Made as the caller (creds.ts); the open it returns is the daemon's to keep.
+    let fd = this.creds.make(req, umask, () => sys.openat2(pfd, name, base | O.CREAT | O.EXCL | O.CLOEXEC, mode, RESOLVE_CONFINED));
     if (fd === -E.EXIST && !(flags & O.EXCL)) {
       created = false;
-      fd = this.privileges.openExisting(pfd, name, flags, base, req);
+      fd = this.privileges.openExisting(pfd, name, flags, base, req, this.creds);
     }
     if (fd < 0) return fd;
-    if (created) this.privileges.chownNew(pfd, fd, req, S_IFREG | mode);
     const e = this.enter(pfd, name, rep, 0, req.nodeid - 1, fd);
     if (e < 0) {
       // Undo the create, if the name still holds the file it made.

@@ -6,17 +6,19 @@
 //    or the caller is not in its group, and drops security.capability (the
 //    daemon agrees to FUSE_HANDLE_KILLPRIV_V2, fuse/init.ts, which makes this
 //    its duty);
-//  - a new node belongs to its caller, with the group of a setgid parent;
-//  - a create that finds the name taken opens it only as the caller could.
+//  - a create that finds the name taken opens it only as the caller could;
+//  - trusted.* xattr names are listed only to CAP_SYS_ADMIN.
+// (New nodes are made as their caller: creds.ts.)
 // The rules themselves are the pure functions at the top (unit-tested in
 // test/privileges.test.ts); the class applies them to lower files.
 import { readFileSync } from 'node:fs';
 import { Native, St } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
+import type { Creds } from './creds.js';
 import { invalInode, NOTIFY_BUFFER } from '../fuse/notify.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_FDCWD, RESOLVE_CONFINED,
-  S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, S_IXGRP, XATTR_CAPS, procFd,
+  S_IFMT, S_IFREG, S_ISUID, S_ISGID, S_IXGRP, XATTR_CAPS, procFd,
 } from '../native/linux.js';
 
 // ---- the rules ---------------------------------------------------------------------
@@ -36,17 +38,6 @@ export function modeAfterChange(mode: number, callerInGroup: boolean): number {
 export function accessWanted(flags: number): number {
   const acc = flags & O.ACCMODE;
   return (acc !== O.WRONLY ? 4 : 0) | (acc !== O.RDONLY || (flags & O.TRUNC) ? 2 : 0);
-}
-
-/** May a caller (not root) have `want` (rwx bits) on a file of this mode and owner, by the mode bits? */
-export function modeAllows(mode: number, fileUid: number, uid: number, callerInGroup: boolean, want: number): boolean {
-  const bits = uid === fileUid ? (mode >> 6) & 7 : callerInGroup ? (mode >> 3) & 7 : mode & 7;
-  return (bits & want) === want;
-}
-
-/** The group of a new node: the parent's when the parent is setgid, else the caller's. */
-export function groupOfNew(callerGid: number, parentMode: number, parentGid: number): number {
-  return parentMode & S_ISGID ? parentGid : callerGid;
 }
 
 /** Does a /proc/PID/status text give CAP_SYS_ADMIN (bit 21 of CapEff)? */
@@ -152,48 +143,14 @@ export class Privileges {
   }
 
   /**
-   * A new node belongs to the caller. The daemon creates as root (so the
-   * lower fs applies setgid-directory inheritance), then hands it over.
-   */
-  chownNew(pfd: number, fd: number, req: Request, mode: number): void {
-    if (req.uid === 0 && req.gid === 0) return;
-    const { sys, st } = this;
-    const gid = sys.fstatat(pfd, EMPTY, AT_EMPTY_PATH, st) === 0 ? groupOfNew(req.gid, st[St.mode], st[St.gid]) : req.gid;
-    // By the handle of the node the daemon made, never by its name again: on
-    // the lower side the name can be swapped meanwhile (for a symlink to any
-    // file on the host, say), and root would chown or chmod that instead.
-    sys.fchownat(fd, EMPTY, req.uid, gid, AT_EMPTY_PATH);
-    // chown drops suid/sgid on regular files; put back what the caller asked for.
-    if ((mode & S_IFMT) === S_IFREG && (mode & (S_ISUID | S_ISGID))) sys.fchmodat(AT_FDCWD, procFd(fd), mode & 0o7777);
-  }
-
-  /**
-   * Give the node just made at `name` (by mknod, mkdir or symlink, which
-   * return no handle) to its caller: only if the name still holds a node of
-   * that type, root's, with one link (a directory: any), i.e. not something
-   * swapped in on the lower side since.
-   */
-  chownMade(pfd: number, name: Uint8Array, req: Request, mode: number): void {
-    if (req.uid === 0 && req.gid === 0) return;
-    const { sys, st } = this;
-    const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
-    if (h < 0) return;
-    const type = (mode & S_IFMT) || S_IFREG;
-    if (sys.fstatat(h, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) === 0 && (st[St.mode] & S_IFMT) === type &&
-        st[St.uid] === 0 && (type === S_IFDIR || st[St.nlink] === 1)) {
-      this.chownNew(pfd, h, req, type | (mode & 0o7777));
-    }
-    sys.close(h);
-  }
-
-  /**
    * A create without O_EXCL that found the name taken (the file appeared on
    * the lower side after the kernel's lookup said it was not there): open it
    * as the caller could, not as root. Regular files only (a FIFO would block
    * the worker, a directory or a link is not what a create opens), and the
-   * caller's access checked against the mode bits as the kernel would have.
+   * caller's access checked by the lower fs itself (mode bits, ACLs): the
+   * file is opened once as the caller (creds.ts) with the access asked for.
    */
-  openExisting(pfd: number, name: Uint8Array, callerFlags: number, flags: number, req: Request): number {
+  openExisting(pfd: number, name: Uint8Array, callerFlags: number, flags: number, req: Request, creds: Creds): number {
     const { sys, st } = this;
     const h = sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
     if (h < 0) return h;
@@ -202,9 +159,11 @@ export class Privileges {
       if (r < 0) return r;
       if ((st[St.mode] & S_IFMT) !== S_IFREG) return -E.EXIST;
       if (req.uid !== 0) {
-        const m = st[St.mode];
-        const mine = req.uid === st[St.uid];
-        if (!modeAllows(m, st[St.uid], req.uid, !mine && this.inGroup(req, st[St.gid]), accessWanted(callerFlags))) return -E.ACCES;
+        const want = accessWanted(callerFlags);
+        const acc = want === 6 ? O.RDWR : want === 2 ? O.WRONLY : O.RDONLY;
+        const probe = creds.make(req, -1, () => sys.reopen(h, acc | O.NOCTTY | O.CLOEXEC));
+        if (probe < 0) return probe;
+        sys.close(probe);
       }
       return sys.reopen(h, flags | O.CLOEXEC);
     } finally {

@@ -5,6 +5,8 @@ import { IN_HEADER, OUT_HEADER } from './abi.js';
 import { St } from '../native/index.js';
 
 const TWO32 = 4294967296;
+/** fuse_ext_type FUSE_EXT_GROUPS (types 0..31 are security contexts). */
+const EXT_GROUPS = 32;
 
 /**
  * A view over one request in a reusable buffer. `load` re-points it; `base`
@@ -65,6 +67,27 @@ export class Request {
     let end = this.buf.indexOf(0, start);
     if (end < 0 || end > limit) end = limit;
     return this.buf.subarray(start, end);
+  }
+
+  /**
+   * The supplementary group the kernel sent with a create, mkdir, mknod or
+   * symlink (FUSE_CREATE_SUPP_GROUP: the parent directory's group, when the
+   * caller is in it through a supplementary group), or -1. Extensions are the
+   * request's last total_extlen * 8 bytes, each a fuse_ext_header { size,
+   * type } and its body; FUSE_EXT_GROUPS is fuse_supp_groups { nr, gids[] }.
+   */
+  extGroup(): number {
+    const dv = this.dv;
+    const end = this.base + this.len;
+    let p = end - dv.getUint16(this.base + 36, true) * 8;
+    if (p === end || p < this.base + IN_HEADER) return -1;
+    while (p + 8 <= end) {
+      const size = dv.getUint32(p, true);
+      if (size < 8 || p + size > end) break;
+      if (dv.getUint32(p + 4, true) === EXT_GROUPS && size >= 16 && dv.getUint32(p + 8, true) >= 1) return dv.getUint32(p + 12, true);
+      p += size;
+    }
+    return -1;
   }
 
   /** Offset (arg-relative) just past the NUL of the name at `off`. */

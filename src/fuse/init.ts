@@ -41,6 +41,13 @@ export interface Capabilities {
  *   owe the kernel the clearing of suid/sgid/capabilities (see fs/mirror.ts);
  * - AUTO_INVAL_DATA: mediated files notice changes made beside the mount;
  * - CACHE_SYMLINKS: a symlink's target is read once per entry, not per walk;
+ * - POSIX_ACL: the kernel checks ACLs (read with GETXATTR, cached) along with
+ *   the mode bits (default_permissions), as on the lower fs;
+ * - DONT_MASK and CREATE_SUPP_GROUP: a create's mode arrives unmasked with
+ *   the caller's umask, and with the parent's group when the caller has it
+ *   as a supplementary group, so that the daemon can make the node as the
+ *   caller and the lower fs apply default ACLs, the umask and setgid itself
+ *   (fs/creds.ts);
  * - PASSTHROUGH (with max_stack_depth 1) and OVER_IO_URING when wanted.
  * Never WRITEBACK_CACHE: the kernel refuses passthrough with it, and it would
  * acknowledge writes before they reach the lower fs.
@@ -48,6 +55,7 @@ export interface Capabilities {
 const ALWAYS: InitFlag[] = [
   'ASYNC_READ', 'ATOMIC_O_TRUNC', 'BIG_WRITES', 'AUTO_INVAL_DATA', 'DO_READDIRPLUS',
   'READDIRPLUS_AUTO', 'ASYNC_DIO', 'PARALLEL_DIROPS', 'MAX_PAGES', 'HANDLE_KILLPRIV_V2', 'INIT_EXT', 'CACHE_SYMLINKS',
+  'POSIX_ACL', 'DONT_MASK', 'CREATE_SUPP_GROUP',
 ];
 
 function has(lo: number, hi: number, bit: number): boolean {

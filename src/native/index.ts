@@ -181,8 +181,13 @@ export interface Native {
   pinThread(cpus: number[]): number;
   /** Raise RLIMIT_NOFILE soft limit to min(n, hard); returns the new soft limit. */
   raiseNofile(n: number): number;
+  /** This thread's umask (process-wide unless threadUnshareFs was called); returns the previous one. */
   umask(mask: number): number;
   gettid(): number;
+  /** This thread's fsuid, fsgid and supplementary groups (`groups`: the bytes of a Uint32Array of gids): 0 or -errno. */
+  threadCreds(uid: number, gid: number, groups: Uint8Array): number;
+  /** Give this thread its own umask (unshare(CLONE_FS)): 0 or -errno. */
+  threadUnshareFs(): number;
   /** strerror-style name for an errno, e.g. 2 -> "ENOENT". */
   errnoName(errno: number): string;
 }
