@@ -486,4 +486,36 @@ test('explain: every rule, why it fails or matches, and the decision', () => {
   assert.is(explain(p, makeContext({ path: 'x' })).at(-1), 'decision: passthrough, by the default (no rule matched)');
 });
 
+
+test('forEveryOpener: passthrough becomes mediated where another opener could be audited', () => {
+  const p = loadPolicy(`version: 1
+default: passthrough
+rules:
+  - name: fast
+    match: { path: "logs/fast/**" }
+    action: passthrough
+  - name: logs
+    match: { path: "logs/**", mode: [write] }
+    action: mediated
+    audit: true
+  - name: users
+    match: { path: "shared/**", uid: 1000 }
+    action: mediated
+`, 'p.yaml');
+  const each = (path: string, mode = 'r') => {
+    const c = makeContext({ path, mode });
+    return p.forEveryOpener(p.decide(c), c);
+  };
+  const r = each('logs/app.log');
+  assert.is(r.action, 'mediated');
+  assert.is(r.audit, false, 'the reader itself is not audited');
+  assert.is(r.rule, 'default');
+  assert.match(r.reason, 'could be audited');
+  const w = each('logs/app.log', 'w');
+  assert.is(w.action, 'mediated');
+  assert.is(w.audit, true, 'the writer keeps its rule');
+  assert.is(each('logs/fast/x').action, 'passthrough', 'a rule on the file alone before it decides for every opener');
+  assert.is(each('shared/doc').action, 'passthrough', 'an unaudited mediated rule joins passthrough instead');
+  assert.is(each('other').action, 'passthrough');
+});
 test.run();

@@ -120,7 +120,7 @@ export class Decisions {
     ctx.pid = req.pid;
     accessFromFlags(flags, created, ctx.access);
     ctx.lazy = created ? this.lazyCreate : this.lazyOpen;
-    const d = pol.decide(ctx);
+    const d = pol.forEveryOpener(pol.decide(ctx), ctx);
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
     this.stats[C.RULE_BASE + hit]++;
     this.stats[C.policyDecisions]++;

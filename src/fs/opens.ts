@@ -94,7 +94,8 @@ export class Opens {
   open(s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd = -1, preFdIsBacking = false): Opened | number {
     const { table } = this;
     const writing = (flags & O.ACCMODE) !== O.RDONLY;
-    const mustMediate = d?.action === 'mediated';
+    // An audited open must be mediated; any other mediated one may join an inode in passthrough.
+    const mustMediate = d?.action === 'mediated' && d.audit;
     let want = this.wantsPassthrough(d) ? IoMode.Passthrough : IoMode.Mediated;
     // Counted before the check below, so that a chmod adding suid/sgid
     // either sees this writer (and is refused, Mirror.setattr) or is seen by

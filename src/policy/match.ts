@@ -7,7 +7,7 @@ import { ContentTest, MatchSpec, PolicySpec } from './schema.js';
 import { compileDecide, pathNeed, type DecideFn } from './compile.js';
 import { formatRanges } from './ranges.js';
 import type { CompiledRule } from './rule.js';
-import { Decision, PolicyNeeds, RuleInfo } from './types.js';
+import { Decision, OpenContext, PolicyNeeds, RuleInfo } from './types.js';
 
 function quoteList(xs: readonly string[]): string {
   return xs.map((x) => JSON.stringify(x)).join(' | ');
@@ -121,8 +121,58 @@ export class Policy {
     needs.process = needs.comm || needs.exe;
     this.needs = Object.freeze(needs);
     this.decide = compileDecide(compiled, this.reachable, this.default, needs.content, needs.path);
+
+    // For every opener (see forEveryOpener): the rules as seen from the file
+    // alone. A rule with conditions on the opener (mode, uid, gid, comm,
+    // exe) may or may not match another opener: an audited mediated one is
+    // kept without those conditions (if the file matches the rest, some
+    // opener could be audited), any other is left out (it would not end the
+    // walk for every opener). A rule on the file alone is kept as it is.
+    const opener = (m: MatchSpec) => m.mode !== undefined || m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
+    const byFile: CompiledRule[] = [];
+    for (let i = 0; i < this.reachable; i++) {
+      const c = compiled[i];
+      if (!opener(c.match)) byFile.push(c);
+      else if (c.decision.action === 'mediated' && c.decision.audit) {
+        const { path, type, size, content } = c.match;
+        const match: MatchSpec = { path, type, size, content };
+        byFile.push({ ...c, match, modeMask: 0, always: Object.values(match).every((v) => v === undefined) });
+      }
+    }
+    const byFileAlways = byFile.findIndex((c) => c.always);
+    const audited = (d: Decision) => d.action === 'mediated' && d.audit;
+    this.someAudited = byFile.some((c) => audited(c.decision)) || audited(this.default);
+    this.decideByFile = compileDecide(byFile, byFileAlways < 0 ? byFile.length : byFileAlways + 1, this.default, needs.content, needs.path);
+    this.shared = compiled.map((c) => Object.freeze({
+      ...c.decision, action: 'mediated' as const, audit: false,
+      reason: `${c.decision.reason}; mediated instead: another open of this file could be audited (one I/O mode per inode)`,
+    }));
+    this.sharedDefault = Object.freeze({ ...this.default, action: 'mediated' as const, audit: false,
+      reason: `${this.default.reason}; mediated instead: another open of this file could be audited (one I/O mode per inode)` });
   }
 
   /** The decision for one open or create: the first rule whose conditions all hold, else the default. */
   readonly decide: DecideFn;
+  private readonly decideByFile: DecideFn;
+  private readonly someAudited: boolean;
+  private readonly shared: readonly Decision[];
+  private readonly sharedDefault: Decision;
+
+  /**
+   * The kernel keeps one I/O mode per inode while it is open. A mediated
+   * open that meets the file in passthrough joins it (fs/opens.ts), except
+   * an audited one: its reads and writes must reach the daemon, and it would
+   * have to be refused (EBUSY), so one opener's passthrough could make
+   * another's open fail. A passthrough decision `d` (for `ctx`) is therefore
+   * made mediated, unaudited, when some other opener of the same file could
+   * be audited (an audited rule that matches this file whatever the
+   * opener's mode, uid, gid or process). Other decisions are returned as
+   * they are.
+   */
+  forEveryOpener(d: Decision, ctx: OpenContext): Decision {
+    if (d.action !== 'passthrough' || !this.someAudited) return d;
+    const other = this.decideByFile(ctx);
+    if (other.action !== 'mediated' || !other.audit) return d;
+    return d.ruleIndex >= 0 ? this.shared[d.ruleIndex] : this.sharedDefault;
+  }
 }
