@@ -59,6 +59,9 @@ t.before(() => {
   for (const d of ['shared', 'incoming']) fs.chmodSync(path.join(lower, d), 0o777);
   fs.writeFileSync(path.join(lower, 'secrets/key'), 'k');
   fs.writeFileSync(path.join(lower, 'ro/file'), 'ro');
+  fs.writeFileSync(path.join(lower, 'ro/ww'), 'world-writable');
+  fs.chmodSync(path.join(lower, 'ro/ww'), 0o666);
+  fs.chmodSync(path.join(lower, 'plain'), 0o777);
   fs.writeFileSync(path.join(lower, 'shared/doc'), 'shared');
   fs.chmodSync(path.join(lower, 'shared/doc'), 0o666);
   fs.writeFileSync(path.join(lower, 'plain/small'), 'small');
@@ -149,6 +152,43 @@ t('deny by access mode: reads pass, writes get EROFS', () => {
   assert.is(fs.readFileSync(M.l('ro/file'), 'utf8'), 'ro');
 });
 
+t('a file is decided per inode: a hard link cannot give it a name with other rules', () => {
+  // Through the mount: refused when the two names decide differently (the user may link a world-writable file).
+  assert.match(asUser(`ln ${M.m('ro/ww')} ${M.m('plain/ww-alias')} 2>&1`).stdout, 'Operation not permitted');
+  assert.is(code(() => fs.linkSync(M.m('secrets/key'), M.m('plain/key-alias'))), 'EPERM');
+  assert.not.ok(fs.existsSync(M.l('plain/ww-alias')));
+  fs.linkSync(M.m('plain/small'), M.m('plain/small-alias')); // alike: allowed
+  fs.unlinkSync(M.m('plain/small-alias'));
+  // Made beside the mount: once one name was denied, every name of the inode is.
+  fs.writeFileSync(M.l('secrets/key2'), 'k2');
+  fs.linkSync(M.l('secrets/key2'), M.l('plain/key2-alias'));
+  assert.is(code(() => fs.readFileSync(M.m('secrets/key2'))), 'EPERM');
+  assert.is(code(() => fs.readFileSync(M.m('plain/key2-alias'))), 'EPERM');
+  fs.linkSync(M.l('ro/file'), M.l('plain/ro-alias'));
+  assert.is(code(() => fs.appendFileSync(M.m('ro/file'), 'x')), 'EROFS');
+  assert.is(code(() => fs.appendFileSync(M.m('plain/ro-alias'), 'x')), 'EROFS');
+  assert.is(fs.readFileSync(M.m('plain/ro-alias'), 'utf8'), 'ro', 'reads were not denied');
+  const lines = audit().filter((l) => l.path === 'plain/key2-alias');
+  assert.ok(lines.some((l) => l.decision === 'deny' && l.rule === 'same-inode'));
+  fs.unlinkSync(M.l('plain/key2-alias'));
+  fs.unlinkSync(M.l('plain/ro-alias'));
+});
+
+t('truncate(2) is decided as a write with O_TRUNC', () => {
+  // truncate(2) itself (Node's truncateSync and coreutils' truncate open the file first).
+  const truncate = (p: string, n: number) => spawnSync('/usr/bin/python3', ['-c', `import os, sys\ntry: os.truncate(${JSON.stringify(p)}, ${n})\nexcept OSError as e: sys.exit(e.strerror)`], { encoding: 'utf8' }).stderr.trim();
+  assert.is(truncate(M.m('ro/file'), 0), 'Read-only file system');
+  assert.is(truncate(M.m('secrets/key'), 0), 'Operation not permitted');
+  assert.is(fs.readFileSync(M.l('ro/file'), 'utf8'), 'ro');
+  assert.is(fs.readFileSync(M.l('secrets/key'), 'utf8'), 'k');
+  fs.writeFileSync(M.m('plain/t'), 'abc');
+  assert.is(truncate(M.m('plain/t'), 1), '');
+  assert.is(fs.readFileSync(M.l('plain/t'), 'utf8'), 'a');
+  // (audit lines are written behind the reply)
+  for (let i = 0; i < 40 && !audit().some((l) => l.event === 'truncate'); i++) spawnSync('sleep', ['0.05']);
+  assert.ok(audit().some((l) => l.event === 'truncate' && l.path === 'ro/file' && l.decision === 'deny'), 'the truncate is in the trail');
+});
+
 t('by uid: a non-root user is mediated, root is passed through', async () => {
   const byUser = await mediatedIo(() => assert.is(asUser(`cat ${M.m('shared/doc')}`).stdout, 'shared'));
   assert.ok(byUser > 0, 'the user\'s read should reach the daemon');
@@ -164,6 +204,12 @@ t('by process name: audited mediated I/O', async () => {
   const lines = audit();
   assert.ok(lines.some((l) => l.event === 'open' && l.rule === 'by-process' && l.comm === 'passfs-probe' && l.path === 'audited/small'));
   assert.ok(lines.some((l) => l.event === 'read' && l.path === 'audited/small'));
+  // copy_file_range out of an audited file: its read side is in the trail too.
+  fs.copyFileSync('/usr/bin/python3', path.join(dir, 'passfs-probe-py'));
+  const before = audit().filter((l) => l.event === 'read' && l.path === 'audited/small').length;
+  sh(`${path.join(dir, 'passfs-probe-py')} -c 'import os; i = os.open("${M.m('audited/small')}", os.O_RDONLY); o = os.open("${M.m('plain/copy')}", os.O_WRONLY | os.O_CREAT, 0o644); os.copy_file_range(i, o, 5, 0, 0)'`);
+  assert.is(fs.readFileSync(M.l('plain/copy'), 'utf8'), 'small');
+  assert.ok(audit().filter((l) => l.event === 'read' && l.path === 'audited/small').length > before, 'the read side of copy_file_range');
 });
 
 t('by size and by content', async () => {

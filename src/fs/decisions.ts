@@ -26,6 +26,18 @@ const PATH_UNKNOWN: Decision = Object.freeze({
   reason: 'the path is past PATH_MAX and cannot be told for sure',
 });
 
+/** What another name of the same inode was denied (the errno is filled per use). */
+function sameInode(errno: number): Decision {
+  return {
+    action: 'deny', audit: false, errno, rule: 'same-inode', ruleIndex: -1,
+    reason: 'another name of this file was denied this access (the policy decides per file, under every name it has)',
+  };
+}
+
+/** Which opens a decision covers, as access bits: 1 read, 2 write. */
+const READ = 1;
+const WRITE = 2;
+
 /** Names of new entries, for the policy (cheaper than a Buffer made per call). */
 const UTF8 = new TextDecoder();
 const EMPTY = '';
@@ -46,12 +58,17 @@ export class Decisions {
     private readonly log: (msg: string) => void,
   ) {
     this.policy = policy;
+    this.epoch = policy ? epochOf(policy) : 0;
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
   setPolicy(p: Policy | null): void {
     this.policy = p;
+    this.epoch = p ? epochOf(p) : 0;
   }
+
+  /** The policy's mark on the inode table's denial memory (the same in every worker). */
+  private epoch: number;
 
   get active(): boolean {
     return this.policy !== null;
@@ -75,10 +92,10 @@ export class Decisions {
    * (fd: the parent's handle, name: the new entry); null without a policy.
    * Counts the rule's hit and writes the audit line.
    */
-  decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision | null {
+  decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array, event: 'open' | 'truncate' = 'open'): Decision | null {
     if (!this.policy) return null;
     try {
-      return this.decideNow(this.policy, req, flags, s, fd, name);
+      return this.decideNow(this.policy, req, flags, s, fd, name, event);
     } catch (e) {
       if (!(e instanceof PathUnknown)) throw e;
       // The policy decides by the path: without it, refuse rather than guess.
@@ -87,11 +104,41 @@ export class Decisions {
     }
   }
 
-  private decideNow(pol: Policy, req: Request, flags: number, s: number, fd: number, name?: Uint8Array): Decision {
+  /**
+   * May `name` in directory slot `parent` become another name of the file in
+   * slot `s` (LINK)? Only if the policy decides both names alike for this
+   * caller, reading and writing: else the link would let the caller reach
+   * the file under the rules of the other name. Returns 0 or -EPERM.
+   */
+  linkAllowed(req: Request, s: number, fd: number, parent: number, parentFd: number, name: Uint8Array): number {
+    const pol = this.policy;
+    if (!pol) return 0;
+    try {
+      for (const flags of [O.RDONLY, O.WRONLY]) {
+        const a = this.decideNow(pol, req, flags, s, fd, undefined, null);
+        const b = this.decideNow(pol, req, flags, parent, parentFd, name, null);
+        if (a.action !== b.action || a.audit !== b.audit || a.errno !== b.errno) {
+          this.log(`refusing a hard link to node ${s + 1}: the policy decides its names differently (${a.rule}, ${b.rule})`);
+          return -E.PERM;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof PathUnknown)) throw e;
+      return -E.PERM;
+    }
+    return 0;
+  }
+
+  /**
+   * The decision for an open of slot `s` (fd its handle), or of `name` in
+   * directory slot `s`: a create, or with `event` null a look at that name
+   * without counting, auditing or remembering anything (linkAllowed).
+   */
+  private decideNow(pol: Policy, req: Request, flags: number, s: number, fd: number, name: Uint8Array | undefined, event: 'open' | 'truncate' | null): Decision {
     // Every 16th decision is timed (status: µs per decision): timing each would cost more than some decisions.
-    const timed = (++this.decisions & 15) === 0;
+    const timed = event !== null && (++this.decisions & 15) === 0;
     const t0 = timed ? performance.now() : 0;
-    const created = name !== undefined;
+    const created = name !== undefined && event !== null;
     this.decidingFd = fd;
     this.decidingSlot = name ? -1 : s;
     // One context object, refilled per decision (this runs at every open).
@@ -120,17 +167,45 @@ export class Decisions {
     ctx.pid = req.pid;
     accessFromFlags(flags, created, ctx.access);
     ctx.lazy = created ? this.lazyCreate : this.lazyOpen;
-    const d = pol.forEveryOpener(pol.decide(ctx), ctx);
+    let d = pol.forEveryOpener(pol.decide(ctx), ctx);
+    if (event === null) return d;
+    if (!created) d = this.perFile(pol, d, s, ctx.access.read, ctx.access.write);
     const hit = d.ruleIndex >= 0 && d.ruleIndex < MAX_RULES ? d.ruleIndex : MAX_RULES;
     this.stats[C.RULE_BASE + hit]++;
     this.stats[C.policyDecisions]++;
     if (timed) this.stats[C.policyMicros] += (performance.now() - t0) * 16000;
     const pid = req.pid;
     this.audit?.write({
-      event: 'open', pid, uid: req.uid, gid: req.gid, comm: this.processOf(pid).comm ?? null, path,
+      event, pid, uid: req.uid, gid: req.gid, comm: this.processOf(pid).comm ?? null, path,
       flags, create: created, decision: d.action, audited: d.audit, rule: d.rule, reason: d.reason,
     });
     return d;
+  }
+
+  /**
+   * A file is denied under every name it has: what a rule on the file (not
+   * on the opener) denies for one name of inode slot `s` is remembered in
+   * the inode table, and an open of the same inode by another name that
+   * the policy would allow is denied the same access (a hard link, a bind
+   * mount inside LOWER). The memory lasts while the kernel keeps the inode,
+   * and belongs to this policy (a reload starts afresh).
+   */
+  private perFile(pol: Policy, d: Decision, s: number, read: boolean, write: boolean): Decision {
+    const bits = (read ? READ : 0) | (write ? WRITE : 0);
+    const { table } = this;
+    if (d.action === 'deny') {
+      if (d.ruleIndex < 0 ? d !== PATH_UNKNOWN : pol.onFile[d.ruleIndex]) {
+        table.lock();
+        table.addDenial(s, this.epoch, bits, d.errno);
+        table.unlock();
+      }
+      return d;
+    }
+    table.lock();
+    const denied = table.deniedBits(s, this.epoch) & bits;
+    const errno = table.deniedErrno(s);
+    table.unlock();
+    return denied ? sameInode(errno) : d;
   }
 
   /** One audit line for a read or write of an audited file. */
@@ -203,4 +278,9 @@ export class Decisions {
   // uses it (bench/README.md, "Policy cost").
   private lastAt = -Infinity;
   private lastInfo: ProcessFacts = {};
+}
+
+/** A policy's mark in the inode table: from its digest, the same in every worker that loaded it. */
+function epochOf(p: Policy): number {
+  return parseInt(p.digest.slice(0, 7), 16) | 1;
 }

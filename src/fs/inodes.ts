@@ -18,7 +18,7 @@
 
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
-const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, STRIDE = 9 }
+const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, denied, deniedErrno, deniedEpoch, STRIDE = 12 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
 const enum M { lock = 0, freeTop, inUse, waiters, LENGTH = 4 }
 
@@ -176,6 +176,24 @@ export class InodeTable {
   addPtWriter(s: number, n: number): void {
     const b = s * I.STRIDE + I.ptWriters;
     this.ints[b] = Math.max(0, this.ints[b]) + n;
+  }
+
+  /**
+   * What the policy denied for this inode under any of its names (fs/decisions.ts):
+   * access bits (1 read, 2 write), the errno, and the epoch of the policy that
+   * decided (another policy's memory does not count). -1 fields: nothing.
+   */
+  deniedBits(s: number, epoch: number): number {
+    const b = s * I.STRIDE;
+    return this.ints[b + I.deniedEpoch] === epoch ? Math.max(0, this.ints[b + I.denied]) : 0;
+  }
+  deniedErrno(s: number): number { return this.ints[s * I.STRIDE + I.deniedErrno]; }
+  addDenial(s: number, epoch: number, bits: number, errno: number): void {
+    const b = s * I.STRIDE;
+    if (this.ints[b + I.deniedEpoch] !== epoch) this.ints[b + I.denied] = 0;
+    this.ints[b + I.deniedEpoch] = epoch;
+    this.ints[b + I.denied] = Math.max(0, this.ints[b + I.denied]) | bits;
+    this.ints[b + I.deniedErrno] = errno;
   }
 
   /** Count one more open in `mode` (and remember the backing file of a first passthrough open). */

@@ -362,6 +362,12 @@ export class Mirror implements Handler, IoReplies {
     const valid = req.u32(SetattrIn.valid);
     const fh = valid & FATTR_FH ? fhFd(req.u64(SetattrIn.fh)) : -1;
     let r = 0;
+    // truncate(2) opens nothing: decided as an open for writing with O_TRUNC
+    // would be, before anything changes (ftruncate's open was decided when made).
+    if ((valid & FATTR_SIZE) && fh < 0 && this.decisions.active) {
+      const d = this.decisions.decide(req, O.WRONLY | O.TRUNC, s, fd, undefined, 'truncate');
+      if (d?.action === 'deny') return this.decisions.denied(d);
+    }
     if (valid & FATTR_MODE) {
       const mode = req.u32(SetattrIn.mode);
       const privileged = (mode & (S_ISUID | S_ISGID)) !== 0;
@@ -457,6 +463,8 @@ export class Mirror implements Handler, IoReplies {
     if (typeof pn === 'number') return pn;
     const old = this.slot(req.u64(LinkIn.oldNodeid));
     if (old < 0) return -E.STALE;
+    const refused = this.decisions.linkAllowed(req, old, this.table.fd(old), req.nodeid - 1, pn[0], pn[1]);
+    if (refused) return refused;
     const r = this.sys.linkat(this.table.fd(old), EMPTY, pn[0], pn[1], AT_EMPTY_PATH);
     if (r < 0) return r;
     const e = this.enter(pn[0], pn[1], rep, 0, req.nodeid - 1);
@@ -634,8 +642,12 @@ export class Mirror implements Handler, IoReplies {
     if (req.uid !== 0) this.privileges.killPrivs(out, req, req.u64(CopyFileRangeIn.nodeidOut)); // as for fallocate
     // A shorter copy is allowed; the kernel copies at most MAX_RW_COUNT per call anyway.
     const len = Math.min(req.u64(CopyFileRangeIn.len), MAX_RW_COUNT);
-    const n = this.sys.copyFileRange(fhFd(req.u64(CopyFileRangeIn.fhIn)), inOff, out, outOff, len, 0);
+    const fhIn = req.u64(CopyFileRangeIn.fhIn);
+    const n = this.sys.copyFileRange(fhFd(fhIn), inOff, out, outOff, len, 0);
     if (n < 0) return n;
+    // Both sides of an audited file are in the trail, as a read and a write would be.
+    if (fhAudited(fhIn)) this.decisions.auditIo(req, 'read', fhFd(fhIn), inOff, n);
+    if (fhAudited(req.u64(CopyFileRangeIn.fhOut))) this.decisions.auditIo(req, 'write', out, outOff, n);
     if (req.opcode === Op.COPY_FILE_RANGE_64) {
       rep.u64(CopyFileRange64Out.size, n);
       return CopyFileRange64Out.SIZE;

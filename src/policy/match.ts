@@ -139,6 +139,7 @@ export class Policy {
         byFile.push({ ...c, match, modeMask: 0, always: Object.values(match).every((v) => v === undefined) });
       }
     }
+    this.onFile = Object.freeze(compiled.map((c) => !(c.match.uid || c.match.gid || c.match.comm || c.match.exe)));
     const byFileAlways = byFile.findIndex((c) => c.always);
     const audited = (d: Decision) => d.action === 'mediated' && d.audit;
     this.someAudited = byFile.some((c) => audited(c.decision)) || audited(this.default);
@@ -154,6 +155,11 @@ export class Policy {
   /** The decision for one open or create: the first rule whose conditions all hold, else the default. */
   readonly decide: DecideFn;
   private readonly decideByFile: DecideFn;
+  /**
+   * Per rule: its conditions are on the file and the access only (no uid,
+   * gid, comm or exe), so what it denies is the file's, under any name.
+   */
+  readonly onFile: readonly boolean[];
   private readonly someAudited: boolean;
   private readonly shared: readonly Decision[];
   private readonly sharedDefault: Decision;
