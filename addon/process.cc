@@ -20,17 +20,30 @@ namespace passfs {
 namespace {
 
 // Only ever raises: a caller asking for less than the current soft limit
-// keeps what it has.
+// keeps what it has. As root (CAP_SYS_RESOURCE) the hard limit is raised
+// too, up to the kernel's fs.nr_open; without the privilege, to the hard
+// limit only.
 Napi::Value raiseNofile(const Napi::CallbackInfo& info) {
   Args a(info);
   uint64_t wanted = a.u64(0);
   if (!a.ok()) return a.failure();
   rlimit lim;
   if (getrlimit(RLIMIT_NOFILE, &lim) < 0) return sysResult(a.env(), -1);
-  rlim_t target = wanted < lim.rlim_max ? wanted : lim.rlim_max;
+  uint64_t ceiling = lim.rlim_max;
+  if (FILE* f = fopen("/proc/sys/fs/nr_open", "re")) {
+    unsigned long long n = 0;
+    if (fscanf(f, "%llu", &n) == 1 && n > ceiling) ceiling = n;
+    fclose(f);
+  }
+  rlim_t target = wanted < ceiling ? wanted : ceiling;
   if (target > lim.rlim_cur) {
-    lim.rlim_cur = target;
-    if (setrlimit(RLIMIT_NOFILE, &lim) < 0) return sysResult(a.env(), -1);
+    rlimit want{target, target > lim.rlim_max ? target : lim.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+      // Not privileged: the soft limit up to the hard one.
+      want = {lim.rlim_max, lim.rlim_max};
+      if (lim.rlim_max > lim.rlim_cur && setrlimit(RLIMIT_NOFILE, &want) < 0) return sysResult(a.env(), -1);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &lim) < 0) return sysResult(a.env(), -1);
   }
   return Napi::Number::New(a.env(), static_cast<double>(lim.rlim_cur));
 }

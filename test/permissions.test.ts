@@ -157,3 +157,30 @@ cp('the control socket and /run/passfs are root\'s only', () => {
 });
 
 cp.run();
+
+const ex = suite('one user cannot shut root out');
+let X: Mount;
+ex.before(() => {
+  X = mount(['--io', 'passthrough', '--max-inodes', '1024']);
+  fs.mkdirSync(X.l('u'));
+  fs.chownSync(X.l('u'), USER.uid, USER.gid);
+  for (let i = 0; i < 8; i++) fs.writeFileSync(X.l(`root${i}`), `r${i}`);
+});
+ex.after(() => X.umount());
+
+ex('a user filling the inode table leaves root the reserve: root\'s stat, cat and create still work', async () => {
+  // The user creates files until the table refuses (the kernel keeps them all cached).
+  const r = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 1100 ]; do true > f$i || break; i=$((i+1)); done; echo made $i'], {
+    encoding: 'utf8', uid: USER.uid, gid: USER.gid, cwd: X.m('u'),
+  });
+  const made = Number(/made (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(made > 900 && made < 1024, `the user made ${made} files`);
+  assert.match(r.stderr, /Too many open files|No space|Cannot create/i);
+  for (let i = 0; i < 8; i++) assert.is(fs.readFileSync(X.m(`root${i}`), 'utf8'), `r${i}`, 'root reads files the kernel had not seen');
+  fs.writeFileSync(X.m('root-new'), 'new');
+  assert.is(fs.statSync(X.m('root-new')).size, 3);
+  const s = await X.status();
+  assert.ok(s.inodes.inUse > made);
+});
+
+ex.run();

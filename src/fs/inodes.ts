@@ -120,10 +120,16 @@ export class InodeTable {
     }
   }
 
-  /** Take a free slot for a new inode; -1 when the table is full. */
-  insert(fd: number, type: number, dev: number, ino: number): number {
+  /**
+   * Slots kept for root: no other user can fill the table so far that root's
+   * own lookups fail (1/64 of it, at least 16).
+   */
+  get reserve(): number { return Math.max(16, this.capacity >> 6); }
+
+  /** Take a free slot for a new inode; -1 when the table is full (for others than root: when only the reserve is left). */
+  insert(fd: number, type: number, dev: number, ino: number, root = true): number {
     const top = this.meta[M.freeTop];
-    if (top === 0) return -1;
+    if (top === 0 || (!root && top <= this.reserve)) return -1;
     const s = this.free[top - 1];
     this.meta[M.freeTop] = top - 1;
     this.meta[M.inUse]++;

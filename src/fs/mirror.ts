@@ -119,6 +119,8 @@ export class Mirror implements Handler, IoReplies {
   private readonly lowerPaths: LowerPaths;
   private readonly privileges: Privileges;
   private readonly creds: Creds;
+  /** The request being served comes from root (who may use the inode table's reserve, inodes.ts). */
+  private rootCaller = true;
   private readonly opens: Opens;
   private readonly decisions: Decisions;
 
@@ -153,6 +155,7 @@ export class Mirror implements Handler, IoReplies {
     const known = op < OP_SLOTS;
     this.stats[known ? op : 0]++;
     const fn = known ? this.ops[op] : undefined;
+    this.rootCaller = req.uid === 0;
     let r: number;
     try {
       r = fn ? fn(req, rep, x) : -E.NOSYS;
@@ -257,7 +260,7 @@ export class Mirror implements Handler, IoReplies {
       table.lock();
       s = table.find(st[St.dev], st[St.ino]);
       if (s >= 0) table.addLookup(s);
-      else s = table.insert(fd, st[St.mode] & S_IFMT, st[St.dev], st[St.ino]);
+      else s = table.insert(fd, st[St.mode] & S_IFMT, st[St.dev], st[St.ino], this.rootCaller);
       const inserted = s >= 0 && table.fd(s) === fd;
       table.unlock();
       if (!inserted) sys.close(fd);

@@ -214,7 +214,7 @@ export class Daemon {
     const { policy, mountFlags } = preflight(opt);
     const lower = fs.realpathSync(opt.lower);
     const mountpoint = fs.realpathSync(opt.mountpoint);
-    native.umask(0); // modes from the kernel are already masked with the caller's umask
+    native.umask(0); // the workers take each caller's umask for its creates (fs/creds.ts)
     native.raiseNofile(1 << 20);
     const rootFd = native.openat2(AT_FDCWD, lower, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
     if (rootFd < 0) throw new UserError(`cannot open lower directory ${lower}: ${native.errnoName(-rootFd)}`);
