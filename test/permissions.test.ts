@@ -85,6 +85,10 @@ const CASES: [string, string][] = [
     echo AAAA > t1; chmod 6666 t1; echo AAAA > t2; chmod 6666 t2; echo AAAA > t3; chmod 2766 t3
     $U truncate -s 2 t1; $U sh -c ': > t2'; $U truncate -s 0 t3
     stat -c '%n %a %s' t1 t2 t3`],
+  ['an ACL set by the owner of a setgid file outside its group drops sgid', `
+    touch f g; chown ${USER.uid}:${OTHER} f; chown ${USER.uid}:${SUPP} g; chmod 2770 f g
+    $U setfacl -m u:1234:r f; $M setfacl -m u:1234:r g
+    ${show('f', 'g')}`],
   ['trusted.* names are not listed to an unprivileged caller', `
     touch f; setfattr -n trusted.secret -v 1 f; setfattr -n user.pub -v 1 f
     $U getfattr -d -m - f; $U getfattr -n trusted.secret f; getfattr -d -m - f`],

@@ -3,8 +3,7 @@
 // check the same rules end to end against the lower file system natively.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { accessWanted, dropTrusted, modeAfterChange, statusHasGroup, statusHasSysAdmin } from '../src/fs/privileges.js';
-import { statusGroups } from '../src/fs/creds.js';
+import { accessWanted, dropTrusted, modeAfterChange, statusGroups, statusHasGroup, statusHasSysAdmin } from '../src/fs/privileges.js';
 import { O } from '../src/native/linux.js';
 
 const t = suite('privilege rules');

@@ -22,12 +22,7 @@ import { readFileSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import { E } from '../native/linux.js';
-
-/** The supplementary groups of a /proc/PID/status text. */
-export function statusGroups(status: string): number[] {
-  const line = /^Groups:[ \t]*(.*)$/m.exec(status)?.[1] ?? '';
-  return line.split(/\s+/).filter(Boolean).map(Number);
-}
+import { statusGroups } from './privileges.js';
 
 export class Creds {
   /** The thread has its own umask (else creates mask the mode themselves). */
@@ -64,6 +59,22 @@ export class Creds {
         this.restore();
       }
     }
+    return r;
+  }
+
+  /**
+   * Run `change` as the caller with all its groups (from /proc): for
+   * changes whose outcome depends on the caller's groups on the lower fs
+   * (setting an ACL drops sgid for a non-member, as chmod does). Root's run
+   * as the daemon. -EACCES when the caller is gone.
+   */
+  asCaller(req: Request, change: () => number): number {
+    if (req.uid === 0) return change();
+    const groups = this.procGroups(req.pid);
+    if (groups === null) return -E.ACCES;
+    let r = this.become(req.uid, req.gid, -1, groups, -1);
+    if (r === 0) r = change();
+    this.restore();
     return r;
   }
 

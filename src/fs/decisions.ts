@@ -203,7 +203,7 @@ export class Decisions {
     }
     table.lock();
     const denied = table.deniedBits(s, this.epoch) & bits;
-    const errno = table.deniedErrno(s);
+    const errno = table.deniedErrno;
     table.unlock();
     return denied ? sameInode(errno) : d;
   }

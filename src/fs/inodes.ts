@@ -18,7 +18,9 @@
 
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
-const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, denied, deniedErrno, deniedEpoch, STRIDE = 12 }
+const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, STRIDE = 9 }
+/** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
+const enum D { dev = 0, ino, epoch, bits, errno, STRIDE = 5, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
 const enum M { lock = 0, freeTop, inUse, waiters, LENGTH = 4 }
 
@@ -29,6 +31,7 @@ export interface InodeTableMemory {
   nums: SharedArrayBuffer;
   free: SharedArrayBuffer;
   index: SharedArrayBuffer;
+  denials: SharedArrayBuffer;
 }
 
 export function allocateInodeTable(capacity: number): InodeTableMemory {
@@ -40,6 +43,7 @@ export function allocateInodeTable(capacity: number): InodeTableMemory {
     nums: new SharedArrayBuffer(capacity * F.STRIDE * 8),
     free: new SharedArrayBuffer(capacity * 4),
     index: new SharedArrayBuffer(capacity * 2 * 4),
+    denials: new SharedArrayBuffer(D.ENTRIES * D.STRIDE * 8),
   };
 }
 
@@ -50,6 +54,7 @@ export class InodeTable {
   private readonly nums: Float64Array;
   private readonly free: Int32Array;
   private readonly index: Int32Array;
+  private readonly denials: Float64Array;
   private readonly mask: number;
 
   constructor(mem: InodeTableMemory, private readonly owner: number) {
@@ -59,6 +64,7 @@ export class InodeTable {
     this.nums = new Float64Array(mem.nums);
     this.free = new Int32Array(mem.free);
     this.index = new Int32Array(mem.index);
+    this.denials = new Float64Array(mem.denials);
     this.mask = mem.capacity * 2 - 1;
   }
 
@@ -185,21 +191,51 @@ export class InodeTable {
   }
 
   /**
-   * What the policy denied for this inode under any of its names (fs/decisions.ts):
-   * access bits (1 read, 2 write), the errno, and the epoch of the policy that
-   * decided (another policy's memory does not count). -1 fields: nothing.
+   * What the policy denied for the inode of slot `s` under any of its names
+   * (fs/decisions.ts): access bits (1 read, 2 write) under the policy of
+   * `epoch` (another policy's memory does not count); the errno is then in
+   * `deniedErrno`. Kept by (dev, ino), apart from the slots, so that it
+   * outlives the kernel forgetting the inode between two names' lookups;
+   * a bounded memory (D.ENTRIES): when a probe run is full, its first entry is replaced.
    */
   deniedBits(s: number, epoch: number): number {
-    const b = s * I.STRIDE;
-    return this.ints[b + I.deniedEpoch] === epoch ? Math.max(0, this.ints[b + I.denied]) : 0;
+    const e = this.denialOf(s, epoch, false);
+    if (e < 0) return 0;
+    this.deniedErrno = this.denials[e + D.errno];
+    return this.denials[e + D.bits];
   }
-  deniedErrno(s: number): number { return this.ints[s * I.STRIDE + I.deniedErrno]; }
+  deniedErrno = 0;
   addDenial(s: number, epoch: number, bits: number, errno: number): void {
-    const b = s * I.STRIDE;
-    if (this.ints[b + I.deniedEpoch] !== epoch) this.ints[b + I.denied] = 0;
-    this.ints[b + I.deniedEpoch] = epoch;
-    this.ints[b + I.denied] = Math.max(0, this.ints[b + I.denied]) | bits;
-    this.ints[b + I.deniedErrno] = errno;
+    const e = this.denialOf(s, epoch, true);
+    const d = this.denials;
+    d[e + D.bits] = (d[e + D.epoch] === epoch ? d[e + D.bits] : 0) | bits;
+    d[e + D.epoch] = epoch;
+    d[e + D.errno] = errno;
+  }
+
+  /** The memory entry of slot s's inode (-1 if none), or with `take` one to write it in. */
+  private denialOf(s: number, epoch: number, take: boolean): number {
+    const f = s * F.STRIDE;
+    const dev = this.nums[f + F.dev];
+    const ino = this.nums[f + F.ino];
+    const d = this.denials;
+    const h = hash(dev, ino) & (D.ENTRIES - 1);
+    let free = -1;
+    for (let i = 0; i < D.PROBES; i++) {
+      const e = ((h + i) & (D.ENTRIES - 1)) * D.STRIDE;
+      if (d[e + D.ino] === ino && d[e + D.dev] === dev && d[e + D.epoch] !== 0) {
+        if (d[e + D.epoch] === epoch || take) return e;
+        return -1;
+      }
+      if (free < 0 && d[e + D.epoch] !== epoch) free = e;
+    }
+    if (!take) return -1;
+    const e = free >= 0 ? free : h * D.STRIDE;
+    d[e + D.dev] = dev;
+    d[e + D.ino] = ino;
+    d[e + D.epoch] = 0;
+    d[e + D.bits] = 0;
+    return e;
   }
 
   /** Count one more open in `mode` (and remember the backing file of a first passthrough open). */

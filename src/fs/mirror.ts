@@ -98,6 +98,13 @@ const SLASH = 0x2f;
 type Operation = (req: Request, rep: Reply, x: Exchange) => number;
 
 const CAPS_NAME = new TextEncoder().encode(XATTR_CAPS);
+const ACL_PREFIX = new TextEncoder().encode('system.posix_acl_');
+/** Is this xattr name (bytes) a POSIX ACL (access or default)? */
+function isAclName(name: Uint8Array): boolean {
+  if (name.length <= ACL_PREFIX.length) return false;
+  for (let i = 0; i < ACL_PREFIX.length; i++) if (name[i] !== ACL_PREFIX[i]) return false;
+  return true;
+}
 /** Is this xattr name (bytes) security.capability? */
 function isCapsName(name: Uint8Array): boolean {
   if (name.length !== CAPS_NAME.length) return false;
@@ -800,7 +807,10 @@ export class Mirror implements Handler, IoReplies {
     // File capabilities, like suid (setattr): not while unprivileged passthrough writers could keep them.
     const caps = isCapsName(name);
     if (caps && this.ptWriters(this.slot(req.nodeid)) > 0) return -E.BUSY;
-    const r = this.sys.setxattr(path, name, req.buf, req.at(valueOff), size, flags, true);
+    // An ACL is set as the caller: the lower fs then updates the mode as natively (sgid dropped for a non-member).
+    const r = isAclName(name)
+      ? this.creds.asCaller(req, () => this.sys.setxattr(path, name, req.buf, req.at(valueOff), size, flags, true))
+      : this.sys.setxattr(path, name, req.buf, req.at(valueOff), size, flags, true);
     if (r === 0 && caps && this.ptWriters(this.slot(req.nodeid)) > 0) {
       this.sys.removexattr(path, XATTR_CAPS, true);
       return -E.BUSY;

@@ -66,10 +66,15 @@ export function dropTrusted(buf: Uint8Array, at: number, n: number, dryRun = fal
   return out - at;
 }
 
+/** The supplementary groups of a /proc/PID/status text. */
+export function statusGroups(status: string): number[] {
+  const line = /^Groups:[ \t]*(.*)$/m.exec(status)?.[1] ?? '';
+  return line.split(/\s+/).filter(Boolean).map(Number);
+}
+
 /** Is `gid` among the groups of a /proc/PID/status text? */
 export function statusHasGroup(status: string, gid: number): boolean {
-  const line = /^Groups:\s*(.*)$/m.exec(status)?.[1] ?? '';
-  return line.split(/\s+/).includes(String(gid));
+  return statusGroups(status).includes(gid);
 }
 
 /** Does modeAfterChange depend on the caller's groups for this mode? (Only then are they read.) */
