@@ -132,9 +132,9 @@ t('decisions follow renames through the mount, on every CPU (remembered paths ar
     assert.is(asUserCode(`taskset -c ${cpu} cat ${M.m('secrets/f2')}`), 1, `cpu ${cpu}: a file moved under secrets/`);
   }
   assert.is(code(() => fs.readFileSync(M.m('secrets/mv/k'))), 'EPERM');
-  // And out again: allowed.
-  fs.renameSync(M.m('secrets/out'), M.m('plain/out'));
-  assert.is(fs.readFileSync(M.m('plain/out'), 'utf8'), 'o');
+  // Out again: a denied file does not lose its denial by a rename (issue 16); moving it in was fine.
+  assert.is(code(() => fs.renameSync(M.m('secrets/out'), M.m('plain/out'))), 'EPERM');
+  assert.is(fs.readFileSync(M.l('secrets/out'), 'utf8'), 'o');
 });
 
 t('a node id reused after the kernel forgets a file is judged by its new path', () => {
@@ -168,6 +168,19 @@ t('a file is decided per inode: a hard link cannot give it a name with other rul
   assert.is(code(() => fs.appendFileSync(M.m('ro/file'), 'x')), 'EROFS');
   assert.is(code(() => fs.appendFileSync(M.m('plain/ro-alias'), 'x')), 'EROFS');
   assert.is(fs.readFileSync(M.m('plain/ro-alias'), 'utf8'), 'ro', 'reads were not denied');
+  // An O_RDWR open denied for its write side does not make reads of the file denied.
+  fs.writeFileSync(M.l('ro/rw'), 'rw');
+  fs.linkSync(M.l('ro/rw'), M.l('plain/rw-alias'));
+  assert.is(code(() => fs.openSync(M.m('ro/rw'), 'r+')), 'EROFS');
+  assert.is(fs.readFileSync(M.m('plain/rw-alias'), 'utf8'), 'rw');
+  assert.is(code(() => fs.appendFileSync(M.m('plain/rw-alias'), 'x')), 'EROFS');
+  fs.unlinkSync(M.l('plain/rw-alias'));
+  // A rename is a new name too.
+  assert.is(code(() => fs.renameSync(M.m('secrets/key'), M.m('plain/moved-key'))), 'EPERM');
+  assert.ok(fs.existsSync(M.l('secrets/key')));
+  fs.writeFileSync(M.m('plain/mv1'), 'm');
+  fs.renameSync(M.m('plain/mv1'), M.m('plain/mv2')); // alike: allowed
+  fs.unlinkSync(M.m('plain/mv2'));
   const lines = audit().filter((l) => l.path === 'plain/key2-alias');
   assert.ok(lines.some((l) => l.decision === 'deny' && l.rule === 'same-inode'));
   fs.unlinkSync(M.l('plain/key2-alias'));
@@ -236,6 +249,15 @@ t('one mode per inode: a mediated rule meeting an inode in passthrough joins it 
   const s = await M.status();
   assert.is(s.opens.joinedInodeMode, joined + 1);
   assert.is(s.opens.modeConflicts, 0);
+  // A writer who joins passthrough is one whose writes cannot clear suid: a chmod adding it is refused meanwhile.
+  const reader = spawn('sh', ['-c', `exec 3<${M.m('shared/doc')}; exec sleep 3`]);
+  await new Promise((r) => setTimeout(r, 300));
+  const writer = spawn('sh', ['-c', `exec 3>>${M.m('shared/doc')}; exec sleep 3`], { uid: USER.uid, gid: USER.gid });
+  for (let i = 0; i < 100 && (await M.status()).opens.joinedInodeMode < joined + 2; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.is(code(() => fs.chmodSync(M.m('shared/doc'), 0o4666)), 'EBUSY');
+  for (const p of [reader, writer]) p.kill();
+  await Promise.all([reader, writer].map((p) => new Promise((r) => p.on('exit', r))));
+  assert.is(fs.statSync(M.l('shared/doc')).mode & 0o7777, 0o666);
   // (the kernel sends RELEASE in the background: wait until the inode is closed)
   for (let i = 0; i < 50 && (await M.status()).openFiles.some((f: any) => f.path === 'shared/doc'); i++) await new Promise((r) => setTimeout(r, 50));
   // the other way round: a passthrough opener joins an inode that is mediated

@@ -5,7 +5,8 @@
 // would natively: the owner and group of the new node (a setgid parent's
 // group, its setgid bit on directories), default ACLs and the umask
 // (FUSE_DONT_MASK: the kernel sends the mode unmasked and the umask beside
-// it), quotas, and its own permission check. No node ever belongs to root
+// it), whose quota it is charged to (limits are not enforced: the thread
+// keeps CAP_SYS_RESOURCE), and its own permission check. No node ever belongs to root
 // in between.
 //
 // The request carries uid, gid and, with FUSE_CREATE_SUPP_GROUP, the one
@@ -22,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import { E } from '../native/linux.js';
-import { statusGroups } from './privileges.js';
+import { statusFsuid, statusGroups } from './privileges.js';
 
 export class Creds {
   /** The thread has its own umask (else creates mask the mode themselves). */
@@ -47,19 +48,23 @@ export class Creds {
    * be taken (then nothing was made).
    */
   make(req: Request, umask: number, make: () => number): number {
-    let r = this.become(req.uid, req.gid, req.extGroup(), null, umask);
-    if (r === 0) r = make();
-    this.restore();
+    let r = this.run(req.uid, req.gid, req.extGroup(), null, umask, make);
     if ((r === -E.ACCES || r === -E.PERM) && req.uid !== 0) {
       // Permitted by one of the caller's other groups (the kernel checked them all).
-      const groups = this.procGroups(req.pid);
-      if (groups !== null) {
-        const again = this.become(req.uid, req.gid, -1, groups, umask);
-        if (again === 0) r = make();
-        this.restore();
-      }
+      const groups = this.procGroups(req.pid, req.uid);
+      if (groups !== null) r = this.run(req.uid, req.gid, -1, groups, umask, make);
     }
     return r;
+  }
+
+  /** `f` with the identity taken, which is dropped again whatever happens. */
+  private run(uid: number, gid: number, extGroup: number, groups: Uint32Array | null, umask: number, f: () => number): number {
+    try {
+      const r = this.become(uid, gid, extGroup, groups, umask);
+      return r < 0 ? r : f();
+    } finally {
+      this.restore();
+    }
   }
 
   /**
@@ -70,12 +75,9 @@ export class Creds {
    */
   asCaller(req: Request, change: () => number): number {
     if (req.uid === 0) return change();
-    const groups = this.procGroups(req.pid);
+    const groups = this.procGroups(req.pid, req.uid);
     if (groups === null) return -E.ACCES;
-    let r = this.become(req.uid, req.gid, -1, groups, -1);
-    if (r === 0) r = change();
-    this.restore();
-    return r;
+    return this.run(req.uid, req.gid, -1, groups, -1, change);
   }
 
   /** Mode bits to pass to a create: the mode itself, or masked here when the thread cannot hold the umask. */
@@ -83,9 +85,12 @@ export class Creds {
     return this.ownUmask || umask < 0 ? mode : mode & ~umask;
   }
 
-  private procGroups(pid: number): Uint32Array | null {
+  /** The groups of process `pid`, if it is still the caller (its fsuid is `uid`: a pid can be reused). */
+  private procGroups(pid: number, uid: number): Uint32Array | null {
     try {
-      return Uint32Array.from(statusGroups(readFileSync(`/proc/${pid}/status`, 'utf8')));
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      if (statusFsuid(status) !== uid) return null;
+      return Uint32Array.from(statusGroups(status));
     } catch {
       return null; // the caller is gone
     }
@@ -104,11 +109,10 @@ export class Creds {
     }
     const key = list === null ? '' : list.join(',');
     if (uid === this.uid && gid === this.gid && key === this.groupsKey) return 0;
+    // Unknown until it succeeded: restore() then goes back to root whatever was half done.
+    this.uid = -1;
     const r = sys.threadCreds(uid, gid, list === null ? this.none : new Uint8Array(list.buffer, list.byteOffset, list.byteLength));
-    if (r < 0) {
-      this.restore();
-      return r;
-    }
+    if (r < 0) return r;
     this.uid = uid;
     this.gid = gid;
     this.groupsKey = key;
@@ -119,8 +123,12 @@ export class Creds {
   restore(): void {
     if (this.uid === 0 && this.gid === 0 && this.groupsKey === '') return;
     const r = this.sys.threadCreds(0, 0, this.none);
-    // Cannot happen as root; if it did, this thread must not serve anything else.
-    if (r < 0) throw new Error(`cannot return to the daemon's own identity: ${this.sys.errnoName(-r)}`);
+    if (r < 0) {
+      // Cannot happen as root; if it did, this thread must not serve
+      // anything else: it ends (the daemon starts another worker).
+      process.stderr.write(`passfs: a worker cannot return to the daemon's own identity (${this.sys.errnoName(-r)}): it stops\n`);
+      process.exit(70);
+    }
     this.uid = 0;
     this.gid = 0;
     this.groupsKey = '';

@@ -105,20 +105,24 @@ export class Decisions {
   }
 
   /**
-   * May `name` in directory slot `parent` become another name of the file in
-   * slot `s` (LINK)? Only if the policy decides both names alike for this
-   * caller, reading and writing: else the link would let the caller reach
-   * the file under the rules of the other name. Returns 0 or -EPERM.
+   * May the file in slot `s` get `name` in directory slot `parent` (LINK:
+   * another name; RENAME of a file: a new one)? Not if the new name is
+   * looser for this caller, reading or writing: allowed where the old one
+   * is denied, or not audited where the old one is (passthrough or
+   * unaudited mediated make no difference). Else the caller could reach the
+   * file under the rules of the other name. Returns 0 or -EPERM.
    */
-  linkAllowed(req: Request, s: number, fd: number, parent: number, parentFd: number, name: Uint8Array): number {
+  nameAllowed(req: Request, s: number, fd: number, parent: number, parentFd: number, name: Uint8Array, what: string): number {
     const pol = this.policy;
     if (!pol) return 0;
+    // How strict a decision is: served < audited < denied.
+    const rank = (d: Decision) => (d.action === 'deny' ? 2 : d.action === 'mediated' && d.audit ? 1 : 0);
     try {
       for (const flags of [O.RDONLY, O.WRONLY]) {
         const a = this.decideNow(pol, req, flags, s, fd, undefined, null);
-        const b = this.decideNow(pol, req, flags, parent, parentFd, name, null);
-        if (a.action !== b.action || a.audit !== b.audit || a.errno !== b.errno) {
-          this.log(`refusing a hard link to node ${s + 1}: the policy decides its names differently (${a.rule}, ${b.rule})`);
+        const b = this.decideNow(pol, req, flags, parent, parentFd, name, null, fd);
+        if (rank(b) < rank(a)) {
+          this.log(`refusing ${what} of node ${s + 1}: the new name is looser (${a.rule} -> ${b.rule})`);
           return -E.PERM;
         }
       }
@@ -134,12 +138,14 @@ export class Decisions {
    * directory slot `s`: a create, or with `event` null a look at that name
    * without counting, auditing or remembering anything (linkAllowed).
    */
-  private decideNow(pol: Policy, req: Request, flags: number, s: number, fd: number, name: Uint8Array | undefined, event: 'open' | 'truncate' | null): Decision {
+  private decideNow(pol: Policy, req: Request, flags: number, s: number, fd: number, name: Uint8Array | undefined,
+    event: 'open' | 'truncate' | null, fileFd = fd): Decision {
     // Every 16th decision is timed (status: µs per decision): timing each would cost more than some decisions.
     const timed = event !== null && (++this.decisions & 15) === 0;
     const t0 = timed ? performance.now() : 0;
     const created = name !== undefined && event !== null;
     this.decidingFd = fd;
+    this.fileFd = fileFd;
     this.decidingSlot = name ? -1 : s;
     // One context object, refilled per decision (this runs at every open).
     const ctx = this.ctx;
@@ -194,9 +200,23 @@ export class Decisions {
     const bits = (read ? READ : 0) | (write ? WRITE : 0);
     const { table } = this;
     if (d.action === 'deny') {
-      if (d.ruleIndex < 0 ? d !== PATH_UNKNOWN : pol.onFile[d.ruleIndex]) {
+      // Remembered for the accesses that are denied to every opener of this
+      // file (not a rule on the uid or the process, not a read that only the
+      // write of an O_RDWR open made fail).
+      if (d === PATH_UNKNOWN) return d;
+      const access = this.ctx.access;
+      const saved = { ...access };
+      let denied = 0;
+      access.create = false;
+      access.truncate = false;
+      access.read = true; access.write = false;
+      if (read && pol.deniedForEveryOpener(this.ctx)) denied |= READ;
+      access.read = false; access.write = true;
+      if (write && pol.deniedForEveryOpener(this.ctx)) denied |= WRITE;
+      Object.assign(access, saved);
+      if (denied) {
         table.lock();
-        table.addDenial(s, this.epoch, bits, d.errno);
+        table.addDenial(s, this.epoch, denied, d.errno);
         table.unlock();
       }
       return d;
@@ -219,6 +239,8 @@ export class Decisions {
 
   // The state of the decision in progress, for the lazy sources below (bound once, not per open).
   private decidingFd = -1;
+  /** The file whose size and first bytes the rules read (the one being opened; for a link's new name, the linked file). */
+  private fileFd = -1;
   /** The node being opened (-1 for a create: its fd is the parent directory's). */
   private decidingSlot = -1;
   private decisions = 0;
@@ -237,8 +259,8 @@ export class Decisions {
   private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
   private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {
     process: () => this.processOf(this.ctx.pid),
-    size: () => (this.sys.fstatat(this.decidingFd, EMPTY, AT_EMPTY_PATH, this.st) === 0 ? this.st[St.size] : 0),
-    content: (n) => this.firstBytes(this.decidingFd, n),
+    size: () => (this.sys.fstatat(this.fileFd, EMPTY, AT_EMPTY_PATH, this.st) === 0 ? this.st[St.size] : 0),
+    content: (n) => this.firstBytes(this.fileFd, n),
   };
 
   /** The first `n` bytes of the file behind an O_PATH handle (for content rules). */

@@ -128,6 +128,8 @@ export class Mirror implements Handler, IoReplies {
   private readonly creds: Creds;
   /** The request being served comes from root (who may use the inode table's reserve, inodes.ts). */
   private rootCaller = true;
+  /** A file capability's value, kept while a setxattr of one may have to be undone. */
+  private readonly capsBuf = new Uint8Array(64);
   private readonly opens: Opens;
   private readonly decisions: Decisions;
 
@@ -473,7 +475,7 @@ export class Mirror implements Handler, IoReplies {
     if (typeof pn === 'number') return pn;
     const old = this.slot(req.u64(LinkIn.oldNodeid));
     if (old < 0) return -E.STALE;
-    const refused = this.decisions.linkAllowed(req, old, this.table.fd(old), req.nodeid - 1, pn[0], pn[1]);
+    const refused = this.decisions.nameAllowed(req, old, this.table.fd(old), req.nodeid - 1, pn[0], pn[1], 'a hard link');
     if (refused) return refused;
     const r = this.sys.linkat(this.table.fd(old), EMPTY, pn[0], pn[1], AT_EMPTY_PATH);
     if (r < 0) return r;
@@ -501,6 +503,12 @@ export class Mirror implements Handler, IoReplies {
     const newName = req.name(req.after(nameOff));
     const bad = this.nameError(newName, -E.INVAL);
     if (bad) return bad;
+    if (this.decisions.active) {
+      // A file keeps its decision under its new name, as for a hard link (decisions.ts).
+      const refused = this.renameAllowed(req, pn[0], pn[1], np, newName) ||
+        ((flags & RENAME_EXCHANGE) ? this.renameAllowed(req, this.table.fd(np), newName, req.nodeid - 1, pn[1]) : 0);
+      if (refused) return refused;
+    }
     const r = this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
     if (r === 0 && this.decisions.active) {
       // The policy's remembered paths follow the move (paths.ts).
@@ -510,6 +518,13 @@ export class Mirror implements Handler, IoReplies {
       this.paths.renamed(sides, (i) => this.slotAt(this.table.fd(sides[i].parent), sides[i].name));
     }
     return r;
+  }
+
+  /** May the regular file at `name` (in the directory `fromFd`) be called `to` in slot `into`? (0 or -EPERM; directories: not decided.) */
+  private renameAllowed(req: Request, fromFd: number, name: Uint8Array, into: number, to: Uint8Array): number {
+    const s = this.slotAt(fromFd, name);
+    if (s < 0 || (this.table.type(s) & S_IFMT) !== S_IFREG) return 0;
+    return this.decisions.nameAllowed(req, s, this.table.fd(s), into, this.table.fd(into), to, 'a rename');
   }
 
   rename(req: Request): number {
@@ -807,12 +822,15 @@ export class Mirror implements Handler, IoReplies {
     // File capabilities, like suid (setattr): not while unprivileged passthrough writers could keep them.
     const caps = isCapsName(name);
     if (caps && this.ptWriters(this.slot(req.nodeid)) > 0) return -E.BUSY;
+    // What to put back if the count changes meanwhile (below).
+    const old = caps ? this.sys.getxattr(path, XATTR_CAPS, this.capsBuf, 0, this.capsBuf.length, true) : -1;
     // An ACL is set as the caller: the lower fs then updates the mode as natively (sgid dropped for a non-member).
     const r = isAclName(name)
       ? this.creds.asCaller(req, () => this.sys.setxattr(path, name, req.buf, req.at(valueOff), size, flags, true))
       : this.sys.setxattr(path, name, req.buf, req.at(valueOff), size, flags, true);
     if (r === 0 && caps && this.ptWriters(this.slot(req.nodeid)) > 0) {
-      this.sys.removexattr(path, XATTR_CAPS, true);
+      if (old >= 0) this.sys.setxattr(path, XATTR_CAPS, this.capsBuf, 0, old, 0, true);
+      else this.sys.removexattr(path, XATTR_CAPS, true);
       return -E.BUSY;
     }
     return r;

@@ -96,30 +96,38 @@ export class Opens {
     const writing = (flags & O.ACCMODE) !== O.RDONLY;
     // An audited open must be mediated; any other mediated one may join an inode in passthrough.
     const mustMediate = d?.action === 'mediated' && d.audit;
-    let want = this.wantsPassthrough(d) ? IoMode.Passthrough : IoMode.Mediated;
-    // Counted before the check below, so that a chmod adding suid/sgid
-    // either sees this writer (and is refused, Mirror.setattr) or is seen by
-    // the check (and this writer cleared or mediated).
-    const ptWriter = writing && req.uid !== 0 && want === IoMode.Passthrough;
+    const want = this.wantsPassthrough(d) ? IoMode.Passthrough : IoMode.Mediated;
+    // A writer who is not root and may end up in passthrough (its own, or
+    // joining an inode already in it) is counted before the privilege check
+    // below, so that a chmod adding suid/sgid either sees this writer (and is
+    // refused, Mirror.setattr) or is seen by the check (and this writer
+    // cleared or mediated); uncounted again unless the open is passthrough.
+    const ptWriter = writing && req.uid !== 0;
     if (ptWriter) {
       table.lock();
       table.addPtWriter(s, 1);
       table.unlock();
     }
-    const result = this.decide(s, req, flags, openFlags, d, preFd, preFdIsBacking, want, writing, mustMediate);
-    if (!ptWriter) return result;
-    if (typeof result !== 'number' && fhPassthrough(result.fh)) {
-      result.fh += FH_PT_WRITER;
-    } else {
-      table.lock();
-      table.addPtWriter(s, -1);
-      table.unlock();
+    let result: Opened | number = -E.IO;
+    try {
+      result = this.decide(s, req, flags, openFlags, d, preFd, preFdIsBacking, want, writing, mustMediate);
+    } finally {
+      if (ptWriter) {
+        if (typeof result !== 'number' && fhPassthrough(result.fh)) {
+          result.fh += FH_PT_WRITER;
+        } else {
+          table.lock();
+          table.addPtWriter(s, -1);
+          table.unlock();
+        }
+      }
     }
     return result;
   }
 
   private decide(s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd: number, preFdIsBacking: boolean,
-    want: IoMode, writing: boolean, mustMediate: boolean): Opened | number {
+    wanted: IoMode, writing: boolean, mustMediate: boolean): Opened | number {
+    let want = wanted;
     const { sys, table, stats, privileges } = this;
     const ifd = table.fd(s);
     // The write trap: with KILLPRIV_V2 a passthrough write by this opener

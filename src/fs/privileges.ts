@@ -11,7 +11,7 @@
 // (New nodes are made as their caller: creds.ts.)
 // The rules themselves are the pure functions at the top (unit-tested in
 // test/privileges.test.ts); the class applies them to lower files.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { Native, St } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import type { Creds } from './creds.js';
@@ -72,6 +72,12 @@ export function statusGroups(status: string): number[] {
   return line.split(/\s+/).filter(Boolean).map(Number);
 }
 
+/** The fsuid of a /proc/PID/status text (the fourth Uid field), or -1. */
+export function statusFsuid(status: string): number {
+  const f = /^Uid:\s+\d+\s+\d+\s+\d+\s+(\d+)/m.exec(status)?.[1];
+  return f === undefined ? -1 : Number(f);
+}
+
 /** Is `gid` among the groups of a /proc/PID/status text? */
 export function statusHasGroup(status: string, gid: number): boolean {
   return statusGroups(status).includes(gid);
@@ -104,7 +110,9 @@ export class Privileges {
     if (n === 0 || dropTrusted(buf, at, n, true) === n) return n;
     let admin = false;
     try {
-      admin = statusHasSysAdmin(readFileSync(`/proc/${req.pid}/status`, 'utf8'));
+      // CAP_SYS_ADMIN of the daemon's own user namespace: one a process holds in a namespace of its own does not count.
+      admin = statusHasSysAdmin(readFileSync(`/proc/${req.pid}/status`, 'utf8')) &&
+        readlinkSync(`/proc/${req.pid}/ns/user`) === readlinkSync('/proc/self/ns/user');
     } catch { /* the caller is gone: the stricter answer */ }
     return admin ? n : dropTrusted(buf, at, n);
   }

@@ -129,21 +129,37 @@ export class Policy {
     // opener could be audited), any other is left out (it would not end the
     // walk for every opener). A rule on the file alone is kept as it is.
     const opener = (m: MatchSpec) => m.mode !== undefined || m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
+    /** A rule without the conditions named by `drop` (it may match some opener). */
+    const without = (c: CompiledRule, keepMode: boolean): CompiledRule => {
+      const { path, type, size, content, mode } = c.match;
+      const match: MatchSpec = keepMode ? { path, type, size, content, mode } : { path, type, size, content };
+      return { ...c, match, modeMask: keepMode ? c.modeMask : 0, always: Object.values(match).every((v) => v === undefined) };
+    };
+    const compileList = (list: CompiledRule[]): DecideFn => {
+      const always = list.findIndex((c) => c.always);
+      return compileDecide(list, always < 0 ? list.length : always + 1, this.default, needs.content, needs.path);
+    };
     const byFile: CompiledRule[] = [];
     for (let i = 0; i < this.reachable; i++) {
       const c = compiled[i];
       if (!opener(c.match)) byFile.push(c);
-      else if (c.decision.action === 'mediated' && c.decision.audit) {
-        const { path, type, size, content } = c.match;
-        const match: MatchSpec = { path, type, size, content };
-        byFile.push({ ...c, match, modeMask: 0, always: Object.values(match).every((v) => v === undefined) });
-      }
+      else if (c.decision.action === 'mediated' && c.decision.audit) byFile.push(without(c, false));
     }
-    this.onFile = Object.freeze(compiled.map((c) => !(c.match.uid || c.match.gid || c.match.comm || c.match.exe)));
-    const byFileAlways = byFile.findIndex((c) => c.always);
     const audited = (d: Decision) => d.action === 'mediated' && d.audit;
     this.someAudited = byFile.some((c) => audited(c.decision)) || audited(this.default);
-    this.decideByFile = compileDecide(byFile, byFileAlways < 0 ? byFile.length : byFileAlways + 1, this.default, needs.content, needs.path);
+    this.decideByFile = compileList(byFile);
+    // Denied for every opener (see deniedForEveryOpener), with the access as
+    // given: a rule on the opener (uid, gid, comm, exe) that does not deny
+    // may match some opener, so it is kept without those conditions; one
+    // that denies may not match all, so it is left out.
+    const onOpener = (m: MatchSpec) => m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
+    const denyAll: CompiledRule[] = [];
+    for (let i = 0; i < this.reachable; i++) {
+      const c = compiled[i];
+      if (!onOpener(c.match)) denyAll.push(c);
+      else if (c.decision.action !== 'deny') denyAll.push(without(c, true));
+    }
+    this.decideDenyAll = compileList(denyAll);
     this.shared = compiled.map((c) => Object.freeze({
       ...c.decision, action: 'mediated' as const, audit: false,
       reason: `${c.decision.reason}; mediated instead: another open of this file could be audited (one I/O mode per inode)`,
@@ -155,11 +171,16 @@ export class Policy {
   /** The decision for one open or create: the first rule whose conditions all hold, else the default. */
   readonly decide: DecideFn;
   private readonly decideByFile: DecideFn;
+  private readonly decideDenyAll: DecideFn;
+
   /**
-   * Per rule: its conditions are on the file and the access only (no uid,
-   * gid, comm or exe), so what it denies is the file's, under any name.
+   * Is the open described by `ctx` (its path, type, size, content and
+   * access) denied whoever opens it, whatever uid, gid or process? Then the
+   * denial is the file's, and holds under every name it has (fs/decisions.ts).
    */
-  readonly onFile: readonly boolean[];
+  deniedForEveryOpener(ctx: OpenContext): boolean {
+    return this.decideDenyAll(ctx).action === 'deny';
+  }
   private readonly someAudited: boolean;
   private readonly shared: readonly Decision[];
   private readonly sharedDefault: Decision;
