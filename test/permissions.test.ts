@@ -187,4 +187,27 @@ ex('a user filling the inode table leaves root the reserve: root\'s stat, cat an
   assert.ok(s.inodes.inUse > made);
 });
 
+ex('without --max-inodes the file limit bounds the table: a user stat-ing more files than descriptors leaves root and status working', async () => {
+  const Y = mount(['--io', 'passthrough']);
+  try {
+    const s0 = await Y.status();
+    const soft = Number(/Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${s0.pid}/limits`, 'utf8'))?.[1]);
+    assert.is(s0.inodes.limit, soft - Math.max(256, soft >> 2));
+    const n = s0.inodes.limit + 50;
+    fs.mkdirSync(Y.l('d'));
+    for (let i = 0; i < n; i++) fs.closeSync(fs.openSync(Y.l('d', `f${i}`), 'w'));
+    const r = spawnSync(PY, ['-c', `import os\nok = 0\nfor i in range(${n}):\n  try: os.stat("${Y.m('d')}/f%d" % i); ok += 1\n  except OSError as e: print(e.strerror); break\nprint(ok)`], {
+      encoding: 'utf8', uid: USER.uid, gid: USER.gid,
+    });
+    const [why, ok] = r.stdout.trim().split('\n');
+    assert.is(why, 'Too many open files in system');
+    assert.is(Number(ok), s0.inodes.limit - s0.inodes.rootReserve - 1, 'the user stops at the reserve (the root directory holds one)');
+    for (let i = n - 20; i < n; i++) fs.statSync(Y.m('d', `f${i}`)); // root: in the reserve
+    const s1 = await Y.status();
+    assert.ok(s1.inodes.inUse > Number(ok));
+  } finally {
+    Y.umount();
+  }
+});
+
 ex.run();

@@ -22,7 +22,7 @@ const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, ope
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
 const enum D { dev = 0, ino, epoch, bits, errno, STRIDE = 5, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
-const enum M { lock = 0, freeTop, inUse, waiters, LENGTH = 4 }
+const enum M { lock = 0, freeTop, inUse, waiters, limit, LENGTH = 5 }
 
 export interface InodeTableMemory {
   capacity: number;
@@ -68,8 +68,14 @@ export class InodeTable {
     this.mask = mem.capacity * 2 - 1;
   }
 
-  /** Called once, by the main thread, before any worker starts. */
-  init(rootFd: number, rootDev: number, rootIno: number): void {
+  /**
+   * Called once, by the main thread, before any worker starts. `limit`:
+   * the most inodes to hold at once (each holds a descriptor: the daemon
+   * bounds it below its file limit, so that descriptors stay for open
+   * files, the control socket and root's reserve).
+   */
+  init(rootFd: number, rootDev: number, rootIno: number, limit = this.capacity): void {
+    this.meta[M.limit] = Math.min(limit, this.capacity);
     const cap = this.capacity;
     for (let s = 0; s < cap - 1; s++) this.free[s] = cap - 1 - s; // pop order: 1, 2, 3...
     this.meta[M.freeTop] = cap - 1;
@@ -130,12 +136,15 @@ export class InodeTable {
    * Slots kept for root: no other user can fill the table so far that root's
    * own lookups fail (1/64 of it, at least 16).
    */
-  get reserve(): number { return Math.max(16, this.capacity >> 6); }
+  get reserve(): number { return Math.max(16, this.limit >> 6); }
+  /** The most inodes held at once (init). */
+  get limit(): number { return this.meta[M.limit] || this.capacity; }
 
   /** Take a free slot for a new inode; -1 when the table is full (for others than root: when only the reserve is left). */
   insert(fd: number, type: number, dev: number, ino: number, root = true): number {
     const top = this.meta[M.freeTop];
-    if (top === 0 || (!root && top <= this.reserve)) return -1;
+    const room = Math.min(top, this.limit - this.meta[M.inUse]);
+    if (room <= 0 || (!root && room <= this.reserve)) return -1;
     const s = this.free[top - 1];
     this.meta[M.freeTop] = top - 1;
     this.meta[M.inUse]++;
