@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { CONFIGS, mount, Mount, scratch, cli, USER } from './helpers.js';
 
 /** A group the test user is given as a supplementary group in some cases, and one it never has. */
@@ -205,6 +205,31 @@ ex('without --max-inodes the file limit bounds the table: a user stat-ing more f
     for (let i = n - 20; i < n; i++) fs.statSync(Y.m('d', `f${i}`)); // root: in the reserve
     const s1 = await Y.status();
     assert.ok(s1.inodes.inUse > Number(ok));
+  } finally {
+    Y.umount();
+  }
+});
+
+ex('a user holding files open until the daemon\'s descriptors run short leaves root the last of them', async () => {
+  const Y = mount(['--io', 'passthrough']);
+  try {
+    const n = 10_500;
+    fs.mkdirSync(Y.l('d'));
+    for (let i = 0; i < n + 20; i++) fs.closeSync(fs.openSync(Y.l('d', `f${i}`), 'w'));
+    // The user opens files and holds them, until refused; then root opens and reads others.
+    const py = `import os, sys, time\nfds = []\ntry:\n  for i in range(${n}): fds.append(os.open("${Y.m('d')}/f%d" % i, os.O_RDONLY))\nexcept OSError as e: print(e.strerror)\nprint(len(fds)); sys.stdout.flush()\ntime.sleep(4)`;
+    const user = spawn(PY, ['-c', py], { uid: USER.uid, gid: USER.gid });
+    let out = '';
+    user.stdout.on('data', (b) => { out += b; });
+    for (let i = 0; i < 200 && !/\d+\n$/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const [why, held] = out.trim().split('\n');
+    assert.is(why, 'Too many open files in system', out);
+    assert.ok(Number(held) > 5000, held);
+    for (let i = n; i < n + 20; i++) assert.is(fs.readFileSync(Y.m('d', `f${i}`), 'utf8'), '');
+    const s = await Y.status();
+    assert.ok(s.inodes.openFds >= Number(held), JSON.stringify(s.inodes));
+    user.kill();
+    await new Promise((r) => user.on('exit', r));
   } finally {
     Y.umount();
   }

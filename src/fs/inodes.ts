@@ -22,7 +22,7 @@ const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, ope
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
 const enum D { dev = 0, ino, epoch, bits, errno, STRIDE = 5, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
-const enum M { lock = 0, freeTop, inUse, waiters, limit, LENGTH = 5 }
+const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, LENGTH = 7 }
 
 export interface InodeTableMemory {
   capacity: number;
@@ -74,8 +74,9 @@ export class InodeTable {
    * bounds it below its file limit, so that descriptors stay for open
    * files, the control socket and root's reserve).
    */
-  init(rootFd: number, rootDev: number, rootIno: number, limit = this.capacity): void {
+  init(rootFd: number, rootDev: number, rootIno: number, limit = this.capacity, fdBudget = 0): void {
     this.meta[M.limit] = Math.min(limit, this.capacity);
+    this.meta[M.fdBudget] = fdBudget;
     const cap = this.capacity;
     for (let s = 0; s < cap - 1; s++) this.free[s] = cap - 1 - s; // pop order: 1, 2, 3...
     this.meta[M.freeTop] = cap - 1;
@@ -137,6 +138,20 @@ export class InodeTable {
    * own lookups fail (1/64 of it, at least 16).
    */
   get reserve(): number { return Math.max(16, this.limit >> 6); }
+  /**
+   * Descriptors held for open files (a mediated open's file, a passthrough
+   * inode's backing file), counted so that no user but root can open the
+   * last of them: may a caller (root or not) take one more? With no budget
+   * given at init, always.
+   */
+  roomForOpen(root: boolean): boolean {
+    const budget = this.meta[M.fdBudget];
+    if (budget <= 0 || root) return true;
+    return this.meta[M.inUse] + Atomics.load(this.meta, M.held) < budget - Math.max(16, budget >> 6);
+  }
+  addHeld(n: number): void { Atomics.add(this.meta, M.held, n); }
+  heldFds(): number { return Atomics.load(this.meta, M.held); }
+
   /** The most inodes held at once (init). */
   get limit(): number { return this.meta[M.limit] || this.capacity; }
 

@@ -571,6 +571,8 @@ export class Mirror implements Handler, IoReplies {
     const mode = this.creds.modeFor(req.u32(CreateIn.mode) & 0o7777, umask);
     const stop = this.decisions.refused();
     if (stop) return stop;
+    // The daemon's last descriptors are root's (inodes.ts): refused before anything exists.
+    if (!this.table.roomForOpen(this.rootCaller)) return -E.NFILE;
     // Decided before anything exists: a denied create leaves nothing behind.
     const d = this.decisions.decide(req, flags, req.nodeid - 1, pfd, name);
     if (d?.action === 'deny') return this.decisions.denied(d);
@@ -686,13 +688,15 @@ export class Mirror implements Handler, IoReplies {
   opendir(req: Request, rep: Reply): number {
     const s = this.slot(req.nodeid);
     if (s < 0) return -E.STALE;
+    if (!this.table.roomForOpen(this.rootCaller)) return -E.NFILE;
     const fd = this.sys.reopen(this.table.fd(s), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     if (fd < 0) return fd;
+    this.table.addHeld(1);
     return this.openOut(rep, 0, fd, 0, 0);
   }
 
   releasedir(req: Request): number {
-    this.sys.close(fhFd(req.u64(ReleaseIn.fh)));
+    if (this.sys.close(fhFd(req.u64(ReleaseIn.fh))) === 0) this.table.addHeld(-1);
     return 0;
   }
 

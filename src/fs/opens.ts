@@ -93,6 +93,8 @@ export class Opens {
    */
   open(s: number, req: Request, flags: number, openFlags: number, d: Decision | null, preFd = -1, preFdIsBacking = false): Opened | number {
     const { table } = this;
+    // The daemon's last descriptors are root's (inodes.ts): a create checked before making the file (Mirror.create).
+    if (preFd < 0 && !table.roomForOpen(req.uid === 0)) return -E.NFILE;
     const writing = (flags & O.ACCMODE) !== O.RDONLY;
     // An audited open must be mediated; any other mediated one may join an inode in passthrough.
     const mustMediate = d?.action === 'mediated' && d.audit;
@@ -174,6 +176,7 @@ export class Opens {
       else table.addOpen(s, mode, -1, -1, req.pid, req.uid);
       table.unlock();
       if (!raced && id > 0) {
+        table.addHeld(1);
         stats[C.backingOpened]++;
         backingId = id;
         if (bfd === preFd) preFd = -1;
@@ -214,6 +217,7 @@ export class Opens {
     if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
     const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~MEDIATED_DROP) | O.CLOEXEC);
     if (fd < 0) { this.release(s, -1); return fd; }
+    table.addHeld(1);
     stats[C.openMediated]++;
     out.fh = fd + (d?.audit ? FH_AUDIT : 0);
     // A writable mediated open keeps FLUSH: close(2) writes a shared mapping's dirty pages back through it.
@@ -229,13 +233,19 @@ export class Opens {
     const last = table.dropOpen(s);
     if (fh >= 0 && fhPtWriter(fh)) table.addPtWriter(s, -1);
     table.unlock();
-    if (fh >= 0 && !fhPassthrough(fh)) sys.close(fhFd(fh));
+    if (fh >= 0 && !fhPassthrough(fh)) {
+      sys.close(fhFd(fh));
+      table.addHeld(-1);
+    }
     if (last) {
       if (last[0] > 0) {
         sys.backingClose(this.devFd, last[0]);
         this.stats[C.backingClosed]++;
       }
-      if (last[1] >= 0) sys.close(last[1]);
+      if (last[1] >= 0) {
+        sys.close(last[1]);
+        table.addHeld(-1);
+      }
     }
   }
 }

@@ -58,8 +58,8 @@ export interface DaemonStatus extends Omit<StatsSummary, 'watchMarkFailures'> {
   workers: { count: number; alive: number; restarts: number; list: WorkerStatus[] };
   /** What the kernel agreed to at INIT (fuse/init.ts). */
   capabilities: Capabilities;
-  /** Inodes held; the table's size; the most held at once (below the file limit); the last of them kept for root. */
-  inodes: { inUse: number; capacity: number; limit: number; rootReserve: number };
+  /** Inodes held; the table's size; the most held at once (below the file limit); the last of them kept for root; descriptors held for open files. */
+  inodes: { inUse: number; capacity: number; limit: number; rootReserve: number; openFds: number };
   policy: PolicyStatus | null;
   audit: { dest: string; onFailure: string } | null;
   openFiles: OpenFileStatus[];
