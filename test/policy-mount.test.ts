@@ -202,6 +202,16 @@ t('truncate(2) is decided as a write with O_TRUNC', () => {
   assert.ok(audit().some((l) => l.event === 'truncate' && l.path === 'ro/file' && l.decision === 'deny'), 'the truncate is in the trail');
 });
 
+t('mknod of a regular file is decided as a create', () => {
+  const mknod = (p: string) => spawnSync('/usr/bin/python3', ['-c', `import os, stat, sys\ntry: os.mknod(${JSON.stringify(p)}, 0o644 | stat.S_IFREG)\nexcept OSError as e: sys.exit(e.strerror)`], { encoding: 'utf8' }).stderr.trim();
+  assert.is(mknod(M.m('secrets/made')), 'Operation not permitted');
+  assert.is(mknod(M.m('ro/made')), 'Read-only file system');
+  assert.not.ok(fs.existsSync(M.l('secrets/made')) || fs.existsSync(M.l('ro/made')), 'nothing left behind');
+  assert.is(mknod(M.m('plain/made')), '');
+  assert.ok(fs.statSync(M.l('plain/made')).isFile());
+  fs.unlinkSync(M.l('plain/made'));
+});
+
 t('by uid: a non-root user is mediated, root is passed through', async () => {
   const byUser = await mediatedIo(() => assert.is(asUser(`cat ${M.m('shared/doc')}`).stdout, 'shared'));
   assert.ok(byUser > 0, 'the user\'s read should reach the daemon');

@@ -450,6 +450,13 @@ export class Mirror implements Handler, IoReplies {
     const umask = req.u32(MknodIn.umask);
     const mode = this.creds.modeFor(req.u32(MknodIn.mode), umask);
     const dev = decodeDev(req.u32(MknodIn.rdev));
+    // A regular file made by mknod is a create without an open: decided as one (a denied create leaves nothing).
+    if ((mode & S_IFMT) === S_IFREG && this.decisions.active) {
+      const stop = this.decisions.refused();
+      if (stop) return stop;
+      const d = this.decisions.decide(req, O.WRONLY | O.CREAT, req.nodeid - 1, pfd, name);
+      if (d?.action === 'deny') return this.decisions.denied(d);
+    }
     return this.created(pfd, name, req, rep, this.creds.make(req, umask, () => this.sys.mknodat(pfd, name, mode, dev)));
   }
 
