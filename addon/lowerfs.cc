@@ -22,7 +22,7 @@ namespace {
 // Mirrors the St and Sfs enums in src/native/index.ts.
 enum St { kDev, kIno, kMode, kNlink, kUid, kGid, kRdev, kSize, kBlocks, kBlksize,
           kAtime, kAtimeNs, kMtime, kMtimeNs, kCtime, kCtimeNs, kSizeLo, kSizeHi, kMountRoot,
-          kStLength };
+          kBtime, kBtimeNs, kStLength };
 enum Sfs { kFBlocks, kFBfree, kFBavail, kFFiles, kFFfree, kFBsize, kFNamelen, kFFrsize,
            kFFlags, kSfsLength };
 
@@ -73,7 +73,7 @@ Napi::Value fstatatFs(const Napi::CallbackInfo& info) {
   // statx, not fstatat: the same work, plus whether the node is the root of
   // a mount (a mount inside LOWER, whose flags the mirror must respect).
   struct statx st;
-  int rc = statx(dirFd, path, flags, STATX_BASIC_STATS, &st);
+  int rc = statx(dirFd, path, flags, STATX_BASIC_STATS | STATX_BTIME, &st);
   if (rc < 0) return sysResult(a.env(), rc);
   out[kDev] = makedev(st.stx_dev_major, st.stx_dev_minor);
   out[kIno] = st.stx_ino;
@@ -95,6 +95,10 @@ Napi::Value fstatatFs(const Napi::CallbackInfo& info) {
   out[kCtime] = st.stx_ctime.tv_sec;
   out[kCtimeNs] = st.stx_ctime.tv_nsec;
   out[kMountRoot] = (st.stx_attributes_mask & st.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+  // The birth time tells one inode from a later one that got its number (0: the fs does not keep it).
+  bool born = (st.stx_mask & STATX_BTIME) != 0;
+  out[kBtime] = born ? st.stx_btime.tv_sec : 0;
+  out[kBtimeNs] = born ? st.stx_btime.tv_nsec : 0;
   return Napi::Number::New(a.env(), 0);
 }
 

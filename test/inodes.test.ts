@@ -114,4 +114,35 @@ test('device numbers survive the 32-bit FUSE encoding', () => {
   }
 });
 
+test('the denial memory: per inode and birth, per policy, the reserve and the limit', () => {
+  const t = new InodeTable(allocateInodeTable(1024), 1);
+  t.init(3, 1, 2, 100, 0);
+  const a = t.insert(10, 0o100000, 1, 500, true, 1000, 5);
+  t.addDenial(a, 7, 1, 13);
+  assert.is(t.deniedBits(a, 7), 1);
+  assert.is(t.deniedErrno, 13);
+  assert.is(t.deniedBits(a, 9), 0, 'another policy');
+  // The kernel forgets it; the same inode comes back in another slot: still remembered.
+  assert.is(t.forget(a, 1), 10);
+  const b = t.insert(11, 0o100000, 1, 500, true, 1000, 5);
+  assert.is(t.deniedBits(b, 7), 1);
+  t.addDenial(b, 7, 2, 30);
+  assert.is(t.deniedBits(b, 7), 3);
+  // A later file with the same number (another birth) is not it, and a denial of it starts afresh.
+  t.forget(b, 1);
+  const c = t.insert(12, 0o100000, 1, 500, true, 2000, 0);
+  assert.is(t.deniedBits(c, 7), 0);
+  t.addDenial(c, 7, 2, 1);
+  assert.is(t.deniedBits(c, 7), 2);
+  // At most `limit` inodes, the last `reserve` of them root's.
+  t.forget(c, 1);
+  assert.is(t.reserve, 16);
+  let n = 0;
+  while (t.insert(100 + n, 0o100000, 1, 1000 + n, false) >= 0) n++;
+  assert.is(n, 100 - 16, 'others stop at the reserve');
+  while (t.insert(100 + n, 0o100000, 1, 1000 + n, true) >= 0) n++;
+  assert.is(n, 100, 'root takes it');
+  assert.is(t.inUse(), 100);
+});
+
 test.run();

@@ -92,7 +92,7 @@ export class Decisions {
    * (fd: the parent's handle, name: the new entry); null without a policy.
    * Counts the rule's hit and writes the audit line.
    */
-  decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array, event: 'open' | 'truncate' = 'open'): Decision | null {
+  decide(req: Request, flags: number, s: number, fd: number, name?: Uint8Array, event: 'open' | 'truncate' | 'mknod' = 'open'): Decision | null {
     if (!this.policy) return null;
     try {
       return this.decideNow(this.policy, req, flags, s, fd, name, event);
@@ -136,10 +136,10 @@ export class Decisions {
   /**
    * The decision for an open of slot `s` (fd its handle), or of `name` in
    * directory slot `s`: a create, or with `event` null a look at that name
-   * without counting, auditing or remembering anything (linkAllowed).
+   * without counting, auditing or remembering anything (nameAllowed).
    */
   private decideNow(pol: Policy, req: Request, flags: number, s: number, fd: number, name: Uint8Array | undefined,
-    event: 'open' | 'truncate' | null, fileFd = fd): Decision {
+    event: 'open' | 'truncate' | 'mknod' | null, fileFd = fd): Decision {
     // Every 16th decision is timed (status: µs per decision): timing each would cost more than some decisions.
     const timed = event !== null && (++this.decisions & 15) === 0;
     const t0 = timed ? performance.now() : 0;
@@ -193,8 +193,8 @@ export class Decisions {
    * on the opener) denies for one name of inode slot `s` is remembered in
    * the inode table, and an open of the same inode by another name that
    * the policy would allow is denied the same access (a hard link, a bind
-   * mount inside LOWER). The memory lasts while the kernel keeps the inode,
-   * and belongs to this policy (a reload starts afresh).
+   * mount inside LOWER). The memory is kept by device, inode and birth time
+   * in a bounded table (inodes.ts), for this policy's text (another starts afresh).
    */
   private perFile(pol: Policy, d: Decision, s: number, read: boolean, write: boolean): Decision {
     const bits = (read ? READ : 0) | (write ? WRITE : 0);

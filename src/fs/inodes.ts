@@ -20,8 +20,8 @@ export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
 const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, STRIDE = 9 }
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
-const enum D { dev = 0, ino, epoch, bits, errno, STRIDE = 5, ENTRIES = 1 << 14, PROBES = 8 }
-const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, STRIDE = 5 }
+const enum D { dev = 0, ino, born, bornNs, epoch, bits, errno, STRIDE = 7, ENTRIES = 1 << 14, PROBES = 8 }
+const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, born, bornNs, STRIDE = 7 }
 const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, LENGTH = 7 }
 
 export interface InodeTableMemory {
@@ -156,7 +156,7 @@ export class InodeTable {
   get limit(): number { return this.meta[M.limit] || this.capacity; }
 
   /** Take a free slot for a new inode; -1 when the table is full (for others than root: when only the reserve is left). */
-  insert(fd: number, type: number, dev: number, ino: number, root = true): number {
+  insert(fd: number, type: number, dev: number, ino: number, root = true, born = 0, bornNs = 0): number {
     const top = this.meta[M.freeTop];
     const room = Math.min(top, this.limit - this.meta[M.inUse]);
     if (room <= 0 || (!root && room <= this.reserve)) return -1;
@@ -165,6 +165,9 @@ export class InodeTable {
     this.meta[M.inUse]++;
     this.fill(s, fd, type, dev, ino);
     this.nums[s * F.STRIDE + F.generation]++;
+    // Which inode of that number this is (its birth time, or another time that tells two apart): see denialOf.
+    this.nums[s * F.STRIDE + F.born] = born;
+    this.nums[s * F.STRIDE + F.bornNs] = bornNs;
     this.link(s);
     return s;
   }
@@ -242,14 +245,23 @@ export class InodeTable {
     const f = s * F.STRIDE;
     const dev = this.nums[f + F.dev];
     const ino = this.nums[f + F.ino];
+    const born = this.nums[f + F.born];
+    const bornNs = this.nums[f + F.bornNs];
     const d = this.denials;
     const h = hash(dev, ino) & (D.ENTRIES - 1);
     let free = -1;
     for (let i = 0; i < D.PROBES; i++) {
       const e = ((h + i) & (D.ENTRIES - 1)) * D.STRIDE;
       if (d[e + D.ino] === ino && d[e + D.dev] === dev && d[e + D.epoch] !== 0) {
-        if (d[e + D.epoch] === epoch || take) return e;
-        return -1;
+        // Another file that got the number of a remembered one (deleted since) is not it.
+        const same = d[e + D.born] === born && d[e + D.bornNs] === bornNs;
+        if (take) {
+          if (!same) d[e + D.epoch] = 0;
+          d[e + D.born] = born;
+          d[e + D.bornNs] = bornNs;
+          return e;
+        }
+        return same && d[e + D.epoch] === epoch ? e : -1;
       }
       if (free < 0 && d[e + D.epoch] !== epoch) free = e;
     }
@@ -257,6 +269,8 @@ export class InodeTable {
     const e = free >= 0 ? free : h * D.STRIDE;
     d[e + D.dev] = dev;
     d[e + D.ino] = ino;
+    d[e + D.born] = born;
+    d[e + D.bornNs] = bornNs;
     d[e + D.epoch] = 0;
     d[e + D.bits] = 0;
     return e;

@@ -269,7 +269,9 @@ export class Mirror implements Handler, IoReplies {
       table.lock();
       s = table.find(st[St.dev], st[St.ino]);
       if (s >= 0) table.addLookup(s);
-      else s = table.insert(fd, st[St.mode] & S_IFMT, st[St.dev], st[St.ino], this.rootCaller);
+      // The birth time tells this inode from a later one with its number; without one, the change time (it moves with every change: the denial memory then forgets sooner).
+      else s = table.insert(fd, st[St.mode] & S_IFMT, st[St.dev], st[St.ino], this.rootCaller,
+        st[St.btime] || st[St.ctime], st[St.btime] ? st[St.btimeNs] : st[St.ctimeNs]);
       const inserted = s >= 0 && table.fd(s) === fd;
       table.unlock();
       if (!inserted) sys.close(fd);
@@ -454,7 +456,7 @@ export class Mirror implements Handler, IoReplies {
     if ((mode & S_IFMT) === S_IFREG && this.decisions.active) {
       const stop = this.decisions.refused();
       if (stop) return stop;
-      const d = this.decisions.decide(req, O.WRONLY | O.CREAT, req.nodeid - 1, pfd, name);
+      const d = this.decisions.decide(req, O.WRONLY | O.CREAT, req.nodeid - 1, pfd, name, 'mknod');
       if (d?.action === 'deny') return this.decisions.denied(d);
     }
     return this.created(pfd, name, req, rep, this.creds.make(req, umask, () => this.sys.mknodat(pfd, name, mode, dev)));
@@ -703,7 +705,8 @@ export class Mirror implements Handler, IoReplies {
   }
 
   releasedir(req: Request): number {
-    if (this.sys.close(fhFd(req.u64(ReleaseIn.fh))) === 0) this.table.addHeld(-1);
+    this.sys.close(fhFd(req.u64(ReleaseIn.fh))); // freed even when close reports an error
+    this.table.addHeld(-1);
     return 0;
   }
 

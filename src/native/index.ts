@@ -22,7 +22,7 @@ export type Name = string | Uint8Array;
  */
 export const enum St {
   dev = 0, ino, mode, nlink, uid, gid, rdev, size, blocks, blksize,
-  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, sizeLo, sizeHi, mountRoot, LENGTH,
+  atime, atimeNs, mtime, mtimeNs, ctime, ctimeNs, sizeLo, sizeHi, mountRoot, btime, btimeNs, LENGTH,
 }
 
 /** Indexes into the Float64Array filled by `fstatfs`; `flags` are the mount's ST_* flags. */

@@ -129,7 +129,7 @@ export class Policy {
     // opener could be audited), any other is left out (it would not end the
     // walk for every opener). A rule on the file alone is kept as it is.
     const opener = (m: MatchSpec) => m.mode !== undefined || m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
-    /** A rule without the conditions named by `drop` (it may match some opener). */
+    /** A rule without its conditions on the opener (`keepMode`: the access stays), so that it may match some opener. */
     const without = (c: CompiledRule, keepMode: boolean): CompiledRule => {
       const { path, type, size, content, mode } = c.match;
       const match: MatchSpec = keepMode ? { path, type, size, content, mode } : { path, type, size, content };
@@ -160,6 +160,10 @@ export class Policy {
       else if (c.decision.action !== 'deny') denyAll.push(without(c, true));
     }
     this.decideDenyAll = compileList(denyAll);
+    // A denial that depends on the file's size or first bytes can change with the file: not one to remember.
+    let sized = false;
+    this.lasting = Object.freeze(compiled.map((c) => !(sized ||= c.match.size !== undefined || c.match.content !== undefined)));
+    this.defaultLasting = !compiled.slice(0, this.reachable).some((c) => c.match.size !== undefined || c.match.content !== undefined);
     this.shared = compiled.map((c) => Object.freeze({
       ...c.decision, action: 'mediated' as const, audit: false,
       reason: `${c.decision.reason}; mediated instead: another open of this file could be audited (one I/O mode per inode)`,
@@ -174,13 +178,18 @@ export class Policy {
   private readonly decideDenyAll: DecideFn;
 
   /**
-   * Is the open described by `ctx` (its path, type, size, content and
-   * access) denied whoever opens it, whatever uid, gid or process? Then the
-   * denial is the file's, and holds under every name it has (fs/decisions.ts).
+   * Is the open described by `ctx` (its path, type and access) denied
+   * whoever opens it, whatever uid, gid or process, and by rules that do not
+   * look at the file's size or content (which can change)? Then the denial
+   * is the file's, and holds under every name it has (fs/decisions.ts).
    */
   deniedForEveryOpener(ctx: OpenContext): boolean {
-    return this.decideDenyAll(ctx).action === 'deny';
+    const d = this.decideDenyAll(ctx);
+    return d.action === 'deny' && (d.ruleIndex >= 0 ? this.lasting[d.ruleIndex] : this.defaultLasting);
   }
+  /** Per rule: neither it nor a rule before it looks at the size or the content. */
+  private readonly lasting: readonly boolean[];
+  private readonly defaultLasting: boolean;
   private readonly someAudited: boolean;
   private readonly shared: readonly Decision[];
   private readonly sharedDefault: Decision;
