@@ -212,13 +212,14 @@ ex('without --max-inodes the file limit bounds the table: a user stat-ing more f
 
 ex('a user holding files open until the daemon\'s descriptors run short leaves root the last of them', async () => {
   const Y = mount(['--io', 'passthrough']);
+  let user: ReturnType<typeof spawn> | null = null;
   try {
     const n = 10_500;
     fs.mkdirSync(Y.l('d'));
     for (let i = 0; i < n + 20; i++) fs.closeSync(fs.openSync(Y.l('d', `f${i}`), 'w'));
     // The user opens files and holds them, until refused; then root opens and reads others.
     const py = `import os, sys, time\nfds = []\ntry:\n  for i in range(${n}): fds.append(os.open("${Y.m('d')}/f%d" % i, os.O_RDONLY))\nexcept OSError as e: print(e.strerror)\nprint(len(fds)); sys.stdout.flush()\ntime.sleep(4)`;
-    const user = spawn(PY, ['-c', py], { uid: USER.uid, gid: USER.gid });
+    user = spawn(PY, ['-c', py], { uid: USER.uid, gid: USER.gid });
     let out = '';
     user.stdout.on('data', (b) => { out += b; });
     for (let i = 0; i < 200 && !/\d+\n$/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
@@ -228,9 +229,13 @@ ex('a user holding files open until the daemon\'s descriptors run short leaves r
     for (let i = n; i < n + 20; i++) assert.is(fs.readFileSync(Y.m('d', `f${i}`), 'utf8'), '');
     const s = await Y.status();
     assert.ok(s.inodes.openFds >= Number(held), JSON.stringify(s.inodes));
-    user.kill();
-    await new Promise((r) => user.on('exit', r));
   } finally {
+    // The user's files are closed before the unmount, whatever failed.
+    if (user && user.exitCode === null) {
+      const exited = new Promise((r) => user!.on('exit', r));
+      user.kill('SIGKILL');
+      await exited;
+    }
     Y.umount();
   }
 });
