@@ -19,11 +19,10 @@
 // umask per thread once the worker has its own fs_struct (threadUnshareFs):
 // nothing else in the process is touched. The switch is skipped when the
 // thread already is who it must be.
-import { readFileSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import { E } from '../native/linux.js';
-import { statusFsuid, statusGroups } from './privileges.js';
+import { callerStatus, statusGroups } from './privileges.js';
 
 export class Creds {
   /** The thread has its own umask (else creates mask the mode themselves). */
@@ -87,13 +86,8 @@ export class Creds {
 
   /** The groups of process `pid`, if it is still the caller (its fsuid is `uid`: a pid can be reused). */
   private procGroups(pid: number, uid: number): Uint32Array | null {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      if (statusFsuid(status) !== uid) return null;
-      return Uint32Array.from(statusGroups(status));
-    } catch {
-      return null; // the caller is gone
-    }
+    const status = callerStatus(pid, uid);
+    return status === null ? null : Uint32Array.from(statusGroups(status));
   }
 
   private become(uid: number, gid: number, extGroup: number, groups: Uint32Array | null, umask: number): number {

@@ -221,6 +221,7 @@ export class Decisions {
       }
       return d;
     }
+    if (!table.anyDenial()) return d;
     table.lock();
     const denied = table.deniedBits(s, this.epoch) & bits;
     const errno = table.deniedErrno;

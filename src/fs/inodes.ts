@@ -22,7 +22,7 @@ const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, ope
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
 const enum D { dev = 0, ino, born, bornNs, epoch, bits, errno, STRIDE = 7, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, born, bornNs, STRIDE = 7 }
-const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, LENGTH = 7 }
+const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, anyDenial, LENGTH = 8 }
 
 export interface InodeTableMemory {
   capacity: number;
@@ -232,7 +232,10 @@ export class InodeTable {
     return this.denials[e + D.bits];
   }
   deniedErrno = 0;
+  /** Was anything ever denied per inode? (Read without the lock: until then opens need not look.) */
+  anyDenial(): boolean { return Atomics.load(this.meta, M.anyDenial) !== 0; }
   addDenial(s: number, epoch: number, bits: number, errno: number): void {
+    Atomics.store(this.meta, M.anyDenial, 1);
     const e = this.denialOf(s, epoch, true);
     const d = this.denials;
     d[e + D.bits] = (d[e + D.epoch] === epoch ? d[e + D.bits] : 0) | bits;

@@ -46,7 +46,7 @@ import { flagNames, notCrossable } from './mountflags.js';
 import { fhAudited, fhFd, MEDIATED_DROP, Opened, Opens } from './opens.js';
 import { markDirectory } from './watch.js';
 import { PathCache, PathMemory } from './paths.js';
-import { Privileges } from './privileges.js';
+import { Privileges, startsWith } from './privileges.js';
 import { Creds } from './creds.js';
 
 export interface MirrorOptions {
@@ -99,18 +99,10 @@ type Operation = (req: Request, rep: Reply, x: Exchange) => number;
 
 const CAPS_NAME = new TextEncoder().encode(XATTR_CAPS);
 const ACL_PREFIX = new TextEncoder().encode('system.posix_acl_');
-/** Is this xattr name (bytes) a POSIX ACL (access or default)? */
-function isAclName(name: Uint8Array): boolean {
-  if (name.length <= ACL_PREFIX.length) return false;
-  for (let i = 0; i < ACL_PREFIX.length; i++) if (name[i] !== ACL_PREFIX[i]) return false;
-  return true;
-}
 /** Is this xattr name (bytes) security.capability? */
-function isCapsName(name: Uint8Array): boolean {
-  if (name.length !== CAPS_NAME.length) return false;
-  for (let i = 0; i < name.length; i++) if (name[i] !== CAPS_NAME[i]) return false;
-  return true;
-}
+const isCapsName = (name: Uint8Array) => name.length === CAPS_NAME.length && startsWith(name, 0, name.length, CAPS_NAME);
+/** Is this xattr name (bytes) a POSIX ACL (access or default)? */
+const isAclName = (name: Uint8Array) => name.length > ACL_PREFIX.length && startsWith(name, 0, name.length, ACL_PREFIX);
 
 export class Mirror implements Handler, IoReplies {
   private readonly st = new Float64Array(St.LENGTH);

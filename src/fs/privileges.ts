@@ -48,14 +48,35 @@ export function statusHasSysAdmin(status: string): boolean {
 
 const TRUSTED = new TextEncoder().encode('trusted.');
 
+/** Does buf[at, end) start with `prefix`? */
+export function startsWith(buf: Uint8Array, at: number, end: number, prefix: Uint8Array): boolean {
+  if (end - at < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * The caller's /proc/PID/status, or null when the process is gone or is no
+ * longer the caller (its fsuid is not `uid`: a pid can be reused). Read
+ * only on the rare paths that need the caller's groups or capabilities.
+ */
+export function callerStatus(pid: number, uid: number): string | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  return statusFsuid(status) === uid ? status : null;
+}
+
 /** Remove the `trusted.` names from a NUL-separated list in buf[at, at + n); returns the new length (n when there were none, nothing moved). */
 export function dropTrusted(buf: Uint8Array, at: number, n: number, dryRun = false): number {
   let out = at;
   for (let p = at; p < at + n;) {
     let z = buf.indexOf(0, p);
     if (z < 0 || z >= at + n) z = at + n - 1;
-    let trusted = z - p >= TRUSTED.length;
-    for (let i = 0; trusted && i < TRUSTED.length; i++) trusted = buf[p + i] === TRUSTED[i];
+    const trusted = startsWith(buf, p, z, TRUSTED);
     if (trusted && dryRun) return n - 1;
     if (!trusted) {
       if (out !== p) buf.copyWithin(out, p, z + 1);
@@ -108,11 +129,11 @@ export class Privileges {
    */
   visibleXattrs(req: Request, buf: Uint8Array, at: number, n: number): number {
     if (n === 0 || dropTrusted(buf, at, n, true) === n) return n;
+    // CAP_SYS_ADMIN of the daemon's own user namespace: one a process holds in a namespace of its own does not count.
+    const status = callerStatus(req.pid, req.uid);
     let admin = false;
     try {
-      // CAP_SYS_ADMIN of the daemon's own user namespace: one a process holds in a namespace of its own does not count.
-      admin = statusHasSysAdmin(readFileSync(`/proc/${req.pid}/status`, 'utf8')) &&
-        readlinkSync(`/proc/${req.pid}/ns/user`) === readlinkSync('/proc/self/ns/user');
+      admin = status !== null && statusHasSysAdmin(status) && readlinkSync(`/proc/${req.pid}/ns/user`) === readlinkSync('/proc/self/ns/user');
     } catch { /* the caller is gone: the stricter answer */ }
     return admin ? n : dropTrusted(buf, at, n);
   }
@@ -120,11 +141,8 @@ export class Privileges {
   /** Is the caller in group `gid`? Its supplementary groups come from /proc (only on the rare paths that ask). */
   inGroup(req: Request, gid: number): boolean {
     if (req.gid === gid) return true;
-    try {
-      return statusHasGroup(readFileSync(`/proc/${req.pid}/status`, 'utf8'), gid);
-    } catch {
-      return false; // the caller is gone: assume the stricter answer
-    }
+    const status = callerStatus(req.pid, req.uid);
+    return status !== null && statusHasGroup(status, gid); // gone: the stricter answer
   }
 
   /**

@@ -128,7 +128,9 @@ export class Policy {
     // kept without those conditions (if the file matches the rest, some
     // opener could be audited), any other is left out (it would not end the
     // walk for every opener). A rule on the file alone is kept as it is.
-    const opener = (m: MatchSpec) => m.mode !== undefined || m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
+    /** Conditions on who opens (uid, gid, process); `opener` adds the access mode. */
+    const onOpener = (m: MatchSpec) => m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
+    const opener = (m: MatchSpec) => m.mode !== undefined || onOpener(m);
     /** A rule without its conditions on the opener (`keepMode`: the access stays), so that it may match some opener. */
     const without = (c: CompiledRule, keepMode: boolean): CompiledRule => {
       const { path, type, size, content, mode } = c.match;
@@ -152,7 +154,6 @@ export class Policy {
     // given: a rule on the opener (uid, gid, comm, exe) that does not deny
     // may match some opener, so it is kept without those conditions; one
     // that denies may not match all, so it is left out.
-    const onOpener = (m: MatchSpec) => m.uid !== undefined || m.gid !== undefined || m.comm !== undefined || m.exe !== undefined;
     const denyAll: CompiledRule[] = [];
     for (let i = 0; i < this.reachable; i++) {
       const c = compiled[i];
