@@ -104,7 +104,10 @@ t('the audit file is created 0600 (or --audit-mode) and owned by root; one other
       const st = fs.statSync(audit);
       assert.is(st.mode & 0o7777, mode, `mode of the audit file (${args.join(' ') || 'default'})`);
       assert.is(st.uid, 0);
-      assert.ok(fs.readFileSync(audit, 'utf8').includes('"decision"'), 'lines are written');
+      // (audit lines are written behind the reply)
+      const written = () => fs.readFileSync(audit, 'utf8').includes('"decision"');
+      for (let i = 0; i < 40 && !written(); i++) spawnSync('sleep', ['0.05']);
+      assert.ok(written(), 'lines are written');
     } finally {
       M.umount();
     }

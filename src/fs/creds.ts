@@ -17,8 +17,7 @@
 //
 // The identity is per thread (raw system calls, addon/process.cc), and the
 // umask per thread once the worker has its own fs_struct (threadUnshareFs):
-// nothing else in the process is touched. The switch is skipped when the
-// thread already is who it must be.
+// nothing else in the process is touched. Root's own creates need no switch.
 import type { Native } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import { E } from '../native/linux.js';
@@ -27,9 +26,8 @@ import { callerStatus, statusGroups } from './privileges.js';
 export class Creds {
   /** The thread has its own umask (else creates mask the mode themselves). */
   readonly ownUmask: boolean;
-  private uid = 0;
-  private gid = 0;
-  private groupsKey = '';
+  /** The thread's identity is not the daemon's own (between become and restore). */
+  private switched = false;
   private mask: number;
   private readonly one = new Uint32Array(1);
   private readonly none = new Uint8Array(0);
@@ -101,21 +99,16 @@ export class Creds {
       this.one[0] = extGroup;
       list = this.one;
     }
-    const key = list === null ? '' : list.join(',');
-    if (uid === this.uid && gid === this.gid && key === this.groupsKey) return 0;
-    // Unknown until it succeeded: restore() then goes back to root whatever was half done.
-    this.uid = -1;
-    const r = sys.threadCreds(uid, gid, list === null ? this.none : new Uint8Array(list.buffer, list.byteOffset, list.byteLength));
-    if (r < 0) return r;
-    this.uid = uid;
-    this.gid = gid;
-    this.groupsKey = key;
-    return 0;
+    // The thread is root between calls (run() restores): root with no groups needs no switch.
+    if (uid === 0 && gid === 0 && list === null) return 0;
+    // Switched from here on, even if only half done: restore() goes back to root.
+    this.switched = true;
+    return sys.threadCreds(uid, gid, list === null ? this.none : new Uint8Array(list.buffer, list.byteOffset, list.byteLength));
   }
 
   /** Back to the daemon's own identity (root, no supplementary groups). */
   restore(): void {
-    if (this.uid === 0 && this.gid === 0 && this.groupsKey === '') return;
+    if (!this.switched) return;
     const r = this.sys.threadCreds(0, 0, this.none);
     if (r < 0) {
       // Cannot happen as root; if it did, this thread must not serve
@@ -123,8 +116,6 @@ export class Creds {
       process.stderr.write(`passfs: a worker cannot return to the daemon's own identity (${this.sys.errnoName(-r)}): it stops\n`);
       process.exit(70);
     }
-    this.uid = 0;
-    this.gid = 0;
-    this.groupsKey = '';
+    this.switched = false;
   }
 }
