@@ -48,12 +48,12 @@ test('one I/O mode per inode, shared backing file, released with the last open',
   const t = new InodeTable(allocateInodeTable(16), 1);
   t.init(3, 1, 2);
   const s = t.insert(10, 0o100000, 1, 7);
-  t.addOpen(s, IoMode.Passthrough, 5, 20);
+  t.addOpen(s, IoMode.Passthrough, 5);
   t.addOpen(s, IoMode.Mediated); // joins: the mode stays
   assert.is(t.ioMode(s), IoMode.Passthrough);
   assert.is(t.backingId(s), 5);
-  assert.is(t.dropOpen(s), null);
-  assert.equal(t.dropOpen(s), [5, 20]);
+  assert.is(t.dropOpen(s), 0);
+  assert.is(t.dropOpen(s), 5);
   assert.is(t.ioMode(s), IoMode.None);
 });
 

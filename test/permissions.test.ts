@@ -187,57 +187,91 @@ ex('a user filling the inode table leaves root the reserve: root\'s stat, cat an
   assert.ok(s.inodes.inUse > made);
 });
 
-ex('without --max-inodes the file limit bounds the table: a user stat-ing more files than descriptors leaves root and status working', async () => {
+ex('inodes are not bounded by descriptors: a user stats more files than the daemon may open, each still the right one, and root and status keep working', async () => {
   const Y = mount(['--io', 'passthrough']);
   try {
     const s0 = await Y.status();
     const soft = Number(/Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${s0.pid}/limits`, 'utf8'))?.[1]);
-    assert.is(s0.inodes.limit, soft - Math.max(256, soft >> 2));
-    const n = s0.inodes.limit + 50;
+    assert.is(s0.inodes.fdBudget, soft - 256);
+    const n = soft + 5000;
     fs.mkdirSync(Y.l('d'));
-    for (let i = 0; i < n; i++) fs.closeSync(fs.openSync(Y.l('d', `f${i}`), 'w'));
-    const r = spawnSync(PY, ['-c', `import os\nok = 0\nfor i in range(${n}):\n  try: os.stat("${Y.m('d')}/f%d" % i); ok += 1\n  except OSError as e: print(e.strerror); break\nprint(ok)`], {
-      encoding: 'utf8', uid: USER.uid, gid: USER.gid,
-    });
-    const [why, ok] = r.stdout.trim().split('\n');
-    assert.is(why, 'Too many open files in system');
-    assert.is(Number(ok), s0.inodes.limit - s0.inodes.rootReserve - 1, 'the user stops at the reserve (the root directory holds one)');
-    for (let i = n - 20; i < n; i++) fs.statSync(Y.m('d', `f${i}`)); // root: in the reserve
+    for (let i = 0; i < n; i++) fs.writeFileSync(Y.l('d', `f${i}`), String(i));
+    // Every file stat-ed (the kernel keeps them all), then the first ones, long evicted, read back.
+    const py = `import os\nok = 0\nfor i in range(${n}):\n  try: os.stat("${Y.m('d')}/f%d" % i); ok += 1\n  except OSError as e: print(e.strerror); break\n` +
+      `bad = [i for i in range(0, ${n}, 97) if open("${Y.m('d')}/f%d" % i).read() != str(i)]\nprint(ok, len(bad))`;
+    const r = spawnSync(PY, ['-c', py], { encoding: 'utf8', uid: USER.uid, gid: USER.gid });
+    assert.is(r.stdout.trim(), `${n} 0`, r.stderr);
+    for (let i = 0; i < 20; i++) assert.is(fs.readFileSync(Y.m(`d/f${i}`), 'utf8'), String(i));
     const s1 = await Y.status();
-    assert.ok(s1.inodes.inUse > Number(ok));
+    assert.ok(s1.inodes.inUse > n, JSON.stringify(s1.inodes));
+    assert.ok(s1.inodes.cachedFds + s1.inodes.openFds <= s1.inodes.fdBudget, JSON.stringify(s1.inodes));
+    assert.ok(s1.inodes.evicted > 5000 && s1.inodes.reopened > 0, JSON.stringify(s1.inodes));
   } finally {
     Y.umount();
   }
 });
 
-ex('a user holding files open until the daemon\'s descriptors run short leaves root the last of them', async () => {
+ex('passthrough opens hold no descriptor in the daemon: more files open at once than its file limit', async () => {
   const Y = mount(['--io', 'passthrough']);
-  let user: ReturnType<typeof spawn> | null = null;
+  const users: ReturnType<typeof spawn>[] = [];
   try {
-    const n = 10_500;
+    const per = 12_000; // two users' worth: more than the daemon's 20000
+    fs.mkdirSync(Y.l('d'));
+    for (let i = 0; i < 2 * per; i++) fs.writeFileSync(Y.l('d', `f${i}`), String(i));
+    const outs = ['', ''];
+    for (let u = 0; u < 2; u++) {
+      const py = `import os, sys, time\nfds = []\ntry:\n  for i in range(${u * per}, ${(u + 1) * per}): fds.append(os.open("${Y.m('d')}/f%d" % i, os.O_RDONLY))\nexcept OSError as e: print(e.strerror)\n` +
+        `bad = [i for i, fd in enumerate(fds) if os.pread(fd, 16, 0) != str(${u * per} + i).encode()]\nos.fsync(fds[0])\nprint(len(fds), len(bad)); sys.stdout.flush()\ntime.sleep(30)`;
+      const p = spawn(PY, ['-c', py], { uid: USER.uid, gid: USER.gid });
+      p.stdout.on('data', (b) => { outs[u] += b; });
+      users.push(p);
+    }
+    for (let i = 0; i < 1200 && !outs.every((o) => /\n$/.test(o)); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(outs.map((o) => o.trim()), [`${per} 0`, `${per} 0`]);
+    const s = await Y.status();
+    assert.ok(s.opens.passthrough >= 2 * per, JSON.stringify(s.opens));
+    assert.ok(s.inodes.openFds < 100 && s.inodes.cachedFds + s.inodes.openFds <= s.inodes.fdBudget, JSON.stringify(s.inodes));
+    assert.is(fs.readFileSync(Y.m('d', 'f7'), 'utf8'), '7');
+  } finally {
+    await killAll(users);
+    Y.umount();
+  }
+});
+
+ex('a user holding mediated files open until the daemon\'s descriptors run short leaves root the last of them', async () => {
+  const Y = mount(['--io', 'mediated']);
+  const users: ReturnType<typeof spawn>[] = [];
+  try {
+    const s0 = await Y.status();
+    const n = s0.inodes.fdBudget; // more than a user may take
     fs.mkdirSync(Y.l('d'));
     for (let i = 0; i < n + 20; i++) fs.closeSync(fs.openSync(Y.l('d', `f${i}`), 'w'));
     // The user opens files and holds them, until refused; then root opens and reads others.
-    const py = `import os, sys, time\nfds = []\ntry:\n  for i in range(${n}): fds.append(os.open("${Y.m('d')}/f%d" % i, os.O_RDONLY))\nexcept OSError as e: print(e.strerror)\nprint(len(fds)); sys.stdout.flush()\ntime.sleep(4)`;
-    user = spawn(PY, ['-c', py], { uid: USER.uid, gid: USER.gid });
+    const py = `import os, sys, time\nfds = []\ntry:\n  for i in range(${n}): fds.append(os.open("${Y.m('d')}/f%d" % i, os.O_RDONLY))\nexcept OSError as e: print(e.strerror)\nprint(len(fds)); sys.stdout.flush()\ntime.sleep(30)`;
+    const user = spawn(PY, ['-c', py], { uid: USER.uid, gid: USER.gid });
+    users.push(user);
     let out = '';
     user.stdout.on('data', (b) => { out += b; });
-    for (let i = 0; i < 200 && !/\d+\n$/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && !/\d+\n$/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
     const [why, held] = out.trim().split('\n');
     assert.is(why, 'Too many open files in system', out);
-    assert.ok(Number(held) > 5000, held);
+    assert.ok(Number(held) > n * 0.9, held);
     for (let i = n; i < n + 20; i++) assert.is(fs.readFileSync(Y.m('d', `f${i}`), 'utf8'), '');
     const s = await Y.status();
     assert.ok(s.inodes.openFds >= Number(held), JSON.stringify(s.inodes));
   } finally {
-    // The user's files are closed before the unmount, whatever failed.
-    if (user && user.exitCode === null) {
-      const exited = new Promise((r) => user!.on('exit', r));
-      user.kill('SIGKILL');
-      await exited;
-    }
+    await killAll(users);
     Y.umount();
   }
 });
+
+/** Kill the users' processes and wait for them: their files are closed before the unmount, whatever failed. */
+async function killAll(ps: ReturnType<typeof spawn>[]): Promise<void> {
+  await Promise.all(ps.filter((p) => p.exitCode === null && p.signalCode === null).map((p) => {
+    const exited = new Promise((r) => p.on('exit', r));
+    p.kill('SIGKILL');
+    return exited;
+  }));
+}
 
 ex.run();

@@ -250,7 +250,7 @@ program
   .option('--ro', 'mount read-only (always so when the lower mount is read-only)')
   .option('--attr-timeout <ms>', 'entry and attribute cache timeout (default: 86400000, a day, with the watch on; 1000 without)', int(0, 7 * 86_400_000))
   .addOption(new Option('--watch <on|off>', 'watch LOWER and tell the kernel of changes made beside the mount').choices(['on', 'off']).default('on'))
-  .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 18)
+  .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 20)
   .addOption(new Option('--transport <t>', 'FUSE-over-io_uring when the kernel offers it, or force one').choices(['auto', 'uring', 'devfuse']).default('auto'))
   .addOption(new Option('--mediated <engine>', 'how mediated reads and writes reach the lower file').choices(['sync', 'async']).default('async'))
   .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)

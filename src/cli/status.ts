@@ -11,7 +11,7 @@ export function printStatus(s: DaemonStatus): void {
   w(`  workers ${s.workers.alive}/${s.workers.count} alive, ${s.workers.restarts} restarts`);
   w(`  opens: ${s.opens.passthrough} passthrough, ${s.opens.mediated} mediated, ${s.opens.fallback} fallback, ${s.opens.denied} denied`);
   w(`  mediated bytes: ${s.bytes.read} read, ${s.bytes.written} written`);
-  w(`  inodes: ${s.inodes.inUse} in use of ${s.inodes.capacity}`);
+  w(`  inodes: ${s.inodes.inUse} in use of ${s.inodes.capacity}; descriptors ${s.inodes.cachedFds} cached + ${s.inodes.openFds} for open files of ${s.inodes.fdBudget} (${s.inodes.reopened} reopened by handle, ${s.inodes.evicted} evicted)`);
   const reqs = Object.entries(s.requests).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   w(`  requests: ${reqs.map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
   if (s.policy) {

@@ -12,6 +12,7 @@ import { Policy, Decision, OpenContext, PathView, accessFromFlags, processInfo, 
 import { LowerPaths, ParentHint, PathUnknown } from './lowerpath.js';
 import type { InodeTable } from './inodes.js';
 import type { PathCache } from './paths.js';
+import type { SlotFds } from './slotfds.js';
 
 /** Where audit lines go (server/audit.ts writes them to the --audit file). */
 export interface AuditSink {
@@ -53,6 +54,7 @@ export class Decisions {
     private readonly paths: PathCache,
     private readonly lowerPaths: LowerPaths,
     private readonly table: InodeTable,
+    private readonly fds: SlotFds,
     policy: Policy | null,
     readonly audit: AuditSink | null,
     private readonly log: (msg: string) => void,
@@ -255,7 +257,8 @@ export class Decisions {
   private readonly relPathOfDeciding = (): string => this.lowerPaths.relative(this.decidingFd, this.parentOfDeciding);
   private readonly parentOfDeciding = (): ParentHint | null => {
     const at = this.decidingSlot >= 0 ? this.paths.lastLookedUp(this.decidingSlot) : null;
-    return at && this.table.valid(at.parent) ? { dirFd: this.table.fd(at.parent), name: at.name } : null;
+    const dirFd = at && this.table.valid(at.parent) ? this.fds.get(at.parent) : -1;
+    return dirFd >= 0 ? { dirFd, name: at!.name } : null;
   };
   private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
   private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {

@@ -7,9 +7,21 @@
 // opened is usable by all.
 //
 // Layout: slot s is node id s + 1 (slot 0 is the root, node id 1). Per-slot
-// integer fields live in `ints`, 64-bit-ish ones (dev, ino, counts) in `nums`.
-// An open-addressing hash index maps (dev, ino) -> slot so that hard links
-// and repeated lookups of one lower inode share one node id.
+// integer fields live in `ints`, 64-bit-ish ones (dev, ino, counts) in `nums`,
+// the lower inode's file handle in `handles`. An open-addressing hash index
+// maps (dev, ino) -> slot so that hard links and repeated lookups of one
+// lower inode share one node id.
+//
+// Descriptors: a slot names its inode by file handle (name_to_handle_at)
+// and holds an O_PATH descriptor only while it is cached. The cache is
+// bounded by the daemon's file limit (init's budget, less the descriptors
+// held for open files): past it, unpinned descriptors are closed, clock
+// order, and reopened by handle when next needed (fs/slotfds.ts). A slot is
+// pinned while a request uses its descriptor, so that no other worker
+// closes it (and the number is not reused for another file) meanwhile; a
+// slot the kernel forgets while pinned is freed at its last unpin. Slots
+// without a usable handle (a file system that cannot make one) keep their
+// descriptor until forgotten.
 //
 // One lock guards the whole table. Critical sections are a few array
 // accesses, so contention is negligible next to the syscalls around them.
@@ -18,11 +30,22 @@
 
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
-const enum I { fd = 0, type, opens, ioMode, backingId, backingFd, openerPid, openerUid, ptWriters, STRIDE = 9 }
+const enum I { fd = 0, type, opens, ioMode, backingId, openerPid, openerUid, ptWriters, pins, flags, handleLen, STRIDE = 11 }
+/** Slot flags: has a handle to reopen by (and the index of its mount fd in bits 8+), used since the clock passed, forgotten while pinned. */
+const enum SF { handle = 1, used = 2, forgotten = 4, MOUNT_SHIFT = 8 }
+/** Bytes per slot in `handles`: type and mount id (two int32), then the handle's bytes. */
+export const HANDLE_BYTES = 64;
+/** Mounts (inside LOWER) whose handles can be opened: each needs an open directory of its own. */
+const MOUNTS = 32;
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
 const enum D { dev = 0, ino, born, bornNs, epoch, bits, errno, STRIDE = 7, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, born, bornNs, STRIDE = 7 }
-const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, anyDenial, LENGTH = 8 }
+const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, anyDenial, cached, hand, reopened, evicted, mounts, MOUNT_IDS = 16, MOUNT_FDS = MOUNT_IDS + MOUNTS, LENGTH = MOUNT_FDS + MOUNTS }
+
+/** Descriptors always left to the cache (requests in flight pin theirs): a non-root open may not take them. */
+const MIN_CACHE = 256;
+/** Eviction starts this far below the budget, so that one eviction makes room for many inserts. */
+const EVICT_SLACK = 64;
 
 export interface InodeTableMemory {
   capacity: number;
@@ -32,6 +55,7 @@ export interface InodeTableMemory {
   free: SharedArrayBuffer;
   index: SharedArrayBuffer;
   denials: SharedArrayBuffer;
+  handles: SharedArrayBuffer;
 }
 
 export function allocateInodeTable(capacity: number): InodeTableMemory {
@@ -44,6 +68,7 @@ export function allocateInodeTable(capacity: number): InodeTableMemory {
     free: new SharedArrayBuffer(capacity * 4),
     index: new SharedArrayBuffer(capacity * 2 * 4),
     denials: new SharedArrayBuffer(D.ENTRIES * D.STRIDE * 8),
+    handles: new SharedArrayBuffer(capacity * HANDLE_BYTES),
   };
 }
 
@@ -55,6 +80,9 @@ export class InodeTable {
   private readonly free: Int32Array;
   private readonly index: Int32Array;
   private readonly denials: Float64Array;
+  /** The slots' file handles, HANDLE_BYTES each (see handleType, handleAt). */
+  readonly handles: Uint8Array;
+  private readonly handleInts: Int32Array;
   private readonly mask: number;
 
   constructor(mem: InodeTableMemory, private readonly owner: number) {
@@ -65,14 +93,16 @@ export class InodeTable {
     this.free = new Int32Array(mem.free);
     this.index = new Int32Array(mem.index);
     this.denials = new Float64Array(mem.denials);
+    this.handles = new Uint8Array(mem.handles);
+    this.handleInts = new Int32Array(mem.handles);
     this.mask = mem.capacity * 2 - 1;
   }
 
   /**
    * Called once, by the main thread, before any worker starts. `limit`:
-   * the most inodes to hold at once (each holds a descriptor: the daemon
-   * bounds it below its file limit, so that descriptors stay for open
-   * files, the control socket and root's reserve).
+   * the most inodes to hold at once. `fdBudget`: the descriptors the table
+   * and the open files may hold together (the daemon's file limit less what
+   * it needs for itself); 0: no bound.
    */
   init(rootFd: number, rootDev: number, rootIno: number, limit = this.capacity, fdBudget = 0): void {
     this.meta[M.limit] = Math.min(limit, this.capacity);
@@ -80,7 +110,7 @@ export class InodeTable {
     const cap = this.capacity;
     for (let s = 0; s < cap - 1; s++) this.free[s] = cap - 1 - s; // pop order: 1, 2, 3...
     this.meta[M.freeTop] = cap - 1;
-    this.ints.fill(-1);
+    // Unused slots are all zeros (type 0: not valid), as the memory comes.
     this.fill(0, rootFd, 0o040000, rootDev, rootIno);
     this.nums[F.nlookup] = Infinity; // the root is never forgotten
     this.link(0);
@@ -147,7 +177,134 @@ export class InodeTable {
   roomForOpen(root: boolean): boolean {
     const budget = this.meta[M.fdBudget];
     if (budget <= 0 || root) return true;
-    return this.meta[M.inUse] + Atomics.load(this.meta, M.held) < budget - Math.max(16, budget >> 6);
+    return Atomics.load(this.meta, M.held) < budget - this.fdReserve - MIN_CACHE;
+  }
+  /** Descriptors of the budget kept for root (1/64, at least 16). */
+  private get fdReserve(): number { return Math.max(16, this.meta[M.fdBudget] >> 6); }
+  /**
+   * May a caller (root or not) make the table hold one more descriptor?
+   * (Caller holds the lock.) When not, evict (below) and ask again.
+   */
+  roomForFd(root: boolean): boolean {
+    const budget = this.meta[M.fdBudget];
+    return budget <= 0 || this.meta[M.cached] + Atomics.load(this.meta, M.held) < budget - (root ? 0 : this.fdReserve);
+  }
+  /** The descriptors the table and the open files may hold together (0: no bound). */
+  get fdBudget(): number { return this.meta[M.fdBudget]; }
+  /** Descriptors the table holds (cached O_PATH handles). */
+  cachedFds(): number { return this.meta[M.cached]; }
+  /** Counts for status: descriptors reopened by handle, and closed to stay within the budget. */
+  reopens(): number { return Atomics.load(this.meta, M.reopened); }
+  evictions(): number { return Atomics.load(this.meta, M.evicted); }
+
+  // ---- descriptors (caller holds the lock) --------------------------------------------
+  /** Slot s's descriptor, pinned until unpin(s); -1 if it has none cached (reopen it by handle, then install). */
+  pin(s: number): number {
+    const b = s * I.STRIDE;
+    const fd = this.ints[b + I.fd];
+    if (fd < 0) return -1;
+    this.ints[b + I.pins]++;
+    this.ints[b + I.flags] |= SF.used;
+    return fd;
+  }
+
+  /**
+   * Unpin; returns a descriptor to close when this was the last pin of a
+   * slot the kernel forgot meanwhile (the slot is then free), else -1.
+   */
+  unpin(s: number): number {
+    const b = s * I.STRIDE;
+    if (--this.ints[b + I.pins] > 0 || !(this.ints[b + I.flags] & SF.forgotten)) return -1;
+    return this.release(s);
+  }
+
+  /**
+   * Put `fd` (slot s's inode, reopened by handle) in the slot, pinned.
+   * Returns the descriptor now pinned: `fd`, or the one another worker
+   * installed first (close `fd` then).
+   */
+  install(s: number, fd: number): number {
+    const b = s * I.STRIDE;
+    if (this.ints[b + I.fd] < 0) {
+      this.ints[b + I.fd] = fd;
+      this.meta[M.cached]++;
+      Atomics.add(this.meta, M.reopened, 1);
+    }
+    return this.pin(s);
+  }
+
+  /** Would eviction find work: does the table hold more descriptors than its share of the budget? */
+  overBudget(): boolean {
+    const budget = this.meta[M.fdBudget];
+    return budget > 0 && this.meta[M.cached] + Atomics.load(this.meta, M.held) > budget - this.fdReserve - EVICT_SLACK;
+  }
+
+  /**
+   * Take up to out.length unpinned descriptors out of their slots (which
+   * keep their handles), in clock order, while over budget; returns how many
+   * were put in `out` for the caller to close after unlocking.
+   */
+  evict(out: Int32Array): number {
+    const cap = this.capacity;
+    const meta = this.meta;
+    let n = 0;
+    let h = meta[M.hand];
+    // Two rounds at most: the first may only clear the marks of use.
+    for (let scanned = 0, most = 2 * cap; scanned < most && n < out.length; scanned++) {
+      h = h + 1 < cap ? h + 1 : 1; // never the root
+      const b = h * I.STRIDE;
+      const fd = this.ints[b + I.fd];
+      const f = this.ints[b + I.flags];
+      if (fd < 0 || this.ints[b + I.type] <= 0 || this.ints[b + I.pins] > 0 || !(f & SF.handle)) continue;
+      if (f & SF.used) { this.ints[b + I.flags] = f & ~SF.used; continue; }
+      this.ints[b + I.fd] = -1;
+      out[n++] = fd;
+    }
+    meta[M.hand] = h;
+    meta[M.cached] -= n;
+    Atomics.add(meta, M.evicted, n);
+    return n;
+  }
+
+  // ---- file handles ------------------------------------------------------------------
+  /** Give slot s a handle: `from` as nameToHandle wrote it (8 + `len` bytes), opened with mount fd index `mount`. */
+  setHandle(s: number, from: Uint8Array, len: number, mount: number): void {
+    this.handles.set(from.subarray(0, 8 + len), s * HANDLE_BYTES);
+    const b = s * I.STRIDE;
+    this.ints[b + I.handleLen] = len;
+    this.ints[b + I.flags] = (this.ints[b + I.flags] & 0xff) | SF.handle | (mount << SF.MOUNT_SHIFT);
+  }
+  /** Slot s's handle: its bytes are handles[handleAt(s), + handleLen(s)), -1 if it has none. */
+  handleLen(s: number): number { return this.ints[s * I.STRIDE + I.flags] & SF.handle ? this.ints[s * I.STRIDE + I.handleLen] : -1; }
+  handleAt(s: number): number { return s * HANDLE_BYTES + 8; }
+  handleType(s: number): number { return this.handleInts[s * (HANDLE_BYTES >> 2)]; }
+  /** The open directory to open slot s's handle with (open_by_handle_at's mount fd). */
+  mountFdOf(s: number): number { return this.meta[M.MOUNT_FDS + (this.ints[s * I.STRIDE + I.flags] >>> SF.MOUNT_SHIFT)]; }
+  /** The mount fd index of a mount id, -1 if none is known (read without the lock: entries are only ever added). */
+  mountIndex(mountId: number): number {
+    const n = Atomics.load(this.meta, M.mounts);
+    for (let i = 0; i < n; i++) if (this.meta[M.MOUNT_IDS + i] === mountId) return i;
+    return -1;
+  }
+  /**
+   * Add a mount's directory fd (caller holds the lock): its index, or -1
+   * when the mount was added meanwhile (close `fd`; ask mountIndex again)
+   * or no room is left (close it; that mount's slots keep their descriptors).
+   */
+  addMount(mountId: number, fd: number): number {
+    if (this.mountIndex(mountId) >= 0) return -1;
+    const n = this.meta[M.mounts];
+    if (n >= MOUNTS) return -1;
+    this.meta[M.MOUNT_IDS + n] = mountId;
+    this.meta[M.MOUNT_FDS + n] = fd;
+    Atomics.store(this.meta, M.mounts, n + 1);
+    return n;
+  }
+  /** The mounts' directory fds (to close at exit). */
+  mountFds(): number[] {
+    const out = [];
+    for (let i = 0; i < this.meta[M.mounts]; i++) out.push(this.meta[M.MOUNT_FDS + i]);
+    return out;
   }
   addHeld(n: number): void { Atomics.add(this.meta, M.held, n); }
   heldFds(): number { return Atomics.load(this.meta, M.held); }
@@ -164,6 +321,7 @@ export class InodeTable {
     this.meta[M.freeTop] = top - 1;
     this.meta[M.inUse]++;
     this.fill(s, fd, type, dev, ino);
+    if (fd >= 0) this.meta[M.cached]++;
     this.nums[s * F.STRIDE + F.generation]++;
     // Which inode of that number this is (its birth time, or another time that tells two apart): see denialOf.
     this.nums[s * F.STRIDE + F.born] = born;
@@ -172,7 +330,10 @@ export class InodeTable {
     return s;
   }
 
-  /** Drop `n` lookups; when none remain, free the slot and return its O_PATH fd (to close), else -1. */
+  /**
+   * Drop `n` lookups; when none remain, free the slot and return its O_PATH
+   * fd (to close), else -1. A pinned slot is freed at its last unpin.
+   */
   forget(s: number, n: number): number {
     const b = s * F.STRIDE;
     const left = this.nums[b + F.nlookup] - n;
@@ -180,21 +341,42 @@ export class InodeTable {
       this.nums[b + F.nlookup] = Math.max(left, 0);
       return -1;
     }
+    this.nums[b + F.nlookup] = 0;
+    if (this.ints[s * I.STRIDE + I.pins] > 0) {
+      this.ints[s * I.STRIDE + I.flags] |= SF.forgotten;
+      return -1;
+    }
+    return this.release(s);
+  }
+
+  /** Free slot s (no lookups, no pins left): returns its descriptor to close, or -1. */
+  private release(s: number): number {
     const fd = this.ints[s * I.STRIDE + I.fd];
+    if (fd >= 0) this.meta[M.cached]--;
     this.unlink(s);
     this.ints.fill(-1, s * I.STRIDE, s * I.STRIDE + I.STRIDE);
-    this.nums[b + F.nlookup] = 0;
+    this.ints[s * I.STRIDE + I.pins] = 0;
+    this.ints[s * I.STRIDE + I.flags] = 0;
     this.free[this.meta[M.freeTop]++] = s;
     this.meta[M.inUse]--;
     return fd;
   }
 
   // ---- fields ----------------------------------------------------------------------
-  valid(s: number): boolean { return s >= 0 && s < this.capacity && this.ints[s * I.STRIDE + I.fd] >= 0; }
+  valid(s: number): boolean { return s >= 0 && s < this.capacity && this.ints[s * I.STRIDE + I.type] > 0; }
+  /** Slot s's cached descriptor (-1: none now). Only under a pin (fs/slotfds.ts) may it be used. */
   fd(s: number): number { return this.ints[s * I.STRIDE + I.fd]; }
   type(s: number): number { return this.ints[s * I.STRIDE + I.type]; }
+  /** Does slot s hold the inode (dev, ino)? */
+  isInode(s: number, dev: number, ino: number): boolean {
+    const f = s * F.STRIDE;
+    return this.nums[f + F.ino] === ino && this.nums[f + F.dev] === dev;
+  }
   generation(s: number): number { return this.nums[s * F.STRIDE + F.generation]; }
-  addLookup(s: number, n = 1): void { this.nums[s * F.STRIDE + F.nlookup] += n; }
+  addLookup(s: number, n = 1): void {
+    this.nums[s * F.STRIDE + F.nlookup] += n;
+    this.ints[s * I.STRIDE + I.flags] &= ~SF.forgotten; // looked up again before its last unpin
+  }
   nlookup(s: number): number { return this.nums[s * F.STRIDE + F.nlookup]; }
   /** When the inode's last passthrough open ended (ms since the epoch; 0: never). */
   backingClosedAt(s: number): number { return this.nums[s * F.STRIDE + F.backingClosedAt]; }
@@ -204,7 +386,6 @@ export class InodeTable {
   opens(s: number): number { return this.ints[s * I.STRIDE + I.opens]; }
   ioMode(s: number): IoMode { return this.ints[s * I.STRIDE + I.opens] > 0 ? this.ints[s * I.STRIDE + I.ioMode] : IoMode.None; }
   backingId(s: number): number { return this.ints[s * I.STRIDE + I.backingId]; }
-  backingFd(s: number): number { return this.ints[s * I.STRIDE + I.backingFd]; }
 
   /**
    * Passthrough opens for writing by callers who cannot keep suid/sgid (not
@@ -279,8 +460,8 @@ export class InodeTable {
     return e;
   }
 
-  /** Count one more open in `mode` (and remember the backing file of a first passthrough open). */
-  addOpen(s: number, mode: IoMode, backingId = -1, backingFd = -1, pid = 0, uid = 0): void {
+  /** Count one more open in `mode` (and remember the backing id of a first passthrough open). */
+  addOpen(s: number, mode: IoMode, backingId = -1, pid = 0, uid = 0): void {
     const b = s * I.STRIDE;
     this.ints[b + I.openerPid] = pid;
     this.ints[b + I.openerUid] = uid;
@@ -288,26 +469,23 @@ export class InodeTable {
       this.ints[b + I.opens] = 0;
       this.ints[b + I.ioMode] = mode;
       this.ints[b + I.backingId] = backingId;
-      this.ints[b + I.backingFd] = backingFd;
     }
     this.ints[b + I.opens]++;
   }
 
   /**
-   * Count one release. When the last open goes, returns the backing id and fd
-   * to close (as [id, fd]); otherwise null.
+   * Count one release. When the last open goes, returns the backing id to
+   * close (if the inode was in passthrough); otherwise 0.
    */
-  dropOpen(s: number): [number, number] | null {
+  dropOpen(s: number): number {
     const b = s * I.STRIDE;
-    if (--this.ints[b + I.opens] > 0) return null;
+    if (--this.ints[b + I.opens] > 0) return 0;
     this.ints[b + I.opens] = 0;
     const id = this.ints[b + I.backingId];
-    const fd = this.ints[b + I.backingFd];
     this.ints[b + I.backingId] = -1;
-    this.ints[b + I.backingFd] = -1;
     this.ints[b + I.ioMode] = IoMode.None;
     if (id > 0) this.nums[s * F.STRIDE + F.backingClosedAt] = Date.now();
-    return id > 0 || fd >= 0 ? [id, fd] : null;
+    return id > 0 ? id : 0;
   }
 
   /** The inodes open right now (for status; read without the lock, so a snapshot at best). */
@@ -315,7 +493,7 @@ export class InodeTable {
     const out = [];
     for (let s = 0; s < this.capacity; s++) {
       const b = s * I.STRIDE;
-      if (this.ints[b + I.fd] >= 0 && this.ints[b + I.opens] > 0) {
+      if (this.ints[b + I.type] > 0 && this.ints[b + I.opens] > 0) {
         out.push({ nodeid: s + 1, fd: this.ints[b + I.fd], mode: this.ints[b + I.ioMode] as IoMode, opens: this.ints[b + I.opens], pid: this.ints[b + I.openerPid], uid: this.ints[b + I.openerUid] });
       }
     }
@@ -329,6 +507,8 @@ export class InodeTable {
     this.ints[b + I.fd] = fd;
     this.ints[b + I.type] = type;
     this.ints[b + I.opens] = 0;
+    this.ints[b + I.pins] = 0;
+    this.ints[b + I.flags] = 0;
     this.ints[b + I.ioMode] = IoMode.None;
     const f = s * F.STRIDE;
     this.nums[f + F.dev] = dev;

@@ -43,11 +43,12 @@ import { AuditSink, Decisions } from './decisions.js';
 import { InodeTable } from './inodes.js';
 import { LowerPaths } from './lowerpath.js';
 import { flagNames, notCrossable } from './mountflags.js';
-import { fhAudited, fhFd, MEDIATED_DROP, Opened, Opens } from './opens.js';
+import { fhAudited, fhFd, fhPassthrough, MEDIATED_DROP, Opened, Opens } from './opens.js';
 import { markDirectory } from './watch.js';
 import { PathCache, PathMemory } from './paths.js';
 import { Privileges, startsWith } from './privileges.js';
 import { Creds } from './creds.js';
+import { SlotFds } from './slotfds.js';
 
 export interface MirrorOptions {
   /** The mount-wide I/O mode asked for. */
@@ -124,6 +125,10 @@ export class Mirror implements Handler, IoReplies {
   private readonly capsBuf = new Uint8Array(64);
   private readonly opens: Opens;
   private readonly decisions: Decisions;
+  /** The slots' descriptors this worker's request uses (pinned until the request ends). */
+  private readonly fds: SlotFds;
+  /** Files this request opened for a passthrough open's sake (fileFd): closed once it is served. */
+  private readonly temps: number[] = [];
 
   constructor(
     private readonly sys: Native,
@@ -137,11 +142,12 @@ export class Mirror implements Handler, IoReplies {
     this.engine = opt.engine(this);
     // The policy's records are trusted for the short timeout at most, whatever the kernel caches (paths.ts).
     this.paths = new PathCache(table, opt.paths, Math.min(opt.validMs, NEGATIVE_MAX_MS));
-    this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot);
+    this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot); // the root's descriptor is never evicted
+    this.fds = new SlotFds(sys, table);
     this.privileges = new Privileges(sys, devFd);
     this.creds = new Creds(sys);
-    this.opens = new Opens(sys, table, stats, devFd, this.privileges, opt);
-    this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, table, opt.policy, opt.audit, opt.log);
+    this.opens = new Opens(sys, table, this.fds, stats, devFd, this.privileges, opt);
+    this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, table, this.fds, opt.policy, opt.audit, opt.log);
   }
 
   /** A reloaded policy: new opens follow it, open files keep their mode. */
@@ -164,6 +170,8 @@ export class Mirror implements Handler, IoReplies {
       this.opt.log(`internal error in ${op}: ${(e as Error).stack ?? e}`);
       r = -E.IO;
     }
+    this.fds.done();
+    while (this.temps.length) this.sys.close(this.temps.pop()!);
     if (r === PENDING) return PENDING;
     if (known && answerOf[op] === Answer.none) return 0;
     return this.finish(x, r);
@@ -207,7 +215,37 @@ export class Mirror implements Handler, IoReplies {
     x.owner.send(x, this.finish(x, r));
   }
 
+  /**
+   * The descriptor to serve a request on open file `fh` of node `nodeid`
+   * with, or -errno: a mediated open's own, or for a passthrough open (which
+   * holds none, opens.ts) the node's file opened now for `access`
+   * (O_RDONLY or O_WRONLY) and closed once the request is served (see
+   * owned: the engine's own requests outlive dispatch).
+   */
+  private fileFd(fh: number, nodeid: number, access: number): number {
+    if (!fhPassthrough(fh)) return fhFd(fh);
+    const pfd = this.nodeFd(nodeid);
+    if (pfd < 0) return pfd;
+    const fd = this.sys.reopen(pfd, access | O.CLOEXEC);
+    if (fd >= 0) this.temps.push(fd);
+    return fd;
+  }
+
+  /** Is `fd` the file fileFd just opened? Then it is handed over (to the engine, which closes it when done). */
+  private owned(fd: number): boolean {
+    const t = this.temps;
+    if (t.length === 0 || t[t.length - 1] !== fd) return false;
+    t.pop();
+    return true;
+  }
+
   // ---- helpers ------------------------------------------------------------------
+  /** The descriptor of a node (pinned for the request, slotfds.ts), or -errno. */
+  private nodeFd(nodeid: number): number {
+    const s = this.slot(nodeid);
+    return s < 0 ? -E.STALE : this.fds.get(s);
+  }
+
   /** The slot of the request's node, or -1 for an id the table does not hold. */
   private slot(nodeid: number): number {
     const s = nodeid - 1;
@@ -253,21 +291,33 @@ export class Mirror implements Handler, IoReplies {
     if (s >= 0) table.addLookup(s);
     table.unlock();
     if (s < 0) {
+      // The daemon's last descriptors are root's (inodes.ts).
+      if (!this.fds.room(this.rootCaller)) return -E.NFILE;
       const fd = opened >= 0 ? sys.reopen(opened, O.PATH | O.CLOEXEC) : sys.openat2(pfd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE_CONFINED);
       if (fd < 0) return fd;
       r = sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st);
       if (r === 0 && st[St.mountRoot] && this.notCrossing(fd)) r = -E.ACCES;
       if (r < 0) { sys.close(fd); return r; }
+      const type = st[St.mode] & S_IFMT;
+      // Its file handle, to reopen it by when the cache has closed it (slotfds.ts).
+      const handle = this.fds.describe(fd, type === S_IFDIR, st[St.mountRoot] !== 0, pfd);
       table.lock();
       s = table.find(st[St.dev], st[St.ino]);
       if (s >= 0) table.addLookup(s);
       // The birth time tells this inode from a later one with its number; without one, the change time (it moves with every change: the denial memory then forgets sooner).
-      else s = table.insert(fd, st[St.mode] & S_IFMT, st[St.dev], st[St.ino], this.rootCaller,
+      else s = table.insert(fd, type, st[St.dev], st[St.ino], this.rootCaller,
         st[St.btime] || st[St.ctime], st[St.btime] ? st[St.btimeNs] : st[St.ctimeNs]);
       const inserted = s >= 0 && table.fd(s) === fd;
+      if (inserted) {
+        if (handle > 0) table.setHandle(s, this.fds.handle, handle, this.fds.mount);
+        this.fds.pinLocked(s); // until the request ends, as any slot's descriptor in use
+      }
       table.unlock();
       if (!inserted) sys.close(fd);
-      else if (this.opt.watchFd >= 0 && (st[St.mode] & S_IFMT) === S_IFDIR && markDirectory(sys, this.opt.watchFd, fd) < 0) this.stats[C.watchMarkFailures]++;
+      else {
+        if (this.opt.watchFd >= 0 && type === S_IFDIR && markDirectory(sys, this.opt.watchFd, fd) < 0) this.stats[C.watchMarkFailures]++;
+        this.fds.trim();
+      }
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
@@ -315,7 +365,9 @@ export class Mirror implements Handler, IoReplies {
     const name = req.name(0);
     const bad = this.nameError(name, -E.NOENT);
     if (bad) return bad;
-    const r = this.enter(this.table.fd(p), name, rep, 0, p);
+    const pfd = this.fds.get(p);
+    if (pfd < 0) return pfd;
+    const r = this.enter(pfd, name, rep, 0, p);
     if (r === -E.NOENT) {
       // A negative entry: the kernel caches "no such name" for the entry
       // timeout (node id 0), so a create's lookup or a search path walked
@@ -352,9 +404,9 @@ export class Mirror implements Handler, IoReplies {
   }
 
   getattr(req: Request, rep: Reply): number {
-    const s = this.slot(req.nodeid);
-    if (s < 0) return -E.STALE;
-    const r = this.stat(this.table.fd(s));
+    const fd = this.nodeFd(req.nodeid);
+    if (fd < 0) return fd;
+    const r = this.stat(fd);
     if (r < 0) return r;
     rep.attrOut(0, this.st, this.opt.validMs);
     return ATTR_OUT;
@@ -364,9 +416,11 @@ export class Mirror implements Handler, IoReplies {
     const s = this.slot(req.nodeid);
     if (s < 0) return -E.STALE;
     const { sys } = this;
-    const fd = this.table.fd(s);
+    const fd = this.fds.get(s);
+    if (fd < 0) return fd;
     const valid = req.u32(SetattrIn.valid);
-    const fh = valid & FATTR_FH ? fhFd(req.u64(SetattrIn.fh)) : -1;
+    // A passthrough open has no descriptor here (opens.ts): its changes are made by the node's, as without one.
+    const fh = valid & FATTR_FH && !fhPassthrough(req.u64(SetattrIn.fh)) ? fhFd(req.u64(SetattrIn.fh)) : -1;
     let r = 0;
     // truncate(2) opens nothing: decided as an open for writing with O_TRUNC
     // would be, before anything changes (ftruncate's open was decided when made).
@@ -416,9 +470,9 @@ export class Mirror implements Handler, IoReplies {
   }
 
   readlink(req: Request, rep: Reply): number {
-    const s = this.slot(req.nodeid);
-    if (s < 0) return -E.STALE;
-    return this.sys.readlinkat(this.table.fd(s), EMPTY, rep.buf, rep.at(0), Math.min(4096, rep.room));
+    const fd = this.nodeFd(req.nodeid);
+    if (fd < 0) return fd;
+    return this.sys.readlinkat(fd, EMPTY, rep.buf, rep.at(0), Math.min(4096, rep.room));
   }
 
   /** The common tail of the node-creating requests (made as the caller, creds.ts): look the node up. */
@@ -434,7 +488,8 @@ export class Mirror implements Handler, IoReplies {
     const name = req.name(nameOff);
     const bad = this.nameError(name, -E.INVAL);
     if (bad) return bad;
-    return [this.table.fd(p), name];
+    const pfd = this.fds.get(p);
+    return pfd < 0 ? pfd : [pfd, name];
   }
 
   mknod(req: Request, rep: Reply): number {
@@ -476,9 +531,11 @@ export class Mirror implements Handler, IoReplies {
     if (typeof pn === 'number') return pn;
     const old = this.slot(req.u64(LinkIn.oldNodeid));
     if (old < 0) return -E.STALE;
-    const refused = this.decisions.nameAllowed(req, old, this.table.fd(old), req.nodeid - 1, pn[0], pn[1], 'a hard link');
+    const ofd = this.fds.get(old);
+    if (ofd < 0) return ofd;
+    const refused = this.decisions.nameAllowed(req, old, ofd, req.nodeid - 1, pn[0], pn[1], 'a hard link');
     if (refused) return refused;
-    const r = this.sys.linkat(this.table.fd(old), EMPTY, pn[0], pn[1], AT_EMPTY_PATH);
+    const r = this.sys.linkat(ofd, EMPTY, pn[0], pn[1], AT_EMPTY_PATH);
     if (r < 0) return r;
     const e = this.enter(pn[0], pn[1], rep, 0, req.nodeid - 1);
     return e < 0 ? e : ENTRY_OUT;
@@ -501,22 +558,24 @@ export class Mirror implements Handler, IoReplies {
     if (typeof pn === 'number') return pn;
     const np = this.slot(req.u64(RenameIn.newdir)); // the same field in Rename2In
     if (np < 0) return -E.STALE;
+    const npfd = this.fds.get(np);
+    if (npfd < 0) return npfd;
     const newName = req.name(req.after(nameOff));
     const bad = this.nameError(newName, -E.INVAL);
     if (bad) return bad;
     if (this.decisions.active) {
       // A file keeps its decision under its new name, as for a hard link (decisions.ts).
       const refused = this.renameAllowed(req, pn[0], pn[1], np, newName) ||
-        ((flags & RENAME_EXCHANGE) ? this.renameAllowed(req, this.table.fd(np), newName, req.nodeid - 1, pn[1]) : 0);
+        ((flags & RENAME_EXCHANGE) ? this.renameAllowed(req, npfd, newName, req.nodeid - 1, pn[1]) : 0);
       if (refused) return refused;
     }
-    const r = this.sys.renameat2(pn[0], pn[1], this.table.fd(np), newName, flags);
+    const r = this.sys.renameat2(pn[0], pn[1], npfd, newName, flags);
     if (r === 0 && this.decisions.active) {
       // The policy's remembered paths follow the move (paths.ts).
       const op = req.nodeid - 1;
       const sides = [{ parent: np, name: newName, fromParent: op, fromName: pn[1] }];
       if (flags & RENAME_EXCHANGE) sides.push({ parent: op, name: pn[1], fromParent: np, fromName: newName });
-      this.paths.renamed(sides, (i) => this.slotAt(this.table.fd(sides[i].parent), sides[i].name));
+      this.paths.renamed(sides, (i) => this.slotAt(i === 0 ? npfd : pn[0], sides[i].name));
     }
     return r;
   }
@@ -525,7 +584,10 @@ export class Mirror implements Handler, IoReplies {
   private renameAllowed(req: Request, fromFd: number, name: Uint8Array, into: number, to: Uint8Array): number {
     const s = this.slotAt(fromFd, name);
     if (s < 0 || (this.table.type(s) & S_IFMT) !== S_IFREG) return 0;
-    return this.decisions.nameAllowed(req, s, this.table.fd(s), into, this.table.fd(into), to, 'a rename');
+    const fd = this.fds.get(s);
+    const intoFd = fd < 0 ? fd : this.fds.get(into);
+    if (intoFd < 0) return intoFd;
+    return this.decisions.nameAllowed(req, s, fd, into, intoFd, to, 'a rename');
   }
 
   rename(req: Request): number {
@@ -556,7 +618,9 @@ export class Mirror implements Handler, IoReplies {
     const stop = this.decisions.refused();
     if (stop) return stop;
     const flags = req.u32(OpenIn.flags);
-    const d = this.decisions.decide(req, flags, s, this.table.fd(s));
+    const fd = this.fds.get(s);
+    if (fd < 0) return fd;
+    const d = this.decisions.decide(req, flags, s, fd);
     if (d?.action === 'deny') return this.decisions.denied(d);
     const o = this.opens.open(s, req, flags, req.u32(OpenIn.openFlags), d);
     return typeof o === 'number' ? o : this.opened(rep, 0, o);
@@ -635,7 +699,9 @@ export class Mirror implements Handler, IoReplies {
   }
 
   fsync(req: Request, _rep: Reply, x: Exchange): number {
-    return this.engine.fsync(x, fhFd(req.u64(FsyncIn.fh)), (req.u32(FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC) !== 0);
+    const fd = this.fileFd(req.u64(FsyncIn.fh), req.nodeid, O.RDONLY);
+    if (fd < 0) return fd;
+    return this.engine.fsync(x, fd, (req.u32(FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC) !== 0, this.owned(fd));
   }
 
   fsyncdir(req: Request): number {
@@ -646,17 +712,20 @@ export class Mirror implements Handler, IoReplies {
     const off = req.offset(FallocateIn.offset);
     const len = req.offset(FallocateIn.length);
     if (off < 0 || len < 0) return -E.FBIG;
-    const fd = fhFd(req.u64(FallocateIn.fh));
+    const fd = this.fileFd(req.u64(FallocateIn.fh), req.nodeid, O.WRONLY);
+    if (fd < 0) return fd;
     // Natively a change of the file clears suid/sgid unless the caller has
     // CAP_FSETID; with KILLPRIV_V2 that is the daemon's duty (privileges.ts).
     if (req.uid !== 0) this.privileges.killPrivs(fd, req, req.nodeid);
-    return this.engine.fallocate(x, fd, req.u32(FallocateIn.mode), off, len);
+    return this.engine.fallocate(x, fd, req.u32(FallocateIn.mode), off, len, this.owned(fd));
   }
 
   lseek(req: Request, rep: Reply): number {
     const off = req.offset(LseekIn.offset);
     if (off < 0) return -E.OVERFLOW;
-    const r = this.sys.lseek(fhFd(req.u64(LseekIn.fh)), off, req.u32(LseekIn.whence));
+    const fd = this.fileFd(req.u64(LseekIn.fh), req.nodeid, O.RDONLY);
+    if (fd < 0) return fd;
+    const r = this.sys.lseek(fd, off, req.u32(LseekIn.whence));
     if (r < 0) return r;
     rep.u64(LseekOut.offset, r);
     return LseekOut.SIZE;
@@ -666,15 +735,18 @@ export class Mirror implements Handler, IoReplies {
     const inOff = req.offset(CopyFileRangeIn.offIn);
     const outOff = req.offset(CopyFileRangeIn.offOut);
     if (inOff < 0 || outOff < 0) return -E.FBIG;
-    const out = fhFd(req.u64(CopyFileRangeIn.fhOut));
+    const out = this.fileFd(req.u64(CopyFileRangeIn.fhOut), req.u64(CopyFileRangeIn.nodeidOut), O.WRONLY);
+    if (out < 0) return out;
+    const fhIn = req.u64(CopyFileRangeIn.fhIn);
+    const from = this.fileFd(fhIn, req.nodeid, O.RDONLY);
+    if (from < 0) return from;
     if (req.uid !== 0) this.privileges.killPrivs(out, req, req.u64(CopyFileRangeIn.nodeidOut)); // as for fallocate
     // A shorter copy is allowed; the kernel copies at most MAX_RW_COUNT per call anyway.
     const len = Math.min(req.u64(CopyFileRangeIn.len), MAX_RW_COUNT);
-    const fhIn = req.u64(CopyFileRangeIn.fhIn);
-    const n = this.sys.copyFileRange(fhFd(fhIn), inOff, out, outOff, len, 0);
+    const n = this.sys.copyFileRange(from, inOff, out, outOff, len, 0);
     if (n < 0) return n;
     // Both sides of an audited file are in the trail, as a read and a write would be.
-    if (fhAudited(fhIn)) this.decisions.auditIo(req, 'read', fhFd(fhIn), inOff, n);
+    if (fhAudited(fhIn)) this.decisions.auditIo(req, 'read', from, inOff, n);
     if (fhAudited(req.u64(CopyFileRangeIn.fhOut))) this.decisions.auditIo(req, 'write', out, outOff, n);
     if (req.opcode === Op.COPY_FILE_RANGE_64) {
       rep.u64(CopyFileRange64Out.size, n);
@@ -690,7 +762,9 @@ export class Mirror implements Handler, IoReplies {
     const s = this.slot(req.nodeid);
     if (s < 0) return -E.STALE;
     if (!this.table.roomForOpen(this.rootCaller)) return -E.NFILE;
-    const fd = this.sys.reopen(this.table.fd(s), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    const pfd = this.fds.get(s);
+    if (pfd < 0) return pfd;
+    const fd = this.sys.reopen(pfd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     if (fd < 0) return fd;
     this.table.addHeld(1);
     return this.openOut(rep, 0, fd, 0, 0);
@@ -726,7 +800,7 @@ export class Mirror implements Handler, IoReplies {
     const n = sys.getdents64(fd, dents, 0, want);
     if (n < 0) return n;
     const s = plus ? this.slot(req.nodeid) : -1;
-    const pfd = s >= 0 ? this.table.fd(s) : -1;
+    const pfd = s >= 0 ? this.fds.get(s) : -1;
     const out = rep.buf;
     const odv = rep.dv;
     let used = 0;
@@ -763,7 +837,9 @@ export class Mirror implements Handler, IoReplies {
 
   statfs(req: Request, rep: Reply): number {
     const s = this.slot(req.nodeid);
-    const r = this.sys.fstatfs(this.table.fd(s >= 0 ? s : ROOT_ID - 1), this.sfs);
+    const fd = this.fds.get(s >= 0 ? s : ROOT_ID - 1);
+    if (fd < 0) return fd;
+    const r = this.sys.fstatfs(fd, this.sfs);
     if (r < 0) return r;
     const f = this.sfs;
     rep.u64(StatfsOut.blocks, f[Sfs.blocks]);
@@ -779,14 +855,15 @@ export class Mirror implements Handler, IoReplies {
   }
 
   // ---- xattrs -------------------------------------------------------------------------------
-  private xattrPath(req: Request): string | null {
-    const s = this.slot(req.nodeid);
-    return s < 0 ? null : procFd(this.table.fd(s));
+  /** The node's descriptor as a path (the xattr calls want one), or -errno. */
+  private xattrPath(req: Request): string | number {
+    const fd = this.nodeFd(req.nodeid);
+    return fd < 0 ? fd : procFd(fd);
   }
 
   getxattr(req: Request, rep: Reply): number {
     const path = this.xattrPath(req);
-    if (path === null) return -E.STALE;
+    if (typeof path === 'number') return path;
     const size = req.u32(GetxattrIn.size);
     const name = req.name(GetxattrIn.SIZE);
     if (size === 0) return this.xattrSize(rep, this.sys.getxattr(path, name, rep.buf, rep.at(0), 0, true));
@@ -800,7 +877,7 @@ export class Mirror implements Handler, IoReplies {
    */
   listxattr(req: Request, rep: Reply): number {
     const path = this.xattrPath(req);
-    if (path === null) return -E.STALE;
+    if (typeof path === 'number') return path;
     const size = req.u32(GetxattrIn.size);
     let n = this.sys.listxattr(path, rep.buf, rep.at(0), rep.room, true);
     if (n < 0) return n;
@@ -819,7 +896,7 @@ export class Mirror implements Handler, IoReplies {
 
   setxattr(req: Request): number {
     const path = this.xattrPath(req);
-    if (path === null) return -E.STALE;
+    if (typeof path === 'number') return path;
     const size = req.u32(SetxattrIn.size);
     const flags = req.u32(SetxattrIn.flags);
     const valueOff = req.after(SetxattrIn.SIZE);
@@ -853,7 +930,7 @@ export class Mirror implements Handler, IoReplies {
 
   removexattr(req: Request): number {
     const path = this.xattrPath(req);
-    if (path === null) return -E.STALE;
+    if (typeof path === 'number') return path;
     return this.sys.removexattr(path, req.name(0), true);
   }
 

@@ -21,16 +21,22 @@
 // pages back, and reports their errors.
 //
 // File handles (fh) tell the daemon what an open holds: the low 32 bits are
-// a file descriptor; bit 32 marks passthrough (the fd is the inode's shared
-// backing file, closed with the last open), bit 33 an audited open.
+// a file descriptor (a mediated open's own); bit 32 marks passthrough, bit 33
+// an audited open, bit 34 a passthrough writer who is not root. A
+// passthrough open holds no descriptor in the daemon: the kernel keeps the
+// backing file it was given, so the daemon closes its own at once (the
+// requests that still reach it, fsync, fallocate, lseek, copy_file_range,
+// open one for themselves: Mirror.fileFd), and a hundred thousand files can
+// be open through one mount under a file limit of twenty thousand.
 import { Native, St } from '../native/index.js';
 import type { Request } from '../fuse/codec.js';
 import { FOPEN_NOFLUSH, FOPEN_PASSTHROUGH, FUSE_OPEN_KILL_SUIDGID } from '../fuse/abi.js';
-import { E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from '../native/linux.js';
+import { E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, procFd } from '../native/linux.js';
 import { C, FALLBACK_ERRNOS } from '../io/counters.js';
 import type { Decision } from '../policy/index.js';
 import { InodeTable, IoMode } from './inodes.js';
 import type { Privileges } from './privileges.js';
+import type { SlotFds } from './slotfds.js';
 
 const TWO32 = 2 ** 32;
 const FH_PASSTHROUGH = TWO32;
@@ -38,11 +44,15 @@ const FH_AUDIT = 2 * TWO32;
 /** A passthrough open for writing by a caller who is not root (counted in the table's ptWriters). */
 const FH_PT_WRITER = 4 * TWO32;
 
-/** The file descriptor of a file handle. */
+/** The low bits of a passthrough open's fh: no descriptor (read as an int32: -1). */
+const FH_NO_FD = TWO32 - 1;
+
+/** The file descriptor of a file handle (-1 as an int32 for a passthrough open: see Mirror.fileFd). */
 export const fhFd = (fh: number): number => fh % TWO32;
 /** Was this open audited by the policy (its reads and writes are logged)? */
 export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !== 0;
-const fhPassthrough = (fh: number): boolean => (Math.floor(fh / TWO32) & 1) !== 0;
+/** Is this a passthrough open (which holds no descriptor of its own)? */
+export const fhPassthrough = (fh: number): boolean => (Math.floor(fh / TWO32) & 1) !== 0;
 const fhPtWriter = (fh: number): boolean => (Math.floor(fh / TWO32) & 4) !== 0;
 
 /**
@@ -74,6 +84,7 @@ export class Opens {
   constructor(
     private readonly sys: Native,
     private readonly table: InodeTable,
+    private readonly fds: SlotFds,
     private readonly stats: Float64Array,
     private readonly devFd: number,
     private readonly privileges: Privileges,
@@ -131,7 +142,11 @@ export class Opens {
     wanted: IoMode, writing: boolean, mustMediate: boolean): Opened | number {
     let want = wanted;
     const { sys, table, stats, privileges } = this;
-    const ifd = table.fd(s);
+    const ifd = this.fds.get(s);
+    if (ifd < 0) {
+      if (preFd >= 0) sys.close(preFd);
+      return ifd;
+    }
     // The write trap: with KILLPRIV_V2 a passthrough write by this opener
     // would not clear suid/sgid/capabilities. Serve such writers ourselves.
     const privileged = writing && req.uid !== 0 &&
@@ -156,7 +171,7 @@ export class Opens {
     const joined = mode !== IoMode.None;
     if (joined || want === IoMode.Mediated) {
       if (!joined) mode = want;
-      table.addOpen(s, mode, -1, -1, req.pid, req.uid);
+      table.addOpen(s, mode, -1, req.pid, req.uid);
     }
     table.unlock();
     if (joined && mode !== want) stats[C.modeJoined]++;
@@ -172,11 +187,12 @@ export class Opens {
       mode = table.ioMode(s);
       const raced = mode !== IoMode.None;
       if (!raced) mode = id > 0 ? IoMode.Passthrough : IoMode.Mediated;
-      if (!raced && id > 0) table.addOpen(s, mode, id, bfd, req.pid, req.uid);
-      else table.addOpen(s, mode, -1, -1, req.pid, req.uid);
+      if (!raced && id > 0) table.addOpen(s, mode, id, req.pid, req.uid);
+      else table.addOpen(s, mode, -1, req.pid, req.uid);
       table.unlock();
       if (!raced && id > 0) {
-        table.addHeld(1);
+        // The kernel holds the backing file now: the daemon keeps no descriptor of it.
+        sys.close(bfd);
         stats[C.backingOpened]++;
         backingId = id;
         if (bfd === preFd) preFd = -1;
@@ -201,14 +217,13 @@ export class Opens {
       // A privileged file that must join an inode already in passthrough:
       // clear now what this writer's writes would clear (see README).
       if (privileged) privileges.killPrivs(ifd, req, s + 1);
-      const bfd = table.backingFd(s);
       if (flags & O.TRUNC) {
         if (openFlags & FUSE_OPEN_KILL_SUIDGID) privileges.killPrivs(ifd, req, s + 1);
-        const r = sys.ftruncate(bfd, 0);
-        if (r < 0) { this.release(s, FH_PASSTHROUGH + bfd); return r; }
+        const r = sys.truncate(procFd(ifd), 0);
+        if (r < 0) { this.release(s, FH_PASSTHROUGH + FH_NO_FD); return r; }
       }
       stats[C.openPassthrough]++;
-      out.fh = FH_PASSTHROUGH + bfd;
+      out.fh = FH_PASSTHROUGH + FH_NO_FD;
       out.openFlags = FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
       out.backingId = backingId;
       return out;
@@ -237,15 +252,9 @@ export class Opens {
       sys.close(fhFd(fh));
       table.addHeld(-1);
     }
-    if (last) {
-      if (last[0] > 0) {
-        sys.backingClose(this.devFd, last[0]);
-        this.stats[C.backingClosed]++;
-      }
-      if (last[1] >= 0) {
-        sys.close(last[1]);
-        table.addHeld(-1);
-      }
+    if (last > 0) {
+      sys.backingClose(this.devFd, last);
+      this.stats[C.backingClosed]++;
     }
   }
 }

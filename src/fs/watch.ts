@@ -180,15 +180,15 @@ export class LowerWatch {
       // header (4), fsid (8), file_handle { handle_bytes u32, handle_type i32, f_handle[] }, then a name for DFID_NAME.
       const hb = dv.getUint32(p + 12, true);
       const ht = dv.getInt32(p + 16, true);
-      const handle = buf.subarray(p + 20, p + 20 + hb);
+      if (p + 20 + hb > p + len) break;
       if (type === INFO_DFID_NAME) {
-        parent = this.slotOf(handle, ht);
+        parent = this.slotOf(buf, p + 20, hb, ht);
         const nameAt = p + 20 + hb;
         let z = buf.indexOf(0, nameAt);
         if (z < 0 || z > p + len) z = p + len;
         name = buf.subarray(nameAt, z);
       } else if (type === INFO_FID) {
-        node = this.slotOf(handle, ht);
+        node = this.slotOf(buf, p + 20, hb, ht);
       }
       p += len;
     }
@@ -229,8 +229,8 @@ export class LowerWatch {
   }
 
   /** The table slot of the node a file handle names, or -1. */
-  private slotOf(handle: Uint8Array, type: number): number {
-    const fd = native.openByHandle(this.mountFd, handle, type, O.PATH);
+  private slotOf(buf: Uint8Array, off: number, len: number, type: number): number {
+    const fd = native.openByHandle(this.mountFd, buf, off, len, type, O.PATH);
     if (fd < 0) return -1;
     const r = native.fstatat(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, this.st);
     native.close(fd);

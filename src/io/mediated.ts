@@ -35,11 +35,15 @@ export interface IoReplies {
 
 export interface MediatedEngine {
   readonly name: 'sync' | 'async';
-  /** Each returns the reply body's length or -errno (from IoReplies.body), or PENDING (replied on completion). */
+  /**
+   * Each returns the reply body's length or -errno (from IoReplies.body), or
+   * PENDING (replied on completion). `owned`: the engine closes `fd` once the
+   * operation is done (a descriptor opened for this one request).
+   */
   read(x: Exchange, fd: number, len: number, pos: number): number;
   write(x: Exchange, fd: number, len: number, pos: number): number;
-  fsync(x: Exchange, fd: number, dataOnly: boolean): number;
-  fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number): number;
+  fsync(x: Exchange, fd: number, dataOnly: boolean, owned?: boolean): number;
+  fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number, owned?: boolean): number;
 }
 
 /** WRITE data follows the fuse_write_in struct. */
@@ -57,12 +61,16 @@ export class SyncEngine implements MediatedEngine {
     return this.io.body(x, IoKind.Write, native.pwrite(fd, x.req.buf, x.req.at(WRITE_DATA), len, pos));
   }
 
-  fsync(x: Exchange, fd: number, dataOnly: boolean): number {
-    return this.io.body(x, IoKind.Fsync, native.fsync(fd, dataOnly));
+  fsync(x: Exchange, fd: number, dataOnly: boolean, owned = false): number {
+    const r = native.fsync(fd, dataOnly);
+    if (owned) native.close(fd);
+    return this.io.body(x, IoKind.Fsync, r);
   }
 
-  fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number): number {
-    return this.io.body(x, IoKind.Fallocate, native.fallocate(fd, mode, offset, len));
+  fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number, owned = false): number {
+    const r = native.fallocate(fd, mode, offset, len);
+    if (owned) native.close(fd);
+    return this.io.body(x, IoKind.Fallocate, r);
   }
 }
 
@@ -74,6 +82,8 @@ export class AsyncEngine implements MediatedEngine {
   /** In-flight exchanges and their kind, by exchange id (small integers: arrays, no per-request objects). */
   private readonly held: (Exchange | undefined)[] = [];
   private readonly kinds: IoKind[] = [];
+  /** The descriptor to close at completion (an `owned` one), or -1, by exchange id. */
+  private readonly owned: number[] = [];
   private readonly sync: SyncEngine;
   /** Cleared when the lower fs answers a RWF_NOWAIT write with EOPNOTSUPP. */
   private writeNowait = true;
@@ -87,6 +97,11 @@ export class AsyncEngine implements MediatedEngine {
       const x = this.held[id];
       if (!x) return;
       this.held[id] = undefined;
+      const fd = this.owned[id] ?? -1;
+      if (fd >= 0) {
+        this.owned[id] = -1;
+        native.close(fd);
+      }
       this.io.send(x, this.io.body(x, this.kinds[id], res));
     });
   }
@@ -130,19 +145,19 @@ export class AsyncEngine implements MediatedEngine {
     return this.io.body(x, IoKind.Write, done);
   }
 
-  fsync(x: Exchange, fd: number, dataOnly: boolean): number {
-    return this.start(x, IoKind.Fsync, fd, dataOnly ? 1 : 0, 0, 0);
+  fsync(x: Exchange, fd: number, dataOnly: boolean, owned = false): number {
+    return this.start(x, IoKind.Fsync, fd, dataOnly ? 1 : 0, 0, 0, owned);
   }
 
-  fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number): number {
-    return this.start(x, IoKind.Fallocate, fd, mode, offset, len);
+  fallocate(x: Exchange, fd: number, mode: number, offset: number, len: number, owned = false): number {
+    return this.start(x, IoKind.Fallocate, fd, mode, offset, len, owned);
   }
 
   /** Queue the operation on the ring (a, b, c are its arguments in the order of the public methods). */
-  private start(x: Exchange, kind: IoKind, fd: number, a: number, b: number, c: number): number {
+  private start(x: Exchange, kind: IoKind, fd: number, a: number, b: number, c: number, owned = false): number {
     // An exchange whose buffer is about to be reused gets a stable copy; with none free, serve inline.
     const y = x.stable ? x : x.owner.stabilize(x);
-    if (!y) return this.inline(x, kind, fd, a, b, c);
+    if (!y) return this.inline(x, kind, fd, a, b, c, owned);
     const ring = this.ring.id;
     const ud = Ring.data(RING_KIND_MEDIATED, y.id);
     let r: number;
@@ -154,23 +169,24 @@ export class AsyncEngine implements MediatedEngine {
     }
     if (!this.ring.prepared(r)) {
       // The ring refused (it should not): serve inline, on the copy if one was made.
-      const body = this.inline(y, kind, fd, a, b, c);
+      const body = this.inline(y, kind, fd, a, b, c, owned);
       if (y === x) return body;
       this.io.send(y, body);
       return PENDING;
     }
     this.held[y.id] = y;
     this.kinds[y.id] = kind;
+    this.owned[y.id] = owned ? fd : -1;
     this.stats[C.ioAsync]++;
     return PENDING;
   }
 
-  private inline(x: Exchange, kind: IoKind, fd: number, a: number, b: number, c: number): number {
+  private inline(x: Exchange, kind: IoKind, fd: number, a: number, b: number, c: number, owned: boolean): number {
     switch (kind) {
       case IoKind.Read: return this.sync.read(x, fd, a, b);
       case IoKind.Write: return this.sync.write(x, fd, a, b);
-      case IoKind.Fsync: return this.sync.fsync(x, fd, a === 1);
-      default: return this.sync.fallocate(x, fd, a, b, c);
+      case IoKind.Fsync: return this.sync.fsync(x, fd, a === 1, owned);
+      default: return this.sync.fallocate(x, fd, a, b, c, owned);
     }
   }
 }

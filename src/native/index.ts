@@ -88,8 +88,14 @@ export interface Native {
   fanotifyInit(): number;
   /** fanotify_mark(fd, flags, mask, AT_FDCWD, path). */
   fanotifyMark(fd: number, flags: number, mask: number, path: Name): number;
-  /** open_by_handle_at(mountFd, {handle, type}, flags | O_CLOEXEC). */
-  openByHandle(mountFd: number, handle: Uint8Array, type: number, flags: number): number;
+  /** open_by_handle_at(mountFd, {buf[off, off + len), type}, flags | O_CLOEXEC). */
+  openByHandle(mountFd: number, buf: Uint8Array, off: number, len: number, type: number, flags: number): number;
+  /**
+   * name_to_handle_at(fd, "", AT_EMPTY_PATH): writes the handle's type and
+   * mount id (two native-endian int32) at buf[off], its bytes from off + 8;
+   * returns their count, -EOVERFLOW when more than len - 8.
+   */
+  nameToHandle(fd: number, buf: Uint8Array, off: number, len: number): number;
 
   /** Plain openat: only for ".." when a path must be found by climbing (fs/lowerpath.ts); everything else uses openat2. */
   openat(dirFd: number, path: Name, flags: number, mode: number): number;

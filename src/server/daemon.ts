@@ -246,9 +246,10 @@ export class Daemon {
     const { opt, devFd } = this;
     const st = new Float64Array(St.LENGTH);
     native.fstatat(this.rootFd, '', AT_EMPTY_PATH, st);
-    // Each inode holds a descriptor: a quarter of the file limit (at least 256) stays for open files, sockets and the rest.
+    // Inodes hold descriptors only while cached (fs/inodes.ts): the table and
+    // the open files share the file limit, less 256 for sockets, rings and the rest.
     const nofile = native.raiseNofile(0); // asks for nothing more: the limit in force
-    this.table.init(this.rootFd, st[St.dev], st[St.ino], nofile - Math.max(256, nofile >> 2), nofile - 256);
+    this.table.init(this.rootFd, st[St.dev], st[St.ino], this.table.capacity, nofile - 256);
     const data = [`fd=${devFd}`, 'rootmode=40000', 'user_id=0', 'group_id=0', 'default_permissions'];
     if (opt.allowOther) data.push('allow_other');
     const r = native.mount(`passfs:${this.lower}`, this.mountpoint, FSTYPE, this.mountFlags, data.join(','));
@@ -512,7 +513,11 @@ export class Daemon {
         list: this.slots.map((s) => ({ index: s.index, threadId: s.threadId, tid: s.tid, running: s.running, restarts: s.restarts, adoptedQueues: s.adopted })),
       },
       capabilities: this.caps,
-      inodes: { inUse: this.table.inUse(), capacity: this.table.capacity, limit: this.table.limit, rootReserve: this.table.reserve, openFds: this.table.heldFds() },
+      inodes: {
+        inUse: this.table.inUse(), capacity: this.table.capacity, limit: this.table.limit, rootReserve: this.table.reserve,
+        openFds: this.table.heldFds(), cachedFds: this.table.cachedFds(), fdBudget: this.table.fdBudget,
+        reopened: this.table.reopens(), evicted: this.table.evictions(),
+      },
       ...sum,
       policy: this.policyStatus(sum.ruleHits, sum.policyCost),
       audit: this.opt.audit ? { dest: this.opt.audit, onFailure: this.opt.auditFailure } : null,

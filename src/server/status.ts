@@ -59,7 +59,17 @@ export interface DaemonStatus extends Omit<StatsSummary, 'watchMarkFailures'> {
   /** What the kernel agreed to at INIT (fuse/init.ts). */
   capabilities: Capabilities;
   /** Inodes held; the table's size; the most held at once (below the file limit); the last of them kept for root; descriptors held for open files. */
-  inodes: { inUse: number; capacity: number; limit: number; rootReserve: number; openFds: number };
+  /**
+   * The inode table (fs/inodes.ts): slots in use of capacity (limit: the
+   * most held at once, rootReserve of them root's); descriptors held for
+   * open files (openFds) and cached for inodes (cachedFds), together within
+   * fdBudget; inode descriptors reopened by file handle and closed to stay
+   * within it, since start.
+   */
+  inodes: {
+    inUse: number; capacity: number; limit: number; rootReserve: number;
+    openFds: number; cachedFds: number; fdBudget: number; reopened: number; evicted: number;
+  };
   policy: PolicyStatus | null;
   audit: { dest: string; onFailure: string } | null;
   openFiles: OpenFileStatus[];
