@@ -8,6 +8,7 @@ import { FIO_JOBS, FioJobSpec, directionOf, fioArgs, fioErrorLine, parseFioOutpu
 import { generateCProject } from './cproject.js';
 import { run } from './proc.js';
 import { METRICS as FILE_METRICS, runSmallFiles } from './smallfiles.js';
+import { makeScaleTree, runScale } from './scale.js';
 
 export type Unit = 'MiB/s' | 'IOPS' | 's';
 
@@ -28,6 +29,9 @@ export interface JobContext {
   runtime: number;
   files: number;
   buildSources: number;
+  /** Files the scale job stats, and how many of them it holds open at once. */
+  scaleFiles: number;
+  scaleOpen: number;
   cpus: number;
   /** Unique per run: names the job's own directory. */
   tag: string;
@@ -37,6 +41,8 @@ export interface Job {
   name: string;
   kind: 'fio' | 'files' | 'build';
   description: string;
+  /** Run only when named in --jobs (long: not part of the default list). */
+  optIn?: boolean;
   metrics: Metric[];
   /** fio arguments (for the record), with FILE standing for the data file. */
   fio?: FioJobSpec;
@@ -100,9 +106,21 @@ export const JOBS: readonly Job[] = [
     },
     cleanup: removeTag,
   },
+  {
+    name: 'scale',
+    kind: 'files',
+    optIn: true,
+    description: 'stat N files one by one (the kernel keeps them all), then hold M of them open at once from several processes (seconds; a count short of N or M fails the run with the first error)',
+    metrics: [{ key: 'stat', unit: 's', higherIsBetter: false }, { key: 'open', unit: 's', higherIsBetter: false }],
+    prepare: (c) => makeScaleTree(path.join(c.lower, c.tag), c.scaleFiles),
+    run: (c) => runScale(path.join(c.where, c.tag), c.scaleFiles, c.scaleOpen),
+    cleanup: removeTag,
+  },
 ];
 
 export const JOB_NAMES = JOBS.map((j) => j.name);
+/** The jobs run when --jobs is not given. */
+export const DEFAULT_JOBS = JOBS.filter((j) => !j.optIn).map((j) => j.name);
 
 export function resolveJobs(names: string[]): Job[] {
   const out: Job[] = [];

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_MODES, MODES, Mode, resolveModes } from './modes.js';
-import { JOBS, JOB_NAMES, Job, JobContext, resolveJobs } from './jobs.js';
+import { DEFAULT_JOBS, JOBS, Job, JobContext, resolveJobs } from './jobs.js';
 import { fioArgs, layoutArgs, fioErrorLine, warmArgs } from './fio.js';
 import { getPassfsBin, mount, requestDiff, setPassfsBin, status, umount, umountAllSync, REPO, DaemonStatus } from './mounts.js';
 import { killChildren, run } from './proc.js';
@@ -27,6 +27,8 @@ interface Options {
   reps?: number;
   files?: number;
   buildSources?: number;
+  scaleFiles?: number;
+  scaleOpen?: number;
   dir: string;
   out: string;
   passfs?: string;
@@ -38,8 +40,8 @@ interface Options {
 
 /** Defaults of a full run and of --quick; any option given explicitly wins. */
 const PRESETS = {
-  full: { size: '2G', runtime: 3, reps: 3, files: 10000, buildSources: 150 },
-  quick: { size: '512M', runtime: 2, reps: 1, files: 3000, buildSources: 40 },
+  full: { size: '2G', runtime: 3, reps: 3, files: 10000, buildSources: 150, scaleFiles: 1_000_000, scaleOpen: 100_000 },
+  quick: { size: '512M', runtime: 2, reps: 1, files: 3000, buildSources: 40, scaleFiles: 100_000, scaleOpen: 30_000 },
 };
 
 const DATA_FILE = 'file';
@@ -108,11 +110,13 @@ async function bench(o: Options): Promise<number> {
   const reps = o.reps ?? preset.reps;
   const files = o.files ?? preset.files;
   const buildSources = o.buildSources ?? preset.buildSources;
+  const scaleFiles = o.scaleFiles ?? preset.scaleFiles;
+  const scaleOpen = Math.min(o.scaleOpen ?? preset.scaleOpen, scaleFiles);
   let modes: Mode[];
   let jobs: Job[];
   try {
     modes = resolveModes(o.modes ? list(o.modes) : DEFAULT_MODES);
-    jobs = resolveJobs(o.jobs ? list(o.jobs) : JOB_NAMES);
+    jobs = resolveJobs(o.jobs ? list(o.jobs) : DEFAULT_JOBS);
   } catch (e) {
     throw new BenchError((e as Error).message);
   }
@@ -180,7 +184,7 @@ async function bench(o: Options): Promise<number> {
         progress.update(step++, `rep ${rep}/${reps} · ${job.name} · ${m.name}`);
         const where = m.mount ? scratch.mnt(m.name) : scratch.lower;
         const ctx: JobContext = {
-          where, lower: scratch.lower, dataFile: DATA_FILE, sizeBytes, runtime, files, buildSources,
+          where, lower: scratch.lower, dataFile: DATA_FILE, sizeBytes, runtime, files, buildSources, scaleFiles, scaleOpen,
           cpus, tag: `${job.name}-${m.name}-${rep}`,
         };
         const rec: RunRecord = { rep, job: job.name, mode: m.name, startedAt: new Date().toISOString(), seconds: 0, ok: false, figures: {}, requests: null };
@@ -238,7 +242,7 @@ async function bench(o: Options): Promise<number> {
     versions: versions(path.resolve(path.dirname(getPassfsBin()), '..'), fio),
     parameters: {
       modes: modeNames, jobs: jobs.map((j) => j.name), size: sizeArg, sizeBytes, runtime, reps, quick: !!o.quick,
-      files, buildSources, dir: scratch.dir, passfs: getPassfsBin(),
+      files, buildSources, scaleFiles, scaleOpen, dir: scratch.dir, passfs: getPassfsBin(),
     },
     modes: modeRecords,
     jobs: jobRecords,
@@ -293,8 +297,8 @@ function modePair(v: string): [string, string] {
 function listAll(): number {
   process.stdout.write('modes (default: ' + DEFAULT_MODES.join(',') + '):\n');
   for (const m of MODES) process.stdout.write(`  ${m.name.padEnd(20)} ${m.mount ? `passfs mount ${m.mount.join(' ')}` : '(no mount)'}  - ${m.description}\n`);
-  process.stdout.write('jobs (default: all):\n');
-  for (const j of JOBS) process.stdout.write(`  ${j.name.padEnd(20)} ${j.description}\n`);
+  process.stdout.write('jobs (default: all but those marked opt-in):\n');
+  for (const j of JOBS) process.stdout.write(`  ${j.name.padEnd(20)} ${j.optIn ? '(opt-in) ' : ''}${j.description}\n`);
   return 0;
 }
 
@@ -302,11 +306,13 @@ const program = new Command('bench')
   .description('passfs benchmarks: fio data jobs and metadata jobs, native vs passfs modes, ratios to native')
   .option('--quick', `short run (~2 min): ${JSON.stringify(PRESETS.quick)}`)
   .option('--modes <list>', `comma list of modes (default ${DEFAULT_MODES.join(',')}; see --list)`)
-  .option('--jobs <list>', 'comma list of jobs (default: all; see --list)')
+  .option('--jobs <list>', `comma list of jobs (default: all but ${JOBS.filter((j) => j.optIn).map((j) => j.name).join(', ')}; see --list)`)
   .option('--size <size>', `data file size (default ${PRESETS.full.size}, --quick ${PRESETS.quick.size})`)
   .option('--runtime <s>', `seconds per random/AIO fio job (default ${PRESETS.full.runtime}, --quick ${PRESETS.quick.runtime})`, positiveInt('--runtime'))
   .option('--reps <n>', `repetitions (default ${PRESETS.full.reps}, --quick ${PRESETS.quick.reps})`, positiveInt('--reps'))
   .option('--files <n>', `files of the many-small-files job (default ${PRESETS.full.files}, --quick ${PRESETS.quick.files})`, positiveInt('--files'))
+  .option('--scale-files <n>', `files the scale job stats (default ${PRESETS.full.scaleFiles}, --quick ${PRESETS.quick.scaleFiles})`, positiveInt('--scale-files'))
+  .option('--scale-open <n>', `files the scale job holds open at once (default ${PRESETS.full.scaleOpen}, --quick ${PRESETS.quick.scaleOpen})`, positiveInt('--scale-open'))
   .option('--build-sources <n>', `.c files of the build job (default ${PRESETS.full.buildSources}, --quick ${PRESETS.quick.buildSources})`, positiveInt('--build-sources'))
   .option('--dir <dir>', 'scratch directory (created and removed by the bench)', '/var/tmp/passfs-bench')
   .option('--out <dir>', 'results directory', path.join(REPO, 'bench/results'))

@@ -84,6 +84,8 @@ export interface BenchResult {
     quick: boolean;
     files: number;
     buildSources: number;
+    scaleFiles?: number;
+    scaleOpen?: number;
     dir: string;
     passfs: string;
   };

@@ -234,9 +234,10 @@ export class Decisions {
   /** One audit line for a read or write of an audited file. */
   auditIo(req: Request, event: 'read' | 'write', fd: number, offset: number, size: number): void {
     let path: string | null = null;
+    const s = req.nodeid - 1;
     try {
-      path = this.lowerPaths.relative(fd);
-    } catch { /* the fd is gone */ }
+      path = this.table.reopenedByHandle(s) ? this.lowerPaths.relative(fd, () => this.hintOf(s), true) : this.lowerPaths.relative(fd);
+    } catch { /* the fd is gone, or its path cannot be told (null in the line) */ }
     this.audit?.write({ event, pid: req.pid, uid: req.uid, gid: req.gid, path, offset, size, result: size });
   }
 
@@ -254,12 +255,15 @@ export class Decisions {
     view: undefined, lazy: undefined,
   };
   private readonly view: PathView = { name: '', top: '', depth: 0 };
-  private readonly relPathOfDeciding = (): string => this.lowerPaths.relative(this.decidingFd, this.parentOfDeciding);
-  private readonly parentOfDeciding = (): ParentHint | null => {
-    const at = this.decidingSlot >= 0 ? this.paths.lastLookedUp(this.decidingSlot) : null;
+  private readonly relPathOfDeciding = (): string => this.lowerPaths.relative(this.decidingFd, this.parentOfDeciding,
+    this.decidingSlot >= 0 && this.table.reopenedByHandle(this.decidingSlot));
+  private readonly parentOfDeciding = (): ParentHint | null => (this.decidingSlot >= 0 ? this.hintOf(this.decidingSlot) : null);
+  /** Where slot s was last looked up, for a path the kernel cannot tell (lowerpath.ts). */
+  private hintOf(s: number): ParentHint | null {
+    const at = this.paths.lastLookedUp(s);
     const dirFd = at && this.table.valid(at.parent) ? this.fds.get(at.parent) : -1;
     return dirFd >= 0 ? { dirFd, name: at!.name } : null;
-  };
+  }
   private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };
   private readonly lazyOpen: NonNullable<OpenContext['lazy']> = {
     process: () => this.processOf(this.ctx.pid),

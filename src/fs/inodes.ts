@@ -31,8 +31,12 @@
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
 const enum I { fd = 0, type, opens, ioMode, backingId, openerPid, openerUid, ptWriters, pins, flags, handleLen, STRIDE = 11 }
-/** Slot flags: has a handle to reopen by (and the index of its mount fd in bits 8+), used since the clock passed, forgotten while pinned. */
-const enum SF { handle = 1, used = 2, forgotten = 4, MOUNT_SHIFT = 8 }
+/**
+ * Slot flags: has a handle to reopen by (and the index of its mount fd in
+ * bits 8+), used since the clock passed, forgotten while pinned, reopened by
+ * handle at least once (see reopenedByHandle).
+ */
+const enum SF { handle = 1, used = 2, forgotten = 4, reopened = 8, MOUNT_SHIFT = 8 }
 /** Bytes per slot in `handles`: type and mount id (two int32), then the handle's bytes. */
 export const HANDLE_BYTES = 64;
 /** Mounts (inside LOWER) whose handles can be opened: each needs an open directory of its own. */
@@ -227,6 +231,7 @@ export class InodeTable {
     const b = s * I.STRIDE;
     if (this.ints[b + I.fd] < 0) {
       this.ints[b + I.fd] = fd;
+      this.ints[b + I.flags] |= SF.reopened;
       this.meta[M.cached]++;
       Atomics.add(this.meta, M.reopened, 1);
     }
@@ -274,6 +279,13 @@ export class InodeTable {
     this.ints[b + I.handleLen] = len;
     this.ints[b + I.flags] = (this.ints[b + I.flags] & 0xff) | SF.handle | (mount << SF.MOUNT_SHIFT);
   }
+  /**
+   * Was slot s's descriptor ever reopened by handle? Then the kernel may
+   * not know the path of a non-directory (a disconnected dentry: readlink of
+   * /proc/self/fd names it "/name"), and a path taken from it must be checked
+   * (LowerPaths.relative's `verify`).
+   */
+  reopenedByHandle(s: number): boolean { return (this.ints[s * I.STRIDE + I.flags] & SF.reopened) !== 0; }
   /** Slot s's handle: its bytes are handles[handleAt(s), + handleLen(s)), -1 if it has none. */
   handleLen(s: number): number { return this.ints[s * I.STRIDE + I.flags] & SF.handle ? this.ints[s * I.STRIDE + I.handleLen] : -1; }
   handleAt(s: number): number { return s * HANDLE_BYTES + 8; }

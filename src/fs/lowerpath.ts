@@ -10,7 +10,7 @@
 import { readlinkSync } from 'node:fs';
 import type { Native } from '../native/index.js';
 import { St } from '../native/index.js';
-import { O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFMT, S_IFDIR, procFd } from '../native/linux.js';
+import { O, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, S_IFMT, S_IFDIR, procFd } from '../native/linux.js';
 
 const EMPTY = '';
 const DOTDOT = '..';
@@ -48,8 +48,12 @@ export class LowerPaths {
    * was last looked up (its directory's handle and its name there), which is
    * checked before it is used. Throws PathUnknown when the path cannot be
    * told for sure: callers refuse what needs it, they never guess.
+   * `verify`: the handle may have been opened by file handle (inodes.ts,
+   * reopenedByHandle), so the kernel's path of a non-directory may be only
+   * its name; it is used only if it leads to this very node, else found as
+   * past PATH_MAX.
    */
-  relative(fd: number, parent?: () => ParentHint | null): string {
+  relative(fd: number, parent?: () => ParentHint | null, verify = false): string {
     let p: string;
     try {
       p = readlinkSync(procFd(fd));
@@ -58,8 +62,16 @@ export class LowerPaths {
       return this.climbFrom(fd, parent);
     }
     if (p.endsWith(' (deleted)')) p = p.slice(0, -10);
+    if (verify && !this.leadsTo(p, fd)) return this.climbFrom(fd, parent);
     const root = this.root;
     return p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : p;
+  }
+
+  /** Does `path` name the node of handle `fd` (as root, links not followed at the end)? */
+  private leadsTo(path: string, fd: number): boolean {
+    const { sys, st, st2 } = this;
+    return sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) === 0 && sys.fstatat(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, st2) === 0 &&
+      st[St.dev] === st2[St.dev] && st[St.ino] === st2[St.ino];
   }
 
   private climbFrom(fd: number, parent?: () => ParentHint | null): string {

@@ -17,6 +17,7 @@ import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
 import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
+import { SlotFds } from '../fs/slotfds.js';
 import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../native/linux.js';
 import { allocateStats, summarize } from './stats.js';
 import type { DaemonStatus, OpenFileStatus, PolicyStatus } from './status.js';
@@ -83,6 +84,8 @@ interface Slot {
 }
 
 const MAIN_LOCK_OWNER = 0x7fff;
+/** Open files listed by status at most (each costs a readlink, perhaps a reopen by handle). */
+const OPEN_FILES_LISTED = 1000;
 export const URING_PARAM = '/sys/module/fuse/parameters/enable_uring';
 
 /** The kernel's global switch for FUSE over io_uring (passfs never changes it). */
@@ -192,6 +195,7 @@ export class Daemon {
   private policyLoadedAt: Date | null = null;
   /** Paths of open files, for status (made at the first status). */
   private lowerPaths: LowerPaths | null = null;
+  private slotFds: SlotFds | null = null;
 
   private constructor(
     readonly opt: DaemonOptions,
@@ -550,15 +554,24 @@ export class Daemon {
     return { ok: true, rules: p.rules.length, digest: p.digest };
   }
 
-  /** Files open right now, with their I/O mode and (last) opener. */
+  /** Files open right now (the first OPEN_FILES_LISTED), with their I/O mode and (last) opener. */
   private openFiles(): OpenFileStatus[] {
     const out: OpenFileStatus[] = [];
+    const paths = (this.lowerPaths ??= new LowerPaths(native, this.rootFd, this.lower));
+    const fds = (this.slotFds ??= new SlotFds(native, this.table));
     for (const o of this.table.openInodes()) {
+      if (out.length >= OPEN_FILES_LISTED) break;
       let path: string;
+      const s = o.nodeid - 1;
       try {
-        path = (this.lowerPaths ??= new LowerPaths(native, this.rootFd, this.lower)).relative(o.fd);
+        // Pinned while read, as in the workers (fs/slotfds.ts); a path the kernel cannot tell for sure is left out.
+        const fd = fds.get(s);
+        if (fd < 0) continue;
+        path = paths.relative(fd, undefined, this.table.reopenedByHandle(s));
       } catch {
         continue;
+      } finally {
+        fds.done();
       }
       out.push({
         path, nodeid: o.nodeid, mode: o.mode === IoMode.Passthrough ? 'passthrough' : 'mediated', opens: o.opens,
