@@ -248,7 +248,7 @@ async function bench(o: Options): Promise<number> {
     jobs: jobRecords,
     runs,
     summary: summarize(jobRecords, modeNames, runs),
-    requests: summarizeRequests(jobRecords, modeNames, runs, files),
+    requests: summarizeRequests(jobRecords, modeNames, runs, { 'many-small-files': files, scale: scaleFiles }),
     errors,
   };
   const problems = validateResult(JSON.parse(JSON.stringify(result)));

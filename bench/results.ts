@@ -177,8 +177,8 @@ export function summarize(jobs: JobRecord[], modes: string[], runs: RunRecord[])
   return rows;
 }
 
-/** `files`: how many files a `files` job works on (its requests are also given per file). */
-export function summarizeRequests(jobs: JobRecord[], modes: string[], runs: RunRecord[], files = 0): RequestSummary[] {
+/** `files`: how many files each `files` job works on, by job name (its requests are also given per file). */
+export function summarizeRequests(jobs: JobRecord[], modes: string[], runs: RunRecord[], files: Record<string, number> = {}): RequestSummary[] {
   const out: RequestSummary[] = [];
   for (const j of jobs) {
     for (const mode of modes) {
@@ -195,7 +195,7 @@ export function summarizeRequests(jobs: JobRecord[], modes: string[], runs: RunR
       const cpus = rs.filter((r) => typeof r.daemonCpu === 'number');
       const daemonCpu = cpus.length ? median(cpus.map((r) => r.daemonCpu!)) : null;
       const perReq = cpus.length ? median(cpus.map((r) => (r.daemonCpu! * 1e6) / Math.max(1, Object.values(r.requests!).reduce((a, b) => a + b, 0)))) : null;
-      out.push({ job: j.name, mode, total, byOp, daemonCpu, cpuMicrosPerRequest: perReq, perFile: j.kind === 'files' && files > 0 ? total / files : null });
+      out.push({ job: j.name, mode, total, byOp, daemonCpu, cpuMicrosPerRequest: perReq, perFile: j.kind === 'files' && files[j.name] > 0 ? total / files[j.name] : null });
     }
   }
   return out;
