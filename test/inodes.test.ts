@@ -145,4 +145,58 @@ test('the denial memory: per inode and birth, per policy, the reserve and the li
   assert.is(t.inUse(), 100);
 });
 
+
+test('the descriptor cache: eviction within the budget, in clock order, never a pinned slot or one without a handle; forget while pinned frees at the last unpin', () => {
+  const t = new InodeTable(allocateInodeTable(1024), 1);
+  t.init(3, 1, 2, 1024, 200); // a budget of 200 descriptors: root's reserve 16, eviction 64 below it
+  const h = new Uint8Array(16);
+  const slots: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    const s = t.insert(1000 + i, 0o100000, 1, 5000 + i);
+    if (i !== 7) t.setHandle(s, h, 8, 0); // slot 7's inode cannot have a handle
+    slots.push(s);
+  }
+  assert.is(t.cachedFds(), 150);
+  assert.ok(t.overBudget());
+  assert.is(t.pin(slots[3]), 1003);
+  const out = new Int32Array(64);
+  const n = t.evict(out);
+  assert.is(n, 64);
+  assert.is(t.cachedFds(), 150 - 64);
+  assert.ok(!Array.from(out).includes(1003), 'a pinned descriptor stays');
+  assert.ok(!Array.from(out).includes(1007), 'one without a handle stays');
+  for (const fd of out) {
+    const s = slots[fd - 1000];
+    assert.is(t.fd(s), -1);
+    assert.is(t.pin(s), -1, 'an evicted slot must be reopened');
+    assert.ok(t.valid(s) && t.handleLen(s) === 8, 'and keeps its handle');
+  }
+  // Reinstalled: pinned, counted, marked as reopened by handle.
+  const back = slots[out[0] - 1000];
+  assert.ok(!t.reopenedByHandle(back));
+  assert.is(t.install(back, 777), 777);
+  assert.is(t.install(back, 778), 777, 'a second install gets the first descriptor');
+  assert.ok(t.reopenedByHandle(back));
+  assert.is(t.cachedFds(), 150 - 64 + 1);
+  // Forgotten while pinned: freed (its descriptor returned to close) at the last unpin only.
+  assert.is(t.forget(slots[3], 1), -1);
+  assert.ok(t.valid(slots[3]));
+  assert.is(t.unpin(slots[3]), 1003);
+  assert.ok(!t.valid(slots[3]));
+  assert.is(t.unpin(slots[3]), -1, 'an unpin too many changes nothing');
+  // Looked up again before its last unpin: not freed.
+  t.pin(back);
+  t.forget(back, 1);
+  t.addLookup(back);
+  t.unpin(back);
+  assert.is(t.unpin(back), -1);
+  assert.ok(t.valid(back));
+  // Nothing evictable: no scan at all.
+  const u = new InodeTable(allocateInodeTable(64), 1);
+  u.init(3, 1, 2, 64, 40);
+  for (let i = 0; i < 30; i++) u.insert(100 + i, 0o100000, 1, 70 + i);
+  assert.ok(!u.overBudget(), 'descriptors without handles cannot be evicted');
+  assert.ok(!u.roomForFd(false) && u.roomForFd(true), 'but the last of the budget is still root\'s');
+});
+
 test.run();

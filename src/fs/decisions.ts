@@ -232,9 +232,8 @@ export class Decisions {
   }
 
   /** One audit line for a read or write of an audited file. */
-  auditIo(req: Request, event: 'read' | 'write', fd: number, offset: number, size: number): void {
+  auditIo(req: Request, event: 'read' | 'write', fd: number, offset: number, size: number, s = req.nodeid - 1): void {
     let path: string | null = null;
-    const s = req.nodeid - 1;
     try {
       path = this.table.reopenedByHandle(s) ? this.lowerPaths.relative(fd, () => this.hintOf(s), true) : this.lowerPaths.relative(fd);
     } catch { /* the fd is gone, or its path cannot be told (null in the line) */ }
@@ -261,7 +260,8 @@ export class Decisions {
   /** Where slot s was last looked up, for a path the kernel cannot tell (lowerpath.ts). */
   private hintOf(s: number): ParentHint | null {
     const at = this.paths.lastLookedUp(s);
-    const dirFd = at && this.table.valid(at.parent) ? this.fds.get(at.parent) : -1;
+    // Not a node the kernel holds for this request: pinned only if still the one recorded.
+    const dirFd = at ? this.fds.get(at.parent, at.parentGeneration) : -1;
     return dirFd >= 0 ? { dirFd, name: at!.name } : null;
   }
   private readonly lazyCreate: NonNullable<OpenContext['lazy']> = { process: () => this.processOf(this.ctx.pid) };

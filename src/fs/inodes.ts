@@ -4,7 +4,7 @@
 // answered by one worker is followed by GETATTR, OPEN or FORGET on any other.
 // So the table lives in SharedArrayBuffers and every worker maps the same
 // memory. File descriptors are process-wide, so the O_PATH handle one worker
-// opened is usable by all.
+// opened is usable by all, under a pin (below).
 //
 // Layout: slot s is node id s + 1 (slot 0 is the root, node id 1). Per-slot
 // integer fields live in `ints`, 64-bit-ish ones (dev, ino, counts) in `nums`,
@@ -44,7 +44,7 @@ const MOUNTS = 32;
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
 const enum D { dev = 0, ino, born, bornNs, epoch, bits, errno, STRIDE = 7, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, born, bornNs, STRIDE = 7 }
-const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, anyDenial, cached, hand, reopened, evicted, mounts, MOUNT_IDS = 16, MOUNT_FDS = MOUNT_IDS + MOUNTS, LENGTH = MOUNT_FDS + MOUNTS }
+const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, anyDenial, cached, unhandled, hand, reopened, evicted, mounts, MOUNT_IDS = 16, MOUNT_FDS = MOUNT_IDS + MOUNTS, LENGTH = MOUNT_FDS + MOUNTS }
 
 /** Descriptors always left to the cache (requests in flight pin theirs): a non-root open may not take them. */
 const MIN_CACHE = 256;
@@ -173,10 +173,10 @@ export class InodeTable {
    */
   get reserve(): number { return Math.max(16, this.limit >> 6); }
   /**
-   * Descriptors held for open files (a mediated open's file, a passthrough
-   * inode's backing file), counted so that no user but root can open the
-   * last of them: may a caller (root or not) take one more? With no budget
-   * given at init, always.
+   * Descriptors held for open files (a mediated open's file, a directory
+   * being listed; a passthrough open holds none), counted so that no user
+   * but root can open the last of them: may a caller (root or not) take one
+   * more? With no budget given at init, always.
    */
   roomForOpen(root: boolean): boolean {
     const budget = this.meta[M.fdBudget];
@@ -206,7 +206,7 @@ export class InodeTable {
   pin(s: number): number {
     const b = s * I.STRIDE;
     const fd = this.ints[b + I.fd];
-    if (fd < 0) return -1;
+    if (fd < 0 || this.ints[b + I.type] <= 0) return -1;
     this.ints[b + I.pins]++;
     this.ints[b + I.flags] |= SF.used;
     return fd;
@@ -218,6 +218,7 @@ export class InodeTable {
    */
   unpin(s: number): number {
     const b = s * I.STRIDE;
+    if (this.ints[b + I.pins] <= 0) return -1; // not pinned: nothing to undo (never below zero)
     if (--this.ints[b + I.pins] > 0 || !(this.ints[b + I.flags] & SF.forgotten)) return -1;
     return this.release(s);
   }
@@ -238,30 +239,41 @@ export class InodeTable {
     return this.pin(s);
   }
 
-  /** Would eviction find work: does the table hold more descriptors than its share of the budget? */
+  /**
+   * Would eviction find work: does the table hold more descriptors than its
+   * share of the budget, and enough of them with handles to reopen by (the
+   * others cannot be evicted: no scan for them)?
+   */
   overBudget(): boolean {
     const budget = this.meta[M.fdBudget];
-    return budget > 0 && this.meta[M.cached] + Atomics.load(this.meta, M.held) > budget - this.fdReserve - EVICT_SLACK;
+    return budget > 0 && this.meta[M.cached] + Atomics.load(this.meta, M.held) > budget - this.fdReserve - EVICT_SLACK &&
+      this.meta[M.cached] - this.meta[M.unhandled] > EVICT_SLACK;
   }
 
   /**
-   * Take up to out.length unpinned descriptors out of their slots (which
-   * keep their handles), in clock order, while over budget; returns how many
-   * were put in `out` for the caller to close after unlocking.
+   * Take up to out.length unpinned descriptors of slots with handles out of
+   * their slots (which keep the handles), in clock order; returns how many
+   * were put in `out` for the caller to close after unlocking. A slot used
+   * since the clock last passed is spared once; the scan stops after a round
+   * that found nothing it could take or spare (all pinned: requests in flight).
    */
   evict(out: Int32Array): number {
     const cap = this.capacity;
     const meta = this.meta;
     let n = 0;
     let h = meta[M.hand];
-    // Two rounds at most: the first may only clear the marks of use.
-    for (let scanned = 0, most = 2 * cap; scanned < most && n < out.length; scanned++) {
+    let spared = 0;
+    for (let scanned = 0; n < out.length; scanned++) {
+      if (scanned === cap) {
+        if (spared === 0) break;
+        scanned = spared = 0;
+      }
       h = h + 1 < cap ? h + 1 : 1; // never the root
       const b = h * I.STRIDE;
       const fd = this.ints[b + I.fd];
       const f = this.ints[b + I.flags];
       if (fd < 0 || this.ints[b + I.type] <= 0 || this.ints[b + I.pins] > 0 || !(f & SF.handle)) continue;
-      if (f & SF.used) { this.ints[b + I.flags] = f & ~SF.used; continue; }
+      if (f & SF.used) { this.ints[b + I.flags] = f & ~SF.used; spared++; continue; }
       this.ints[b + I.fd] = -1;
       out[n++] = fd;
     }
@@ -276,6 +288,7 @@ export class InodeTable {
   setHandle(s: number, from: Uint8Array, len: number, mount: number): void {
     this.handles.set(from.subarray(0, 8 + len), s * HANDLE_BYTES);
     const b = s * I.STRIDE;
+    if (!(this.ints[b + I.flags] & SF.handle) && this.ints[b + I.fd] >= 0) this.meta[M.unhandled]--;
     this.ints[b + I.handleLen] = len;
     this.ints[b + I.flags] = (this.ints[b + I.flags] & 0xff) | SF.handle | (mount << SF.MOUNT_SHIFT);
   }
@@ -312,12 +325,6 @@ export class InodeTable {
     Atomics.store(this.meta, M.mounts, n + 1);
     return n;
   }
-  /** The mounts' directory fds (to close at exit). */
-  mountFds(): number[] {
-    const out = [];
-    for (let i = 0; i < this.meta[M.mounts]; i++) out.push(this.meta[M.MOUNT_FDS + i]);
-    return out;
-  }
   addHeld(n: number): void { Atomics.add(this.meta, M.held, n); }
   heldFds(): number { return Atomics.load(this.meta, M.held); }
 
@@ -333,7 +340,10 @@ export class InodeTable {
     this.meta[M.freeTop] = top - 1;
     this.meta[M.inUse]++;
     this.fill(s, fd, type, dev, ino);
-    if (fd >= 0) this.meta[M.cached]++;
+    if (fd >= 0) {
+      this.meta[M.cached]++;
+      this.meta[M.unhandled]++; // until setHandle
+    }
     this.nums[s * F.STRIDE + F.generation]++;
     // Which inode of that number this is (its birth time, or another time that tells two apart): see denialOf.
     this.nums[s * F.STRIDE + F.born] = born;
@@ -364,7 +374,10 @@ export class InodeTable {
   /** Free slot s (no lookups, no pins left): returns its descriptor to close, or -1. */
   private release(s: number): number {
     const fd = this.ints[s * I.STRIDE + I.fd];
-    if (fd >= 0) this.meta[M.cached]--;
+    if (fd >= 0) {
+      this.meta[M.cached]--;
+      if (!(this.ints[s * I.STRIDE + I.flags] & SF.handle)) this.meta[M.unhandled]--;
+    }
     this.unlink(s);
     this.ints.fill(-1, s * I.STRIDE, s * I.STRIDE + I.STRIDE);
     this.ints[s * I.STRIDE + I.pins] = 0;
@@ -501,12 +514,12 @@ export class InodeTable {
   }
 
   /** The inodes open right now (for status; read without the lock, so a snapshot at best). */
-  openInodes(): { nodeid: number; fd: number; mode: IoMode; opens: number; pid: number; uid: number }[] {
+  openInodes(): { nodeid: number; generation: number; mode: IoMode; opens: number; pid: number; uid: number }[] {
     const out = [];
     for (let s = 0; s < this.capacity; s++) {
       const b = s * I.STRIDE;
       if (this.ints[b + I.type] > 0 && this.ints[b + I.opens] > 0) {
-        out.push({ nodeid: s + 1, fd: this.ints[b + I.fd], mode: this.ints[b + I.ioMode] as IoMode, opens: this.ints[b + I.opens], pid: this.ints[b + I.openerPid], uid: this.ints[b + I.openerUid] });
+        out.push({ nodeid: s + 1, generation: this.nums[s * F.STRIDE + F.generation], mode: this.ints[b + I.ioMode] as IoMode, opens: this.ints[b + I.opens], pid: this.ints[b + I.openerPid], uid: this.ints[b + I.openerUid] });
       }
     }
     return out;

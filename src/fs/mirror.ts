@@ -344,14 +344,16 @@ export class Mirror implements Handler, IoReplies {
     return true;
   }
 
-  /** The table slot of the node at `name` in directory `pfd`, or -1. */
+  /** The table slot of the node at `name` in directory `pfd`, or -1 (its generation then in slotAtGeneration). */
   private slotAt(pfd: number, name: Uint8Array): number {
     if (this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW, this.st2) < 0) return -1;
     this.table.lock();
     const s = this.table.find(this.st2[St.dev], this.st2[St.ino]);
+    this.slotAtGeneration = s >= 0 ? this.table.generation(s) : 0;
     this.table.unlock();
     return s;
   }
+  private slotAtGeneration = 0;
 
   private stat(fd: number): number {
     return this.sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, this.st);
@@ -424,7 +426,7 @@ export class Mirror implements Handler, IoReplies {
     let r = 0;
     // truncate(2) opens nothing: decided as an open for writing with O_TRUNC
     // would be, before anything changes (ftruncate's open was decided when made).
-    if ((valid & FATTR_SIZE) && fh < 0 && this.decisions.active) {
+    if ((valid & FATTR_SIZE) && !(valid & FATTR_FH) && this.decisions.active) {
       const d = this.decisions.decide(req, O.WRONLY | O.TRUNC, s, fd, undefined, 'truncate');
       if (d?.action === 'deny') return this.decisions.denied(d);
     }
@@ -584,7 +586,8 @@ export class Mirror implements Handler, IoReplies {
   private renameAllowed(req: Request, fromFd: number, name: Uint8Array, into: number, to: Uint8Array): number {
     const s = this.slotAt(fromFd, name);
     if (s < 0 || (this.table.type(s) & S_IFMT) !== S_IFREG) return 0;
-    const fd = this.fds.get(s);
+    // Found by name, not held by the kernel for this request: pinned only if still that node.
+    const fd = this.fds.get(s, this.slotAtGeneration);
     const intoFd = fd < 0 ? fd : this.fds.get(into);
     if (intoFd < 0) return intoFd;
     return this.decisions.nameAllowed(req, s, fd, into, intoFd, to, 'a rename');
@@ -747,7 +750,7 @@ export class Mirror implements Handler, IoReplies {
     if (n < 0) return n;
     // Both sides of an audited file are in the trail, as a read and a write would be.
     if (fhAudited(fhIn)) this.decisions.auditIo(req, 'read', from, inOff, n);
-    if (fhAudited(req.u64(CopyFileRangeIn.fhOut))) this.decisions.auditIo(req, 'write', out, outOff, n);
+    if (fhAudited(req.u64(CopyFileRangeIn.fhOut))) this.decisions.auditIo(req, 'write', out, outOff, n, req.u64(CopyFileRangeIn.nodeidOut) - 1);
     if (req.opcode === Op.COPY_FILE_RANGE_64) {
       rep.u64(CopyFileRange64Out.size, n);
       return CopyFileRange64Out.SIZE;

@@ -47,8 +47,8 @@ const FH_PT_WRITER = 4 * TWO32;
 /** The low bits of a passthrough open's fh: no descriptor (read as an int32: -1). */
 const FH_NO_FD = TWO32 - 1;
 
-/** The file descriptor of a file handle (-1 as an int32 for a passthrough open: see Mirror.fileFd). */
-export const fhFd = (fh: number): number => fh % TWO32;
+/** The file descriptor of a file handle; -1 for a passthrough open (which has none: see Mirror.fileFd). */
+export const fhFd = (fh: number): number => (fhPassthrough(fh) ? -1 : fh % TWO32);
 /** Was this open audited by the policy (its reads and writes are logged)? */
 export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !== 0;
 /** Is this a passthrough open (which holds no descriptor of its own)? */

@@ -270,14 +270,15 @@ export class PathCache {
    * name there), or null when no record of it is left: a hint for finding a
    * path past PATH_MAX, which the finder checks (lowerpath.ts).
    */
-  lastLookedUp(s: number): { parent: number; name: string } | null {
+  lastLookedUp(s: number): { parent: number; parentGeneration: number; name: string } | null {
     if (this.ints === null || s === 0) return null;
     this.table.lock();
     const tag = Atomics.load(this.counters!, K.invalidations) + 1;
     const parent = this.parentIfTrusted(s, tag, -Infinity);
     const name = parent < 0 ? '' : this.nameOf(s, this.ints[s * P.STRIDE + P.len], this.nums![s * G.STRIDE + G.version]);
+    const parentGeneration = parent < 0 ? 0 : this.table.generation(parent);
     this.table.unlock();
-    return parent < 0 ? null : { parent, name };
+    return parent < 0 ? null : { parent, parentGeneration, name };
   }
 
   /**

@@ -28,15 +28,19 @@ export class SlotFds {
   /**
    * Slot s's descriptor for the rest of this request, or -errno when its
    * inode can no longer be opened by handle (-ESTALE: deleted, and held
-   * open by nobody).
+   * open by nobody) or the slot is free. `generation`: for a slot the
+   * kernel does not hold for this request (found by name, or from a record),
+   * the generation it had then: -ESTALE if the slot has since been reused.
    */
-  get(s: number): number {
+  get(s: number, generation = -1): number {
     const t = this.table;
     t.lock();
-    let fd = t.pin(s);
+    const gen = t.valid(s) ? t.generation(s) : -1;
+    let fd = gen >= 0 && (generation < 0 || gen === generation) ? t.pin(s) : -2;
     t.unlock();
+    if (fd === -2) return -E.STALE;
     if (fd < 0) {
-      fd = this.reopen(s);
+      fd = this.reopen(s, gen);
       if (fd < 0) return fd;
     }
     this.keep(s);
@@ -56,15 +60,17 @@ export class SlotFds {
     if (n === 0) return;
     this.count = 0;
     const t = this.table;
-    let closes = 0;
-    t.lock();
-    for (let i = 0; i < n; i++) {
-      const fd = t.unpin(this.pinned[i]);
-      if (fd >= 0 && closes < this.closing.length) this.closing[closes++] = fd;
-      else if (fd >= 0) this.sys.close(fd); // more than a batch: rare enough to close under the lock
+    // Unpinned a batch at a time, closed after each, with the lock released.
+    for (let from = 0; from < n; from += this.closing.length) {
+      let closes = 0;
+      t.lock();
+      for (let i = from; i < n && i < from + this.closing.length; i++) {
+        const fd = t.unpin(this.pinned[i]);
+        if (fd >= 0) this.closing[closes++] = fd;
+      }
+      t.unlock();
+      for (let i = 0; i < closes; i++) this.sys.close(this.closing[i]);
     }
-    t.unlock();
-    for (let i = 0; i < closes; i++) this.sys.close(this.closing[i]);
   }
 
   /**
@@ -119,7 +125,8 @@ export class SlotFds {
     return len;
   }
 
-  private reopen(s: number): number {
+  /** Reopen slot s (of generation `gen`) by its handle and install the descriptor, pinned. */
+  private reopen(s: number, gen: number): number {
     const { sys, table: t } = this;
     const len = t.handleLen(s);
     if (len < 0) return -E.STALE; // a slot without a handle keeps its descriptor: only a freed slot gets here
@@ -131,8 +138,9 @@ export class SlotFds {
       sys.close(fd);
       return -E.STALE;
     }
+    // Installed only if the slot still holds that inode: it may have been forgotten and reused meanwhile.
     t.lock();
-    const got = t.install(s, fd);
+    const got = t.valid(s) && t.generation(s) === gen ? t.install(s, fd) : -E.STALE;
     t.unlock();
     if (got !== fd) sys.close(fd);
     this.trim();

@@ -565,7 +565,7 @@ export class Daemon {
       const s = o.nodeid - 1;
       try {
         // Pinned while read, as in the workers (fs/slotfds.ts); a path the kernel cannot tell for sure is left out.
-        const fd = fds.get(s);
+        const fd = fds.get(s, o.generation);
         if (fd < 0) continue;
         path = paths.relative(fd, undefined, this.table.reopenedByHandle(s));
       } catch {
