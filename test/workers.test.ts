@@ -34,8 +34,10 @@ for (const cfg of CONFIGS.filter((c) => ['mediated-async/devfuse', 'mediated-asy
   t('a worker killed while requests are flowing is replaced; ls, cat and stat keep working', async () => {
     for (let i = 0; i < 50; i++) fs.writeFileSync(M.m(`f${i}`), `data ${i}\n`.repeat(1000));
     // Background load on both CPUs while the worker dies (errors are allowed, hangs are not).
-    const load = spawn('sh', ['-c', `for i in $(seq 1 15); do cat ${M.mnt}/f* > /dev/null 2>&1; ls -l ${M.mnt} > /dev/null 2>&1; done & ` +
-      `for i in $(seq 1 15); do cat ${M.mnt}/f* > /dev/null 2>&1; stat ${M.mnt}/f1 > /dev/null 2>&1; done; wait`], { detached: true });
+    // For three seconds, whatever each round costs (a count of rounds could end before the kill).
+    const until = 'end=$(($(date +%s) + 3)); while [ $(date +%s) -lt $end ]; do';
+    const load = spawn('sh', ['-c', `${until} cat ${M.mnt}/f* > /dev/null 2>&1; ls -l ${M.mnt} > /dev/null 2>&1; done & ` +
+      `${until} cat ${M.mnt}/f* > /dev/null 2>&1; stat ${M.mnt}/f1 > /dev/null 2>&1; done; wait`], { detached: true });
     let exited = false;
     const done = new Promise<boolean>((r) => load.on('exit', () => { exited = true; r(true); }));
     await new Promise((r) => setTimeout(r, 300));
