@@ -30,7 +30,7 @@
 
 export const enum IoMode { None = 0, Passthrough = 1, Mediated = 2 }
 
-const enum I { fd = 0, type, opens, ioMode, backingId, openerPid, openerUid, ptWriters, pins, flags, handleLen, STRIDE = 11 }
+const enum I { fd = 0, type, opens, ioMode, backingId, openerPid, openerUid, ptWriters, ptWritable, pins, flags, handleLen, STRIDE = 12 }
 /**
  * Slot flags: has a handle to reopen by (and the index of its mount fd in
  * bits 8+), used since the clock passed, forgotten while pinned, reopened by
@@ -420,6 +420,18 @@ export class InodeTable {
   ptWriters(s: number): number { return Math.max(0, this.ints[s * I.STRIDE + I.ptWriters]); }
   addPtWriter(s: number, n: number): void {
     const b = s * I.STRIDE + I.ptWriters;
+    this.ints[b] = Math.max(0, this.ints[b]) + n;
+  }
+
+  /**
+   * Passthrough opens for writing, by anyone: their writes through a shared
+   * mapping change the lower file's times without the kernel's FUSE inode
+   * knowing, so while there are any, its attributes are not cached (Mirror.attrMs).
+   * Read without the lock: a count, one aligned word.
+   */
+  ptWritable(s: number): number { return Math.max(0, this.ints[s * I.STRIDE + I.ptWritable]); }
+  addPtWritable(s: number, n: number): void {
+    const b = s * I.STRIDE + I.ptWritable;
     this.ints[b] = Math.max(0, this.ints[b]) + n;
   }
 

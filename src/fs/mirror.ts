@@ -240,6 +240,15 @@ export class Mirror implements Handler, IoReplies {
   }
 
   // ---- helpers ------------------------------------------------------------------
+  /**
+   * How long the kernel may cache slot s's attributes: not at all while it
+   * is open for writing in passthrough (a write through a shared mapping
+   * changes the lower file's times, and the kernel would not know).
+   */
+  private attrMs(s: number): number {
+    return this.table.ptWritable(s) > 0 ? 0 : this.opt.validMs;
+  }
+
   /** The descriptor of a node (pinned for the request, slotfds.ts), or -errno. */
   private nodeFd(nodeid: number): number {
     const s = this.slot(nodeid);
@@ -320,7 +329,7 @@ export class Mirror implements Handler, IoReplies {
       }
       if (s < 0) return -E.NFILE;
     }
-    rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs);
+    rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs, this.attrMs(s));
     // The policy's record of the name: written once the reply is out (afterReply).
     if (this.decisions.active) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
@@ -406,11 +415,12 @@ export class Mirror implements Handler, IoReplies {
   }
 
   getattr(req: Request, rep: Reply): number {
-    const fd = this.nodeFd(req.nodeid);
+    const s = this.slot(req.nodeid);
+    const fd = s < 0 ? -E.STALE : this.fds.get(s);
     if (fd < 0) return fd;
     const r = this.stat(fd);
     if (r < 0) return r;
-    rep.attrOut(0, this.st, this.opt.validMs);
+    rep.attrOut(0, this.st, this.attrMs(s));
     return ATTR_OUT;
   }
 
@@ -467,7 +477,7 @@ export class Mirror implements Handler, IoReplies {
     }
     r = this.stat(fd);
     if (r < 0) return r;
-    rep.attrOut(0, this.st, this.opt.validMs);
+    rep.attrOut(0, this.st, this.attrMs(s));
     return ATTR_OUT;
   }
 
@@ -667,7 +677,10 @@ export class Mirror implements Handler, IoReplies {
     }
     const s = rep.dv.getUint32(rep.at(0), true) - 1;
     const o = this.opens.open(s, req, flags & ~O.TRUNC, 0, d, fd, passthrough);
-    return typeof o === 'number' ? o : this.opened(rep, ENTRY_OUT, o);
+    if (typeof o === 'number') return o;
+    // The entry was written before the open was counted: its attributes follow the open's mode (attrMs).
+    rep.entryAttrTimeout(0, this.attrMs(s));
+    return this.opened(rep, ENTRY_OUT, o);
   }
 
   read(req: Request, _rep: Reply, x: Exchange): number {

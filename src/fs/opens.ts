@@ -43,6 +43,8 @@ const FH_PASSTHROUGH = TWO32;
 const FH_AUDIT = 2 * TWO32;
 /** A passthrough open for writing by a caller who is not root (counted in the table's ptWriters). */
 const FH_PT_WRITER = 4 * TWO32;
+/** A passthrough open for writing, by anyone (counted in the table's ptWritable). */
+const FH_PT_WRITABLE = 8 * TWO32;
 
 /** The low bits of a passthrough open's fh: no descriptor (read as an int32: -1). */
 const FH_NO_FD = TWO32 - 1;
@@ -54,6 +56,7 @@ export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !
 /** Is this a passthrough open (which holds no descriptor of its own)? */
 export const fhPassthrough = (fh: number): boolean => (Math.floor(fh / TWO32) & 1) !== 0;
 const fhPtWriter = (fh: number): boolean => (Math.floor(fh / TWO32) & 4) !== 0;
+const fhPtWritable = (fh: number): boolean => (Math.floor(fh / TWO32) & 8) !== 0;
 
 /**
  * Open flags the daemon does not pass on to its own lower file: the kernel
@@ -224,6 +227,15 @@ export class Opens {
       }
       stats[C.openPassthrough]++;
       out.fh = FH_PASSTHROUGH + FH_NO_FD;
+      if (writing) {
+        // Counted first, then the kernel's cached attributes dropped: from
+        // now on until the last such open ends, none are cached (Mirror.attrMs).
+        table.lock();
+        table.addPtWritable(s, 1);
+        table.unlock();
+        privileges.dropAttrs(s + 1);
+        out.fh += FH_PT_WRITABLE;
+      }
       out.openFlags = FOPEN_PASSTHROUGH | FOPEN_NOFLUSH;
       out.backingId = backingId;
       return out;
@@ -247,6 +259,7 @@ export class Opens {
     table.lock();
     const last = table.dropOpen(s);
     if (fh >= 0 && fhPtWriter(fh)) table.addPtWriter(s, -1);
+    if (fh >= 0 && fhPtWritable(fh)) table.addPtWritable(s, -1);
     table.unlock();
     if (fh >= 0 && !fhPassthrough(fh)) {
       sys.close(fhFd(fh));

@@ -159,11 +159,13 @@ export class Privileges {
     if (sys.fstatat(fd, EMPTY, AT_EMPTY_PATH, st) < 0) return;
     const mode = st[St.mode] & 0o7777;
     const keep = modeAfterChange(mode, !groupMatters(mode) || this.inGroup(req, st[St.gid]));
-    if (keep !== mode && sys.fchmodat(AT_FDCWD, procFd(fd), keep) === 0 && nodeid > 0) {
-      // ENOENT: the kernel no longer caches the node (nothing to drop).
-      sys.write(this.devFd, this.noteBuf, 0, invalInode(this.note, nodeid, false));
-    }
+    if (keep !== mode && sys.fchmodat(AT_FDCWD, procFd(fd), keep) === 0 && nodeid > 0) this.dropAttrs(nodeid);
     sys.removexattr(procFd(fd), XATTR_CAPS, true);
+  }
+
+  /** Tell the kernel to drop the node's cached attributes (INVAL_INODE; ENOENT: it caches none, nothing to drop). */
+  dropAttrs(nodeid: number): void {
+    this.sys.write(this.devFd, this.noteBuf, 0, invalInode(this.note, nodeid, false));
   }
 
   /** Would a change by this caller (not root, so without CAP_FSETID) have to clear something? */

@@ -171,16 +171,21 @@ export class Reply {
   }
 
   /** struct fuse_entry_out. `validMs` is both the entry and the attribute timeout. */
-  entry(off: number, nodeid: number, generation: number, st: Float64Array, validMs: number): void {
-    const sec = Math.floor(validMs / 1000);
-    const nsec = (validMs % 1000) * 1e6;
+  /** struct fuse_entry_out; the attributes may have a timeout of their own (`attrMs`). */
+  entry(off: number, nodeid: number, generation: number, st: Float64Array, validMs: number, attrMs = validMs): void {
     this.u64(off, nodeid);
     this.u64(off + 8, generation);
-    this.u64(off + 16, sec);
-    this.u64(off + 24, sec);
-    this.u32(off + 32, nsec);
-    this.u32(off + 36, nsec);
+    this.u64(off + 16, Math.floor(validMs / 1000));
+    this.u64(off + 24, Math.floor(attrMs / 1000));
+    this.u32(off + 32, (validMs % 1000) * 1e6);
+    this.u32(off + 36, (attrMs % 1000) * 1e6);
     this.attr(off + 40, st);
+  }
+
+  /** The attribute timeout alone of a fuse_entry_out at `off` (changed after it was written). */
+  entryAttrTimeout(off: number, attrMs: number): void {
+    this.u64(off + 24, Math.floor(attrMs / 1000));
+    this.u32(off + 36, (attrMs % 1000) * 1e6);
   }
 
   /** The entry timeout alone of a fuse_entry_out at `off` (a negative entry: node id 0, no attributes). */
