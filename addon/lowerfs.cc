@@ -284,7 +284,10 @@ Napi::Value lseekFs(const Napi::CallbackInfo& info) {
   off_t offset = a.i64(1);
   int whence = a.i32(2);
   if (!a.ok()) return a.failure();
-  return sysResult(a.env(), lseek(fd, offset, whence));
+  off_t r = lseek(fd, offset, whence);
+  // Past 2^53 a double would round the offset: such results come as a bigint.
+  if (r > (static_cast<off_t>(1) << 53)) return Napi::BigInt::New(a.env(), static_cast<int64_t>(r));
+  return sysResult(a.env(), r);
 }
 
 Napi::Value copyFileRangeFs(const Napi::CallbackInfo& info) {

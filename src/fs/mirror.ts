@@ -737,13 +737,15 @@ export class Mirror implements Handler, IoReplies {
   }
 
   lseek(req: Request, rep: Reply): number {
-    const off = req.offset(LseekIn.offset);
-    if (off < 0) return -E.OVERFLOW;
     const fd = this.fileFd(req.u64(LseekIn.fh), req.nodeid, O.RDONLY);
     if (fd < 0) return fd;
-    const r = this.sys.lseek(fd, off, req.u32(LseekIn.whence));
-    if (r < 0) return r;
-    rep.u64(LseekOut.offset, r);
+    // All 64 bits both ways (SEEK_DATA and SEEK_HOLE, the only ones the
+    // kernel asks for): the lower file system answers for every offset,
+    // negative or past 2^53, as it would natively.
+    const r = this.sys.lseek(fd, req.big64(LseekIn.offset), req.u32(LseekIn.whence));
+    if (typeof r === 'bigint') rep.big64(LseekOut.offset, r);
+    else if (r < 0) return r;
+    else rep.u64(LseekOut.offset, r);
     return LseekOut.SIZE;
   }
 
@@ -810,7 +812,7 @@ export class Mirror implements Handler, IoReplies {
     const fd = fhFd(req.u64(ReadIn.fh));
     const size = Math.min(req.u32(ReadIn.size), rep.room);
     const r = sys.lseek(fd, req.big64(ReadIn.offset), SEEK_SET);
-    if (r < 0) return r;
+    if (typeof r === 'number' && r < 0) return r;
     // fuse_dirent is larger than linux_dirent64; direntplus much larger.
     const want = Math.min(dents.length, plus ? Math.max(512, size >> 2) : size);
     const n = sys.getdents64(fd, dents, 0, want);

@@ -145,6 +145,7 @@ export class Reply {
   u32(off: number, v: number): void { this.dv.setUint32(this.at(off), v, true); }
   i32(off: number, v: number): void { this.dv.setInt32(this.at(off), v, true); }
   u64(off: number, v: number): void { writeU64(this.dv, this.at(off), v); }
+  big64(off: number, v: bigint): void { this.dv.setBigUint64(this.at(off), v, true); }
   zero(off: number, len: number): void { this.buf.fill(0, this.at(off), this.at(off) + len); }
 
   /** struct fuse_attr from a stat array. */

@@ -123,7 +123,7 @@ export interface Native {
   fsync(fd: number, dataOnly: boolean): number;
   fallocate(fd: number, mode: number, offset: number, len: number): number;
   /** `offset` may be a bigint: directory cookies use all 64 bits. */
-  lseek(fd: number, offset: number | bigint, whence: number): number;
+  lseek(fd: number, offset: number | bigint, whence: number): number | bigint;
   copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): number;
   getdents64(fd: number, buf: Uint8Array, off: number, len: number): number;
   /** xattrs by path; `follow` false uses the l* variants. len 0 asks for the size. */
