@@ -1,8 +1,11 @@
 // /dev/fuse: opening and cloning the device, backing-file registration for
-// kernel passthrough, and mount/umount of the FUSE file system.
+// kernel passthrough, and mount/umount of the FUSE file system; and the
+// private clone of LOWER's mount that the daemon may work through.
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,6 +70,30 @@ Napi::Value mountFs(const Napi::CallbackInfo& info) {
   return sysResult(a.env(), mount(src, tgt, type, flags, opts));
 }
 
+// openTreeClone(path, attrSet, attrClr): a detached copy of the mount tree
+// at `path` (open_tree OPEN_TREE_CLONE, submounts included), with mount
+// attributes set and cleared on all of it (mount_setattr); seen by nobody
+// else, gone when its last descriptor closes. Returns its root's fd (O_PATH).
+Napi::Value openTreeClone(const Napi::CallbackInfo& info) {
+  Args a(info);
+  PathBuf pb;
+  const char* path = a.str(0, pb);
+  uint64_t set = a.u64(1);
+  uint64_t clr = a.u64(2);
+  if (!a.ok()) return a.failure();
+  int fd = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  if (fd < 0) return errResult(a.env(), errno);
+  mount_attr attr = {};
+  attr.attr_set = set;
+  attr.attr_clr = clr;
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+    int e = errno;
+    close(fd);
+    return errResult(a.env(), e);
+  }
+  return Napi::Number::New(a.env(), fd);
+}
+
 Napi::Value umount2Fs(const Napi::CallbackInfo& info) {
   Args a(info);
   PathBuf target;
@@ -85,6 +112,7 @@ void registerDevice(Napi::Env env, Napi::Object exports) {
   exportFunction<backingClose>(env, exports, "backingClose");
   exportFunction<mountFs>(env, exports, "mount");
   exportFunction<umount2Fs>(env, exports, "umount2");
+  exportFunction<openTreeClone>(env, exports, "openTreeClone");
 }
 
 }  // namespace passfs

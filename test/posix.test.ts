@@ -1,12 +1,15 @@
 // Behaviours where POSIX tests look hardest (issue 17), each compared with
 // the same operation done natively on the lower directory: times after
-// writes (also through a shared mapping), lseek's edges, ...
+// writes (also through a shared mapping), lseek's edges, access times, ...
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CONFIGS, mount, Mount, USER } from './helpers.js';
+import { CONFIGS, mount, Mount, scratch, USER } from './helpers.js';
+import { native, St } from '../src/native/index.js';
+import { LowerPaths } from '../src/fs/lowerpath.js';
+import { O, AT_FDCWD, RESOLVE_CONFINED, MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME } from '../src/native/linux.js';
 
 const PY = '/usr/bin/python3';
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
@@ -59,5 +62,58 @@ for (const cfg of CONFIGS.filter((c) => c.name.endsWith('/devfuse') && c.name !=
     assert.equal(mounted.filter((l, i) => l !== native[i] && !kernels(native[i])), [], 'the lines that differ from the native ones');
   });
 
+  t('access times: as the lower mount updates them, and not at all on a noatime mount, for reads, exec and listings', () => {
+    const d = dirs(M, 'atime');
+    const relatime = asUser('atimes.py', d.native).out;
+    assert.is(relatime, 'read moved\nexec moved\nlist moved', 'the lower mount is relatime');
+    assert.is(asUser('atimes.py', d.mounted).out, relatime);
+    // noatime: natively a noatime bind mount of LOWER, against a passfs --noatime mount of it.
+    const view = path.join(M.base, 'noatime-view');
+    fs.mkdirSync(view);
+    spawnSync('mount', ['--bind', M.lower, view]);
+    const N = mount([...cfg.args, '--noatime'], M.lower);
+    try {
+      assert.is(spawnSync('mount', ['-o', 'remount,bind,noatime', view]).status, 0);
+      const e = dirs(M, 'noatime');
+      const noatime = asUser('atimes.py', path.join(view, path.basename(e.native))).out;
+      assert.is(noatime, 'read same\nexec same\nlist same');
+      assert.is(asUser('atimes.py', N.m(path.basename(e.mounted))).out, noatime);
+      const st = fs.statSync(path.join(e.lowerOfMounted, 'f'));
+      assert.is(st.atimeMs, 946684800000, 'the lower file\'s own atime is untouched');
+    } finally {
+      N.umount();
+      spawnSync('umount', [view]);
+    }
+  });
+
   t.run();
 }
+
+const lp = suite('lower paths through a private clone of LOWER\'s mount');
+lp('a file\'s path is told from the clone\'s root, and a file moved out of LOWER is not taken for one inside', () => {
+  const base = scratch();
+  try {
+    fs.mkdirSync(path.join(base, 'lower/sub'), { recursive: true });
+    fs.mkdirSync(path.join(base, 'out/sub'), { recursive: true });
+    fs.writeFileSync(path.join(base, 'lower/sub/f'), 'f');
+    fs.writeFileSync(path.join(base, 'lower/sub/g'), 'g');
+    const root = native.openTreeClone(path.join(base, 'lower'), MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME);
+    assert.ok(root >= 0, `openTreeClone: ${root}`);
+    const paths = new LowerPaths(native, root, '');
+    const f = native.openat2(root, 'sub/f', O.PATH | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    const g = native.openat2(root, 'sub/g', O.PATH | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    const d = native.openat2(root, 'sub', O.PATH | O.CLOEXEC, 0, RESOLVE_CONFINED);
+    assert.is(paths.relative(f), 'sub/f');
+    assert.is(paths.relative(d), 'sub');
+    assert.is(paths.relative(root), '');
+    // Moved beside LOWER, on its file system: the kernel would name it "/<path from the fs root>".
+    fs.renameSync(path.join(base, 'lower/sub/g'), path.join(base, 'out/sub/g'));
+    assert.throws(() => paths.relative(g), /not a directory|no longer|not under/);
+    const st = new Float64Array(St.LENGTH);
+    assert.is(native.fstatat(AT_FDCWD, path.join(base, 'out/sub/g'), 0, st), 0);
+    for (const fd of [f, g, d, root]) native.close(fd);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+lp.run();

@@ -57,6 +57,9 @@ interface MountFlags {
   suid?: boolean;
   dev?: boolean;
   noexec?: boolean;
+  noatime?: boolean;
+  nodiratime?: boolean;
+  strictatime?: boolean;
   ro?: boolean;
   readyFd?: number;
 }
@@ -80,7 +83,7 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     audit: f.audit ? (f.audit === '-' ? '-' : path.resolve(f.audit)) : null,
     auditFailure: f.auditFailure,
     auditMode: f.auditMode,
-    mountOptions: { suid: !!f.suid, dev: !!f.dev, noexec: !!f.noexec, ro: !!f.ro },
+    mountOptions: { suid: !!f.suid, dev: !!f.dev, noexec: !!f.noexec, ro: !!f.ro, noatime: !!f.noatime, nodiratime: !!f.nodiratime, strictatime: !!f.strictatime },
   };
 }
 
@@ -167,7 +170,7 @@ function passOn(f: MountFlags): string[] {
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
   a.push('--audit-failure', f.auditFailure, '--audit-mode', f.auditMode.toString(8).padStart(4, '0'));
-  for (const o of ['suid', 'dev', 'noexec', 'ro'] as const) if (f[o]) a.push(`--${o}`);
+  for (const o of ['suid', 'dev', 'noexec', 'ro', 'noatime', 'nodiratime', 'strictatime'] as const) if (f[o]) a.push(`--${o}`);
   return a;
 }
 
@@ -248,6 +251,9 @@ program
   .option('--dev', 'let device nodes be opened (default: nodev; refused if the lower mount is nodev)')
   .option('--noexec', 'forbid execution (always so when the lower mount is noexec)')
   .option('--ro', 'mount read-only (always so when the lower mount is read-only)')
+  .option('--noatime', 'leave the lower files\' access times alone (default: the lower mount\'s own rule, relatime usually)')
+  .option('--nodiratime', 'leave the lower directories\' access times alone')
+  .option('--strictatime', 'update the lower files\' access times at every read')
   .option('--attr-timeout <ms>', 'entry and attribute cache timeout (default: 86400000, a day, with the watch on; 1000 without)', int(0, 7 * 86_400_000))
   .addOption(new Option('--watch <on|off>', 'watch LOWER and tell the kernel of changes made beside the mount').choices(['on', 'off']).default('on'))
   .option('--max-inodes <n>', 'inode table size (a power of two)', int(16, 1 << 26), 1 << 20)

@@ -273,7 +273,7 @@ export class Decisions {
 
   /** The first `n` bytes of the file behind an O_PATH handle (for content rules). */
   private firstBytes(fd: number, n: number): Uint8Array | undefined {
-    const f = this.sys.reopen(fd, O.RDONLY | O.CLOEXEC);
+    const f = this.sys.reopen(fd, O.RDONLY | O.NOATIME | O.CLOEXEC); // the daemon's own read: no access to show
     if (f < 0) return undefined;
     const buf = new Uint8Array(n);
     const got = this.sys.pread(f, buf, 0, n, 0);

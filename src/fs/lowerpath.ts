@@ -33,8 +33,14 @@ export class LowerPaths {
   private readonly rootDev: number;
   private readonly rootIno: number;
 
-  /** `rootFd`: a handle of LOWER; `root`: its real path. */
-  constructor(private readonly sys: Native, rootFd: number, private readonly root: string) {
+  /**
+   * `rootFd`: a handle of LOWER; `root`: its real path, or '' when LOWER is
+   * reached through a private clone of its mount (fs/mountflags.ts,
+   * lowerAtime), where the kernel names files from the clone's root ("/a/b"
+   * is LOWER/a/b), and also names so a file moved out of LOWER within its
+   * file system: every such path is checked to lead to its node.
+   */
+  constructor(private readonly sys: Native, private readonly rootFd: number, private readonly root: string) {
     if (sys.fstatat(rootFd, EMPTY, AT_EMPTY_PATH, this.st) < 0) throw new Error(`cannot stat the lower directory ${root}`);
     this.rootDev = this.st[St.dev];
     this.rootIno = this.st[St.ino];
@@ -62,15 +68,20 @@ export class LowerPaths {
       return this.climbFrom(fd, parent);
     }
     if (p.endsWith(' (deleted)')) p = p.slice(0, -10);
-    if (verify && !this.leadsTo(p, fd)) return this.climbFrom(fd, parent);
     const root = this.root;
+    if (root === '') {
+      const rel = p.slice(1);
+      return this.leadsTo(rel, fd, this.rootFd) ? rel : this.climbFrom(fd, parent);
+    }
+    if (verify && !this.leadsTo(p, fd)) return this.climbFrom(fd, parent);
     return p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : p;
   }
 
-  /** Does `path` name the node of handle `fd` (as root, links not followed at the end)? */
-  private leadsTo(path: string, fd: number): boolean {
+  /** Does `path` (from `dirFd`) name the node of handle `fd` (as root, links not followed at the end)? */
+  private leadsTo(path: string, fd: number, dirFd = AT_FDCWD): boolean {
     const { sys, st, st2 } = this;
-    return sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) === 0 && sys.fstatat(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, st2) === 0 &&
+    return sys.fstatat(fd, EMPTY, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, st) === 0 &&
+      sys.fstatat(dirFd, path, (path === EMPTY ? AT_EMPTY_PATH : 0) | AT_SYMLINK_NOFOLLOW, st2) === 0 &&
       st[St.dev] === st2[St.dev] && st[St.ino] === st2[St.ino];
   }
 
@@ -123,7 +134,7 @@ export class LowerPaths {
    */
   private nameIn(dirFd: number, dev: number, ino: number, mountRoot: boolean, budget: { entries: number }): string | null {
     const { sys, st2 } = this;
-    const d = sys.reopen(dirFd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    const d = sys.reopen(dirFd, O.RDONLY | O.DIRECTORY | O.NOATIME | O.CLOEXEC); // the daemon's own scan: no access to show
     if (d < 0) return null;
     const buf = (this.dents ??= new Uint8Array(64 * 1024));
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

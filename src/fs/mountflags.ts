@@ -9,24 +9,33 @@
 // flag a mount inside LOWER may add: the lower file system then refuses
 // every write the daemon makes there with EROFS, as it would natively.
 
-import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_RDONLY, ST_NOSYMFOLLOW } from '../native/linux.js';
+import {
+  MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_STRICTATIME,
+  MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_RDONLY, MS_STRICTATIME, ST_NOSYMFOLLOW,
+} from '../native/linux.js';
 
 /** The flags a mount inside LOWER must not have unless the passfs mount has them too. */
 const MUST_MATCH = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW;
 
-const NAMES: [number, string][] = [[MS_RDONLY, 'ro'], [MS_NOSUID, 'nosuid'], [MS_NODEV, 'nodev'], [MS_NOEXEC, 'noexec'], [MS_NOSYMFOLLOW, 'nosymfollow']];
+const NAMES: [number, string][] = [
+  [MS_RDONLY, 'ro'], [MS_NOSUID, 'nosuid'], [MS_NODEV, 'nodev'], [MS_NOEXEC, 'noexec'], [MS_NOSYMFOLLOW, 'nosymfollow'],
+  [MS_NOATIME, 'noatime'], [MS_NODIRATIME, 'nodiratime'], [MS_STRICTATIME, 'strictatime'],
+];
 
 /** A mount's statfs flags (f_flags) as the mount(2) flags that mean the same. */
 function fromStatfs(f: number): number {
   return (f & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | (f & ST_NOSYMFOLLOW ? MS_NOSYMFOLLOW : 0);
 }
 
-/** What the user asked of the passfs mount (the CLI's --suid, --dev, --noexec, --ro). */
+/** What the user asked of the passfs mount (the CLI's --suid, --dev, --noexec, --ro, --noatime, --nodiratime, --strictatime). */
 export interface MountRequest {
   suid: boolean;
   dev: boolean;
   noexec: boolean;
   ro: boolean;
+  noatime?: boolean;
+  nodiratime?: boolean;
+  strictatime?: boolean;
 }
 
 /** "nosuid,nodev" for MS_NOSUID | MS_NODEV ("" for none). */
@@ -53,7 +62,30 @@ export function mountFlags(req: MountRequest, lowerStatfs: number, lower: string
   if (!req.dev) flags |= MS_NODEV;
   if (req.noexec) flags |= MS_NOEXEC;
   if (req.ro) flags |= MS_RDONLY;
+  if (req.noatime && req.strictatime) return { error: '--noatime and --strictatime: one access-time rule at a time' };
+  if (req.noatime) flags |= MS_NOATIME;
+  if (req.nodiratime) flags |= MS_NODIRATIME;
+  if (req.strictatime) flags |= MS_STRICTATIME;
   return { flags };
+}
+
+/**
+ * Access times. The kernel keeps none of its own for a FUSE mount's files
+ * (it shows the lower file's), and the lower file system updates the lower
+ * file's by the rule of the mount it is reached through whenever the daemon,
+ * or in passthrough the kernel on the backing file, reads it. So when the
+ * passfs mount asks for a rule (noatime, nodiratime, strictatime), the daemon
+ * works through a private clone of LOWER's mount with that rule (the mount
+ * attributes to set and clear on it); null: the lower mount's own rule
+ * (relatime, usually) applies as it is.
+ */
+export function lowerAtime(mountFlags: number): { set: number; clear: number } | null {
+  let set = 0;
+  let clear = 0;
+  if (mountFlags & MS_NOATIME) { set |= MOUNT_ATTR_NOATIME; clear |= MOUNT_ATTR__ATIME; }
+  if (mountFlags & MS_STRICTATIME) { set |= MOUNT_ATTR_STRICTATIME; clear |= MOUNT_ATTR__ATIME; }
+  if (mountFlags & MS_NODIRATIME) set |= MOUNT_ATTR_NODIRATIME;
+  return set ? { set, clear } : null;
 }
 
 /**

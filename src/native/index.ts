@@ -71,6 +71,8 @@ export interface Native {
 
   mount(source: string, target: string, fstype: string, flags: number, data: string): number;
   umount2(target: string, flags: number): number;
+  /** A detached clone of the mount tree at `path` with mount attributes (MOUNT_ATTR_*) set and cleared: its root's O_PATH fd, or -errno. */
+  openTreeClone(path: string, attrSet: number, attrClr: number): number;
 
   // ---- plain fd I/O ------------------------------------------------------
   read(fd: number, buf: Uint8Array, off: number, len: number): number;

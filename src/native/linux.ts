@@ -49,6 +49,14 @@ export const MS_NOSUID = 2;
 export const MS_NODEV = 4;
 export const MS_NOEXEC = 8;
 export const MS_NOSYMFOLLOW = 0x100;
+export const MS_NOATIME = 0x400;
+export const MS_NODIRATIME = 0x800;
+export const MS_STRICTATIME = 1 << 24;
+/** mount_setattr(2) attributes. */
+export const MOUNT_ATTR_NOATIME = 0x10;
+export const MOUNT_ATTR_STRICTATIME = 0x20;
+export const MOUNT_ATTR__ATIME = 0x70;
+export const MOUNT_ATTR_NODIRATIME = 0x80;
 /** statfs(2)'s f_flags bit for nosymfollow. */
 export const ST_NOSYMFOLLOW = 0x2000;
 

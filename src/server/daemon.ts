@@ -18,7 +18,7 @@ import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js'
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
 import { SlotFds } from '../fs/slotfds.js';
-import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E } from '../native/linux.js';
+import { O, AT_FDCWD, AT_EMPTY_PATH, MNT_DETACH, E, MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME } from '../native/linux.js';
 import { allocateStats, summarize } from './stats.js';
 import type { DaemonStatus, OpenFileStatus, PolicyStatus } from './status.js';
 import { C, MAX_RULES } from '../io/counters.js';
@@ -30,7 +30,7 @@ import { AuditFailure, checkAuditDest, openAuditFile, removeAuditFile } from './
 import { IoMode } from '../fs/inodes.js';
 import { PinMode, shouldPin } from './pinning.js';
 import { rateLimited } from './logging.js';
-import { MountRequest, mountFlags, flagNames } from '../fs/mountflags.js';
+import { MountRequest, mountFlags, flagNames, lowerAtime } from '../fs/mountflags.js';
 
 export class UserError extends Error {}
 
@@ -84,6 +84,7 @@ interface Slot {
 }
 
 const MAIN_LOCK_OWNER = 0x7fff;
+const ATIME_FLAGS = MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME;
 /** Open files listed by status at most (each costs a readlink, perhaps a reopen by handle). */
 const OPEN_FILES_LISTED = 1000;
 export const URING_PARAM = '/sys/module/fuse/parameters/enable_uring';
@@ -196,6 +197,8 @@ export class Daemon {
   /** Paths of open files, for status (made at the first status). */
   private lowerPaths: LowerPaths | null = null;
   private slotFds: SlotFds | null = null;
+  /** LOWER's path as the kernel names the daemon's files: '' when they are reached through a private clone (lowerpath.ts). */
+  private get lowerRoot(): string { return lowerAtime(this.mountFlags) ? '' : this.lower; }
 
   private constructor(
     readonly opt: DaemonOptions,
@@ -220,8 +223,13 @@ export class Daemon {
     const mountpoint = fs.realpathSync(opt.mountpoint);
     native.umask(0); // the workers take each caller's umask for its creates (fs/creds.ts)
     native.raiseNofile(1 << 20);
-    const rootFd = native.openat2(AT_FDCWD, lower, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
-    if (rootFd < 0) throw new UserError(`cannot open lower directory ${lower}: ${native.errnoName(-rootFd)}`);
+    // An access-time rule of its own: LOWER is reached through a private clone of its mount with that rule (fs/mountflags.ts).
+    const atime = lowerAtime(mountFlags);
+    const rootFd = atime ? native.openTreeClone(lower, atime.set, atime.clear) : native.openat2(AT_FDCWD, lower, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
+    if (rootFd < 0) {
+      throw new UserError(atime ? `cannot clone the mount of ${lower} for ${flagNames(mountFlags & ATIME_FLAGS)}: ${native.errnoName(-rootFd)}`
+        : `cannot open lower directory ${lower}: ${native.errnoName(-rootFd)}`);
+    }
     const devFd = native.devOpen();
     if (devFd < 0) {
       native.close(rootFd);
@@ -375,7 +383,7 @@ export class Daemon {
       queueDepth: this.opt.queueDepth,
       payloadSize: this.opt.payloadSize,
       pin: this.pinned,
-      lowerRoot: this.lower,
+      lowerRoot: this.lowerRoot,
       mountFlags: this.mountFlags,
       policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
       audit: this.opt.audit ? { dest: this.opt.audit, fd: this.auditFd, onFailure: this.opt.auditFailure } : null,
@@ -557,7 +565,7 @@ export class Daemon {
   /** Files open right now (the first OPEN_FILES_LISTED), with their I/O mode and (last) opener. */
   private openFiles(): OpenFileStatus[] {
     const out: OpenFileStatus[] = [];
-    const paths = (this.lowerPaths ??= new LowerPaths(native, this.rootFd, this.lower));
+    const paths = (this.lowerPaths ??= new LowerPaths(native, this.rootFd, this.lowerRoot));
     const fds = (this.slotFds ??= new SlotFds(native, this.table));
     for (const o of this.table.openInodes()) {
       if (out.length >= OPEN_FILES_LISTED) break;
