@@ -1,6 +1,6 @@
 // Behaviours where POSIX tests look hardest (issue 17), each compared with
 // the same operation done natively on the lower directory: times after
-// writes (also through a shared mapping), lseek's edges, access times, ...
+// writes (also through a shared mapping), lseek's edges, access times, O_TMPFILE, ...
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -60,6 +60,14 @@ for (const cfg of CONFIGS.filter((c) => c.name.endsWith('/devfuse') && c.name !=
     assert.is(mounted.length, native.length);
     assert.is(native.filter((l) => / (DATA|HOLE) /.test(l)).length, 3 * 2 * 2 * 21);
     assert.equal(mounted.filter((l, i) => l !== native[i] && !kernels(native[i])), [], 'the lines that differ from the native ones');
+  });
+
+  t('O_TMPFILE: an unnamed file, written and read, then named by linkat (not with O_EXCL), as natively', () => {
+    const d = dirs(M, 'tmpfile');
+    const native = asUser('tmpfile.py', d.native).out;
+    assert.match(native, /named holds unnamed data/);
+    assert.is(asUser('tmpfile.py', d.mounted).out, native);
+    assert.equal(fs.readdirSync(d.lowerOfMounted).sort(), ['named', 'named2']);
   });
 
   t('access times: as the lower mount updates them, and not at all on a noatime mount, for reads, exec and listings', () => {

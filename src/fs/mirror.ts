@@ -80,7 +80,7 @@ export const HANDLERS = {
   GETATTR: 'getattr', SETATTR: 'setattr', READLINK: 'readlink',
   SYMLINK: 'symlink', MKNOD: 'mknod', MKDIR: 'mkdir',
   UNLINK: 'unlink', RMDIR: 'rmdir', RENAME: 'rename', RENAME2: 'rename2',
-  LINK: 'link', OPEN: 'open', CREATE: 'create', READ: 'read',
+  LINK: 'link', OPEN: 'open', CREATE: 'create', TMPFILE: 'tmpfile', READ: 'read',
   WRITE: 'write', FLUSH: 'flush', RELEASE: 'release', FSYNC: 'fsync',
   OPENDIR: 'opendir', READDIR: 'readdir', READDIRPLUS: 'readdirplus',
   RELEASEDIR: 'releasedir', FSYNCDIR: 'fsyncdir', STATFS: 'statfs',
@@ -91,6 +91,8 @@ export const HANDLERS = {
 } as const satisfies Partial<Record<OpName, keyof Mirror>>;
 
 const EMPTY = '';
+/** The name an O_TMPFILE is decided by in its directory (it has none; the kernel sends "/"). */
+const TMPFILE_NAME = new TextEncoder().encode('#tmpfile');
 /** Longest cache of a negative entry, and of a policy path record (ms). */
 const NEGATIVE_MAX_MS = 1000;
 const DOT = 0x2e;
@@ -330,8 +332,8 @@ export class Mirror implements Handler, IoReplies {
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs, this.attrMs(s));
-    // The policy's record of the name: written once the reply is out (afterReply).
-    if (this.decisions.active) this.paths.rememberAfterReply(s, parent, name, mark);
+    // The policy's record of the name: written once the reply is out (afterReply). An O_TMPFILE has none.
+    if (this.decisions.active && name !== TMPFILE_NAME) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
   }
 
@@ -679,6 +681,42 @@ export class Mirror implements Handler, IoReplies {
     const o = this.opens.open(s, req, flags & ~O.TRUNC, 0, d, fd, passthrough);
     if (typeof o === 'number') return o;
     // The entry was written before the open was counted: its attributes follow the open's mode (attrMs).
+    rep.entryAttrTimeout(0, this.attrMs(s));
+    return this.opened(rep, ENTRY_OUT, o);
+  }
+
+  /**
+   * O_TMPFILE: an unnamed file in the directory, made as the caller (creds.ts)
+   * with O_TMPFILE on the lower directory, looked up and opened as a create's
+   * file is; a later linkat through the mount names it (LINK), unless it was
+   * opened O_EXCL. Decided as a create named TMPFILE_NAME in the directory.
+   */
+  tmpfile(req: Request, rep: Reply): number {
+    const p = this.slot(req.nodeid);
+    if (p < 0) return -E.STALE;
+    const pfd = this.fds.get(p);
+    if (pfd < 0) return pfd;
+    const { sys } = this;
+    const flags = req.u32(CreateIn.flags) & ~(O.TMPFILE | O.CREAT);
+    const umask = req.u32(CreateIn.umask);
+    const mode = this.creds.modeFor(req.u32(CreateIn.mode) & 0o7777, umask);
+    const stop = this.decisions.refused();
+    if (stop) return stop;
+    if (!this.table.roomForOpen(this.rootCaller)) return -E.NFILE;
+    const d = this.decisions.decide(req, flags | O.CREAT, p, pfd, TMPFILE_NAME);
+    if (d?.action === 'deny') return this.decisions.denied(d);
+    const passthrough = this.opens.wantsPassthrough(d);
+    const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
+    const fd = this.creds.make(req, umask, () => sys.openat2(pfd, '.', (base & ~O.EXCL) | (flags & O.EXCL) | O.TMPFILE | O.CLOEXEC, mode, RESOLVE_CONFINED));
+    if (fd < 0) return fd;
+    const e = this.enter(pfd, TMPFILE_NAME, rep, 0, p, fd);
+    if (e < 0) {
+      sys.close(fd); // unnamed: gone with its last descriptor
+      return e;
+    }
+    const s = rep.dv.getUint32(rep.at(0), true) - 1;
+    const o = this.opens.open(s, req, flags, 0, d, fd, passthrough);
+    if (typeof o === 'number') return o;
     rep.entryAttrTimeout(0, this.attrMs(s));
     return this.opened(rep, ENTRY_OUT, o);
   }
