@@ -199,4 +199,42 @@ test('the descriptor cache: eviction within the budget, in clock order, never a 
   assert.ok(!u.roomForFd(false) && u.roomForFd(true), 'but the last of the budget is still root\'s');
 });
 
+test('a forgotten inode keeps its slot, node id and generation until the slot is reused (oldest first); another file of its number does not', () => {
+  const t = new InodeTable(allocateInodeTable(16), 1);
+  t.init(3, 1, 2);
+  const h = new Uint8Array(16);
+  const a = t.insert(10, 0o100000, 1, 500, true, 1000, 1);
+  t.setHandle(a, h, 8, 0);
+  const gen = t.generation(a);
+  assert.is(t.forget(a, 1), 10);
+  assert.is(t.find(1, 500), -1, 'not found while forgotten');
+  assert.ok(!t.valid(a) && t.forgotten(a));
+  const b = t.insert(11, 0o100000, 1, 501, true, 1000, 2);
+  assert.is.not(b, a, 'a new inode takes the oldest free slot, not the one just freed');
+  // Looked up again: the same slot, node id and generation.
+  assert.is(t.insert(12, 0o100000, 1, 500, true, 1000, 1), a);
+  assert.is(t.generation(a), gen);
+  assert.is(t.handleLen(a), 8, 'its handle kept');
+  // By its file handle (LOOKUP "."): only with the generation it had.
+  t.forget(a, 1);
+  assert.ok(!t.reviveSlot(a, gen + 1, 13));
+  assert.ok(t.reviveSlot(a, gen, 13));
+  assert.ok(t.valid(a) && t.reopenedByHandle(a) && t.fd(a) === 13);
+  // Another file that got the number (another birth time): a new slot.
+  t.forget(a, 1);
+  const c = t.insert(14, 0o100000, 1, 500, true, 2000, 0);
+  assert.is.not(c, a);
+  assert.ok(!t.forgotten(a) && !t.reviveSlot(a, gen, 15));
+  // The queue comes round: every slot is used before a freed one is reused, each once.
+  const seen = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    const s = t.insert(100 + i, 0o100000, 2, 9000 + i);
+    assert.ok(s > 0, `insert ${i}`);
+    seen.add(s);
+    t.forget(s, 1);
+  }
+  assert.is(t.inUse(), 2);
+  assert.ok(seen.size > 10);
+});
+
 test.run();

@@ -11,6 +11,16 @@ import { allocatePathMemory, PathCache } from '../src/fs/paths.js';
 const enc = (s: string) => new TextEncoder().encode(s);
 const KERNEL = 'asked-the-kernel';
 
+/**
+ * Insert an inode into slot `s`, just freed: free slots are reused oldest
+ * first, so other inodes come and go until `s` is the next one.
+ */
+let filler = 1 << 20;
+function reuse(t: InodeTable, s: number, fd: number, type: number, dev: number, ino: number): number {
+  while (t.nextFree() !== s) t.forget(t.insert(-1, 0o100000, 99, filler++), 1);
+  return t.insert(fd, type, dev, ino);
+}
+
 function setup(ttlMs = 60_000, capacity = 64) {
   const t = new InodeTable(allocateInodeTable(capacity), 1);
   t.init(3, 1, 2);
@@ -42,7 +52,7 @@ test('a reused slot (the kernel forgot the node) is not trusted, nor are its chi
   const f = node(a, 'f');
   t.lock();
   t.forget(a, 1);
-  const again = t.insert(99, 0o040000, 1, 999); // the same slot, another inode
+  const again = reuse(t, a, 99, 0o040000, 1, 999); // the same slot, another inode
   t.unlock();
   assert.is(again, a);
   assert.is(p.pathOf(f, () => KERNEL), KERNEL);
@@ -75,7 +85,7 @@ test('a view (last part, first part, depth) comes from the same records as the p
   // A reused ancestor: no view, as no path.
   t.lock();
   t.forget(b, 1);
-  assert.is(t.insert(98, 0o040000, 1, 998), b);
+  assert.is(reuse(t, b, 98, 0o040000, 1, 998), b);
   t.unlock();
   assert.is(viewOf(f), null);
   assert.is(p.pathOf(f, () => KERNEL), KERNEL);
@@ -123,7 +133,7 @@ test('a view follows every change another worker records: new names, renames, in
   assert.equal(viewOf(h), { name: 'h.txt', top: 'c', depth: 3 });
   t.lock();
   t.forget(c, 1);
-  assert.is(t.insert(97, 0o040000, 1, 997), c);
+  assert.is(reuse(t, c, 97, 0o040000, 1, 997), c);
   t.unlock();
   assert.is(viewOf(h), null);
   // An ancestor's record older than the entry timeout is not trusted, even when the file's is fresh.
@@ -199,7 +209,7 @@ test('a record kept until the reply is sent: written by flush, unless the node o
   const g = later('g');
   t.lock();
   t.forget(g, 1);
-  assert.is(t.insert(77, 0o100000, 1, 7777), g);
+  assert.is(reuse(t, g, 77, 0o100000, 1, 7777), g);
   t.unlock();
   p.flush();
   assert.is(p.pathOf(g, () => KERNEL), KERNEL);
@@ -242,7 +252,7 @@ test('a rename does not trust the old name of a reused slot', () => {
   const a = node(0, 'a');
   t.lock();
   t.forget(a, 1);
-  const again = t.insert(99, 0o100000, 1, 999); // the same slot, another inode, never looked up
+  const again = reuse(t, a, 99, 0o100000, 1, 999); // the same slot, another inode, never looked up
   t.unlock();
   let asked = 0;
   p.renamed([{ parent: 0, name: enc('b'), fromParent: 0, fromName: enc('a') }], () => (asked++, again));

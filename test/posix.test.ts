@@ -1,6 +1,6 @@
 // Behaviours where POSIX tests look hardest (issue 17), each compared with
 // the same operation done natively on the lower directory: times after
-// writes (also through a shared mapping), lseek's edges, access times, O_TMPFILE, ...
+// writes (also through a shared mapping), lseek's edges, access times, O_TMPFILE, file handles.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -68,6 +68,18 @@ for (const cfg of CONFIGS.filter((c) => c.name.endsWith('/devfuse') && c.name !=
     assert.match(native, /named holds unnamed data/);
     assert.is(asUser('tmpfile.py', d.mounted).out, native);
     assert.equal(fs.readdirSync(d.lowerOfMounted).sort(), ['named', 'named2']);
+  });
+
+  t('file handles: 1000 files, a directory and a hard link open by handle through the mount, also after the kernel forgot them', () => {
+    const d = dirs(M, 'handles');
+    const run = (dir: string) => {
+      const r = spawnSync(PY, [path.join(FIXTURES, 'handles.py'), dir, '1000'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`handles.py failed: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    const native = run(d.native);
+    assert.match(native, /after drop_caches files 1000 of 1000 errors \{\}/);
+    assert.is(run(d.mounted), native);
   });
 
   t('access times: as the lower mount updates them, and not at all on a noatime mount, for reads, exec and listings', () => {

@@ -34,9 +34,10 @@ const enum I { fd = 0, type, opens, ioMode, backingId, openerPid, openerUid, ptW
 /**
  * Slot flags: has a handle to reopen by (and the index of its mount fd in
  * bits 8+), used since the clock passed, forgotten while pinned, reopened by
- * handle at least once (see reopenedByHandle).
+ * handle at least once (see reopenedByHandle), in the free queue. A freed
+ * slot keeps its handle bits (KEEP: handle and mount) while it waits there.
  */
-const enum SF { handle = 1, used = 2, forgotten = 4, reopened = 8, MOUNT_SHIFT = 8 }
+const enum SF { handle = 1, used = 2, forgotten = 4, reopened = 8, queued = 16, MOUNT_SHIFT = 8, KEEP = ~0xfe }
 /** Bytes per slot in `handles`: type and mount id (two int32), then the handle's bytes. */
 export const HANDLE_BYTES = 64;
 /** Mounts (inside LOWER) whose handles can be opened: each needs an open directory of its own. */
@@ -44,7 +45,7 @@ const MOUNTS = 32;
 /** The denial memory (see addDenial): entries of (dev, ino, epoch, bits, errno), probed this far. */
 const enum D { dev = 0, ino, born, bornNs, epoch, bits, errno, STRIDE = 7, ENTRIES = 1 << 14, PROBES = 8 }
 const enum F { dev = 0, ino, nlookup, generation, backingClosedAt, born, bornNs, STRIDE = 7 }
-const enum M { lock = 0, freeTop, inUse, waiters, limit, held, fdBudget, anyDenial, cached, unhandled, hand, reopened, evicted, mounts, MOUNT_IDS = 16, MOUNT_FDS = MOUNT_IDS + MOUNTS, LENGTH = MOUNT_FDS + MOUNTS }
+const enum M { lock = 0, freeHead, inUse, waiters, limit, held, fdBudget, anyDenial, cached, unhandled, hand, reopened, evicted, mounts, freeCount, MOUNT_IDS = 16, MOUNT_FDS = MOUNT_IDS + MOUNTS, LENGTH = MOUNT_FDS + MOUNTS }
 
 /** Descriptors always left to the cache (requests in flight pin theirs): a non-root open may not take them. */
 const MIN_CACHE = 256;
@@ -112,8 +113,9 @@ export class InodeTable {
     this.meta[M.limit] = Math.min(limit, this.capacity);
     this.meta[M.fdBudget] = fdBudget;
     const cap = this.capacity;
-    for (let s = 0; s < cap - 1; s++) this.free[s] = cap - 1 - s; // pop order: 1, 2, 3...
-    this.meta[M.freeTop] = cap - 1;
+    for (let s = 0; s < cap - 1; s++) this.free[s] = s + 1; // a queue: 1, 2, 3..., then the oldest freed
+    this.meta[M.freeHead] = 0;
+    this.meta[M.freeCount] = cap - 1;
     // Unused slots are all zeros (type 0: not valid), as the memory comes.
     this.fill(0, rootFd, 0o040000, rootDev, rootIno);
     this.nums[F.nlookup] = Infinity; // the root is never forgotten
@@ -154,8 +156,14 @@ export class InodeTable {
   }
 
   // ---- lookups (caller holds the lock) -------------------------------------------
-  /** The slot holding (dev, ino), or -1. */
+  /** The slot holding (dev, ino), or -1 (a forgotten inode's slot waiting in the free queue counts as none). */
   find(dev: number, ino: number): number {
+    const s = this.findAny(dev, ino);
+    return s >= 0 && this.ints[s * I.STRIDE + I.type] > 0 ? s : -1;
+  }
+
+  /** The slot indexed for (dev, ino), in use or forgotten, or -1. */
+  private findAny(dev: number, ino: number): number {
     const index = this.index;
     const mask = this.mask;
     for (let h = hash(dev, ino) & mask; ; h = (h + 1) & mask) {
@@ -331,13 +339,29 @@ export class InodeTable {
   /** The most inodes held at once (init). */
   get limit(): number { return this.meta[M.limit] || this.capacity; }
 
-  /** Take a free slot for a new inode; -1 when the table is full (for others than root: when only the reserve is left). */
+  /**
+   * Take a slot for a new inode; -1 when the table is full (for others than
+   * root: when only the reserve is left). An inode the kernel forgot whose
+   * slot has not been reused yet (free slots are reused oldest first) gets
+   * that slot back, with its node id and generation: file handles the
+   * kernel gave out for it stay good (fuse/init.ts, EXPORT_SUPPORT).
+   */
   insert(fd: number, type: number, dev: number, ino: number, root = true, born = 0, bornNs = 0): number {
-    const top = this.meta[M.freeTop];
-    const room = Math.min(top, this.limit - this.meta[M.inUse]);
+    const room = Math.min(this.meta[M.freeCount], this.limit - this.meta[M.inUse]);
     if (room <= 0 || (!root && room <= this.reserve)) return -1;
-    const s = this.free[top - 1];
-    this.meta[M.freeTop] = top - 1;
+    const z = this.findAny(dev, ino);
+    if (z >= 0) {
+      const f = z * F.STRIDE;
+      if (this.nums[f + F.born] === born && this.nums[f + F.bornNs] === bornNs) {
+        this.revive(z, fd, type);
+        return z;
+      }
+      // Another file with the number of a forgotten one: that slot leaves the index (it stays queued, free).
+      this.unlink(z);
+      this.ints[z * I.STRIDE + I.type] = 0;
+    }
+    const s = this.pop();
+    if (s < 0) return -1;
     this.meta[M.inUse]++;
     this.fill(s, fd, type, dev, ino);
     if (fd >= 0) {
@@ -350,6 +374,83 @@ export class InodeTable {
     this.nums[s * F.STRIDE + F.bornNs] = bornNs;
     this.link(s);
     return s;
+  }
+
+  /**
+   * A forgotten inode's slot `s` in use again (caller checked it is one: see
+   * insert, reviveSlot), with descriptor `fd`; its handle, node id and
+   * generation are kept.
+   */
+  private revive(s: number, fd: number, type: number): void {
+    const b = s * I.STRIDE;
+    const keep = this.ints[b + I.flags] & (SF.KEEP | SF.queued);
+    const len = this.ints[b + I.handleLen];
+    this.meta[M.inUse]++;
+    this.fill(s, fd, type, this.nums[s * F.STRIDE + F.dev], this.nums[s * F.STRIDE + F.ino]);
+    this.ints[b + I.flags] = keep;
+    this.ints[b + I.handleLen] = len;
+    if (fd >= 0) {
+      this.meta[M.cached]++;
+      if (!(keep & SF.handle)) this.meta[M.unhandled]++; // until setHandle
+    }
+  }
+
+  /**
+   * The kernel asks for node `s` by a file handle it gave out (LOOKUP of
+   * "."), with `fd` reopened from the slot's handle: if the slot is still
+   * that forgotten inode's (generation `gen`), it is in use again and counts
+   * this lookup. Caller holds the lock; false: close `fd`.
+   */
+  reviveSlot(s: number, gen: number, fd: number): boolean {
+    const b = s * I.STRIDE;
+    const type = this.ints[b + I.type];
+    if (type >= 0 || this.generation(s) !== gen || this.meta[M.inUse] >= this.limit) return false;
+    this.revive(s, fd, -type);
+    this.ints[b + I.flags] |= SF.reopened; // by handle: its path must be checked (reopenedByHandle)
+    return true;
+  }
+
+  /** Is slot s a forgotten inode's, its handle kept (reviveSlot may bring it back)? */
+  forgotten(s: number): boolean {
+    return s > 0 && s < this.capacity && this.ints[s * I.STRIDE + I.type] < 0 && (this.ints[s * I.STRIDE + I.flags] & SF.handle) !== 0;
+  }
+
+  /** The free slot the next new inode gets (tests). */
+  nextFree(): number {
+    const m = this.meta;
+    for (let i = 0; i < m[M.freeCount]; i++) {
+      const s = this.free[(m[M.freeHead] + i) % this.capacity];
+      if (this.ints[s * I.STRIDE + I.type] <= 0) return s;
+    }
+    return -1;
+  }
+
+  /** The oldest free slot off the queue (one revived since it was queued is passed over); -1 if none. */
+  private pop(): number {
+    const m = this.meta;
+    const cap = this.capacity;
+    while (m[M.freeCount] > 0) {
+      const s = this.free[m[M.freeHead]];
+      m[M.freeHead] = (m[M.freeHead] + 1) % cap;
+      m[M.freeCount]--;
+      const b = s * I.STRIDE;
+      this.ints[b + I.flags] &= ~SF.queued;
+      const type = this.ints[b + I.type];
+      if (type > 0) continue;
+      if (type < 0) this.unlink(s); // a forgotten inode's: out of the index now that the slot is reused
+      return s;
+    }
+    return -1;
+  }
+
+  /** Queue slot s as free (once: a slot revived while queued is still there). */
+  private push(s: number): void {
+    const b = s * I.STRIDE;
+    if (this.ints[b + I.flags] & SF.queued) return;
+    const m = this.meta;
+    this.free[(m[M.freeHead] + m[M.freeCount]) % this.capacity] = s;
+    m[M.freeCount]++;
+    this.ints[b + I.flags] |= SF.queued;
   }
 
   /**
@@ -371,18 +472,27 @@ export class InodeTable {
     return this.release(s);
   }
 
-  /** Free slot s (no lookups, no pins left): returns its descriptor to close, or -1. */
+  /**
+   * Free slot s (no lookups, no pins left): returns its descriptor to close,
+   * or -1. The slot keeps its inode's identity, handle and generation, and
+   * its place in the index, until it is reused (type negated: forgotten).
+   */
   private release(s: number): number {
-    const fd = this.ints[s * I.STRIDE + I.fd];
+    const b = s * I.STRIDE;
+    const fd = this.ints[b + I.fd];
     if (fd >= 0) {
       this.meta[M.cached]--;
-      if (!(this.ints[s * I.STRIDE + I.flags] & SF.handle)) this.meta[M.unhandled]--;
+      if (!(this.ints[b + I.flags] & SF.handle)) this.meta[M.unhandled]--;
     }
-    this.unlink(s);
-    this.ints.fill(-1, s * I.STRIDE, s * I.STRIDE + I.STRIDE);
-    this.ints[s * I.STRIDE + I.pins] = 0;
-    this.ints[s * I.STRIDE + I.flags] = 0;
-    this.free[this.meta[M.freeTop]++] = s;
+    const type = this.ints[b + I.type];
+    const flags = this.ints[b + I.flags];
+    const len = this.ints[b + I.handleLen];
+    this.ints.fill(-1, b, b + I.STRIDE);
+    this.ints[b + I.type] = -type;
+    this.ints[b + I.pins] = 0;
+    this.ints[b + I.flags] = flags & (SF.KEEP | SF.queued);
+    this.ints[b + I.handleLen] = len;
+    this.push(s);
     this.meta[M.inUse]--;
     return fd;
   }

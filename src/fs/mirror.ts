@@ -91,6 +91,7 @@ export const HANDLERS = {
 } as const satisfies Partial<Record<OpName, keyof Mirror>>;
 
 const EMPTY = '';
+const EMPTY_NAME = new Uint8Array(0);
 /** The name an O_TMPFILE is decided by in its directory (it has none; the kernel sends "/"). */
 const TMPFILE_NAME = new TextEncoder().encode('#tmpfile');
 /** Longest cache of a negative entry, and of a policy path record (ms). */
@@ -332,8 +333,8 @@ export class Mirror implements Handler, IoReplies {
       if (s < 0) return -E.NFILE;
     }
     rep.entry(off, s + 1, table.generation(s), st, this.opt.validMs, this.attrMs(s));
-    // The policy's record of the name: written once the reply is out (afterReply). An O_TMPFILE has none.
-    if (this.decisions.active && name !== TMPFILE_NAME) this.paths.rememberAfterReply(s, parent, name, mark);
+    // The policy's record of the name: written once the reply is out (afterReply). An O_TMPFILE has none, nor a ".." (parent -1).
+    if (this.decisions.active && name !== TMPFILE_NAME && parent >= 0) this.paths.rememberAfterReply(s, parent, name, mark);
     return 0;
   }
 
@@ -373,9 +374,13 @@ export class Mirror implements Handler, IoReplies {
   // ---- the operations (HANDLERS; called by dispatch only) ----------------------------
   // ---- entries ----------------------------------------------------------------------
   lookup(req: Request, rep: Reply): number {
+    const name = req.name(0);
+    // "." and "..": the kernel decoding a file handle it gave out (EXPORT_SUPPORT, fuse/init.ts).
+    if (name.length <= 2 && name[0] === DOT && (name.length === 1 || name[1] === DOT)) {
+      return name.length === 1 ? this.lookupSelf(req, rep) : this.lookupParent(req, rep);
+    }
     const p = this.slot(req.nodeid);
     if (p < 0) return -E.STALE;
-    const name = req.name(0);
     const bad = this.nameError(name, -E.NOENT);
     if (bad) return bad;
     const pfd = this.fds.get(p);
@@ -391,6 +396,71 @@ export class Mirror implements Handler, IoReplies {
       return ENTRY_OUT;
     }
     return r < 0 ? r : ENTRY_OUT;
+  }
+
+  /**
+   * LOOKUP of "." on node id N: the kernel holds a file handle of N (node id
+   * and generation) but not the node. A slot still in use answers as it is;
+   * a forgotten one whose slot was not reused since is reopened by its own
+   * file handle and comes back with its node id and generation (a directory
+   * only if it is still under LOWER); the kernel then checks the generation,
+   * so a slot reused by another inode gives ESTALE.
+   */
+  private lookupSelf(req: Request, rep: Reply): number {
+    const s = req.nodeid - 1;
+    const { table } = this;
+    let fd: number;
+    if (this.slot(req.nodeid) >= 0) {
+      fd = this.fds.get(s);
+      if (fd < 0) return fd;
+      table.lock();
+      const live = table.valid(s);
+      if (live) table.addLookup(s);
+      table.unlock();
+      if (!live) return -E.STALE;
+    } else {
+      fd = this.fds.revive(s);
+      if (fd < 0) return fd;
+      if ((table.type(s) & S_IFMT) === S_IFDIR && !this.underLower(fd)) {
+        this.forgetOne(req.nodeid, 1);
+        return -E.STALE;
+      }
+    }
+    const r = this.stat(fd);
+    if (r < 0) {
+      this.forgetOne(req.nodeid, 1);
+      return r;
+    }
+    rep.entry(0, s + 1, table.generation(s), this.st, this.opt.validMs, this.attrMs(s));
+    return ENTRY_OUT;
+  }
+
+  /** LOOKUP of ".." on a directory: its parent, when that is LOWER or under it (a file handle's parent, or a directory's, being reconnected). */
+  private lookupParent(req: Request, rep: Reply): number {
+    const s = this.slot(req.nodeid);
+    if (s < 0) return -E.STALE;
+    if (s === ROOT_ID - 1 || (this.table.type(s) & S_IFMT) !== S_IFDIR) return -E.NOENT;
+    const fd = this.fds.get(s);
+    if (fd < 0) return fd;
+    // The one walk upwards the daemon makes: checked to stay within LOWER.
+    const up = this.sys.openat(fd, '..', O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0);
+    if (up < 0) return up;
+    try {
+      if (!this.underLower(up)) return -E.NOENT;
+      const r = this.enter(up, EMPTY_NAME, rep, 0, -1, up);
+      return r < 0 ? r : ENTRY_OUT;
+    } finally {
+      this.sys.close(up);
+    }
+  }
+
+  /** Is the directory of handle `fd` LOWER itself or under it (not moved out beside the mount)? */
+  private underLower(fd: number): boolean {
+    try {
+      return !this.lowerPaths.relative(fd).startsWith('/');
+    } catch {
+      return false;
+    }
   }
 
   private forgetOne(nodeid: number, n: number): void {

@@ -125,8 +125,35 @@ export class SlotFds {
     return len;
   }
 
-  /** Reopen slot s (of generation `gen`) by its handle and install the descriptor, pinned. */
-  private reopen(s: number, gen: number): number {
+  /**
+   * A forgotten slot the kernel asks for by a file handle it gave out (LOOKUP
+   * of "."): reopened by its own handle and in use again (counting that
+   * lookup), pinned; -ESTALE when it cannot be (reused, deleted, no handle).
+   */
+  revive(s: number): number {
+    const t = this.table;
+    t.lock();
+    const forgotten = t.forgotten(s);
+    const gen = t.generation(s);
+    t.unlock();
+    if (!forgotten) return -E.STALE;
+    const fd = this.openHandle(s);
+    if (fd < 0) return fd;
+    t.lock();
+    const back = t.reviveSlot(s, gen, fd);
+    if (back) t.pin(s);
+    t.unlock();
+    if (!back) {
+      this.sys.close(fd);
+      return -E.STALE;
+    }
+    this.keep(s);
+    this.trim();
+    return fd;
+  }
+
+  /** Slot s's inode opened by its handle (O_PATH), checked to be that inode; -errno. */
+  private openHandle(s: number): number {
     const { sys, table: t } = this;
     const len = t.handleLen(s);
     if (len < 0) return -E.STALE; // a slot without a handle keeps its descriptor: only a freed slot gets here
@@ -138,6 +165,14 @@ export class SlotFds {
       sys.close(fd);
       return -E.STALE;
     }
+    return fd;
+  }
+
+  /** Reopen slot s (of generation `gen`) by its handle and install the descriptor, pinned. */
+  private reopen(s: number, gen: number): number {
+    const { sys, table: t } = this;
+    const fd = this.openHandle(s);
+    if (fd < 0) return fd;
     // Installed only if the slot still holds that inode: it may have been forgotten and reused meanwhile.
     t.lock();
     const got = t.valid(s) && t.generation(s) === gen ? t.install(s, fd) : -E.STALE;

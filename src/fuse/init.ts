@@ -48,6 +48,10 @@ export interface Capabilities {
  *   as a supplementary group, so that the daemon can make the node as the
  *   caller and the lower fs apply default ACLs, the umask and setgid itself
  *   (fs/creds.ts);
+ * - EXPORT_SUPPORT: file handles of the mount (name_to_handle_at, an NFS
+ *   re-export) stay good after the kernel forgets the node: it asks LOOKUP
+ *   of "." (and ".." for a directory's parent), answered from the slot's own
+ *   file handle while the slot is not reused (fs/inodes.ts);
  * - PASSTHROUGH (with max_stack_depth 1) and OVER_IO_URING when wanted.
  * Never WRITEBACK_CACHE: the kernel refuses passthrough with it, and it would
  * acknowledge writes before they reach the lower fs.
@@ -55,7 +59,7 @@ export interface Capabilities {
 const ALWAYS: InitFlag[] = [
   'ASYNC_READ', 'ATOMIC_O_TRUNC', 'BIG_WRITES', 'AUTO_INVAL_DATA', 'DO_READDIRPLUS',
   'READDIRPLUS_AUTO', 'ASYNC_DIO', 'PARALLEL_DIROPS', 'MAX_PAGES', 'HANDLE_KILLPRIV_V2', 'INIT_EXT', 'CACHE_SYMLINKS',
-  'POSIX_ACL', 'DONT_MASK', 'CREATE_SUPP_GROUP',
+  'POSIX_ACL', 'DONT_MASK', 'CREATE_SUPP_GROUP', 'EXPORT_SUPPORT',
 ];
 
 function has(lo: number, hi: number, bit: number): boolean {
