@@ -13,6 +13,8 @@ import { printStatus } from './status.js';
 import type { DaemonStatus } from '../server/status.js';
 import { runDemo } from './demo.js';
 import { loadPolicyFile, makeContext, explain, PolicyError } from '../policy/index.js';
+import { expandOptionArgs, helperArgs } from './mountopts.js';
+import { installHelper, removeHelper, versionLines } from './install.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/passfs.js');
 
@@ -203,7 +205,9 @@ function existingMountpoint(mountpoint: string): string {
   } catch (e) {
     // A FUSE mount whose daemon died answers ENOTCONN to everything, its own
     // stat included: resolve its directory instead, so that umount can remove it.
-    if ((e as NodeJS.ErrnoException).code === 'ENOTCONN') return path.join(fs.realpathSync(path.dirname(mnt)), path.basename(mnt));
+    // A mount without allow_other answers EACCES to everyone but root: the same (the daemon's socket then says it is root's).
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTCONN' || code === 'EACCES') return path.join(fs.realpathSync(path.dirname(mnt)), path.basename(mnt));
     fail(`mount point ${mnt} does not exist`);
   }
 }
@@ -244,6 +248,7 @@ program
   .argument('<lower>', 'the directory to mirror')
   .argument('<mountpoint>', 'where to mount it')
   .option('-f, --foreground', 'stay in the foreground; SIGINT/SIGTERM unmount')
+  .option('-o, --options <list>', 'mount(8)-style options: allow_other, ro, noatime, ... and every option below as key=value (io=mediated, policy=FILE; README, "Deploying")')
   .addOption(new Option('--io <mode>', 'I/O for every file').choices(['passthrough', 'mediated']).default('passthrough'))
   .option('--workers <n>', 'worker threads', int(1, 64), defaultWorkers())
   .option('--allow-other', 'let users other than root use the mount (permissions are still checked by the kernel)')
@@ -370,4 +375,62 @@ program
     await runDemo(BIN, f.size).catch((e: Error) => fail(e.message));
   });
 
-program.parseAsync(process.argv).catch((e: Error) => fail(e.message));
+program
+  .command('mount-helper', { hidden: true })
+  .description('what mount(8) runs for -t fuse.passfs and fstab lines: mount.fuse.passfs SOURCE DIR [-sfnv] [-o OPTS]')
+  .allowUnknownOption()
+  .action(() => { /* handled before parsing (below) */ });
+
+program
+  .command('install-helper')
+  .description('put the mount helper in place (/usr/sbin/mount.fuse.passfs), so that `mount -t fuse.passfs` and fstab lines work')
+  .option('--dir <dir>', 'where mount(8) looks for helpers', '/usr/sbin')
+  .action((f: { dir: string }) => {
+    try {
+      process.stdout.write(`passfs: ${installHelper(f.dir, BIN)} installed\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
+
+program
+  .command('remove-helper')
+  .description('remove the mount helper install-helper put in place')
+  .option('--dir <dir>', 'where it was installed', '/usr/sbin')
+  .action((f: { dir: string }) => {
+    try {
+      process.stdout.write(`passfs: ${removeHelper(f.dir)}\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  });
+
+// Listed in the help; handled before parsing (below).
+program.option('-V, --version', 'the version and commit, and the FUSE protocol each passfs mount agreed with the kernel');
+
+/**
+ * `-o LIST` of `mount` becomes the flags it stands for (mountopts.ts), and
+ * mount(8)'s helper call becomes a `mount`, before commander parses.
+ */
+function argvOf(argv: string[]): string[] | null {
+  const [node, script, cmd, ...rest] = argv;
+  if (cmd === 'mount') return [node, script, cmd, ...expandOptionArgs(rest)];
+  if (cmd === 'mount-helper') {
+    const a = helperArgs(rest);
+    return a === null ? null : [node, script, 'mount', ...a];
+  }
+  return argv;
+}
+
+if (process.argv[2] === '--version' || process.argv[2] === '-V') {
+  versionLines().then((lines) => process.stdout.write(lines.join('\n') + '\n'), (e: Error) => fail(e.message));
+} else {
+  let args: string[] | null = null;
+  try {
+    args = argvOf(process.argv);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (args !== null) program.parseAsync(args).catch((e: Error) => fail(e.message));
+  // else: mount -f (fake): nothing to do
+}

@@ -99,7 +99,8 @@ export function ask(mountpoint: string, cmd: Command, timeoutMs = 10_000): Promi
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no passfs daemon serves ${mountpoint}` : e.message));
+      reject(new Error(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no passfs daemon serves ${mountpoint}`
+        : e.code === 'EACCES' ? `the daemon of ${mountpoint} answers root only (its control socket is root's): run this as root` : e.message));
     });
   });
 }

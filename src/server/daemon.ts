@@ -23,7 +23,7 @@ import { allocateStats, summarize } from './stats.js';
 import type { DaemonStatus, OpenFileStatus, PolicyStatus } from './status.js';
 import { C, MAX_RULES } from '../io/counters.js';
 import { ControlServer } from './control.js';
-import { FSTYPE, isMountpoint } from './mounts.js';
+import { FSTYPE, isMountpoint, mountAt } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
 import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
 import { AuditFailure, checkAuditDest, openAuditFile, removeAuditFile } from './audit.js';
@@ -113,6 +113,32 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const log: (msg: string) => void = rateLimited((line) => process.stderr.write(`passfs: ${line}\n`));
 
 /**
+ * Remove the mount at `p` if it is a passfs mount nobody serves (it answers
+ * ENOTCONN): the one thing a start changes before it is sure to go ahead.
+ * Returns whether it did.
+ */
+function removeDeadMount(p: string): boolean {
+  const abs = path.resolve(p);
+  let real: string;
+  try {
+    real = path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+  } catch {
+    return false;
+  }
+  if (mountAt(real)?.fstype !== FSTYPE) return false;
+  // Dead: nobody answers (the kernel may still answer a stat of the root from its cache, not a listing).
+  try {
+    fs.readdirSync(real);
+    return false;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTCONN') return false;
+  }
+  if (native.umount2(real, MNT_DETACH) < 0) return false;
+  log(`${real}: removed the mount of a passfs daemon that died`);
+  return true;
+}
+
+/**
  * Validate what we can before touching anything; every failure is one clear
  * line. Returns the policy, loaded here (once) so that a start refused for
  * it has created nothing: no audit log, no log file of a background start.
@@ -125,14 +151,18 @@ export function preflight(o: DaemonOptions): Preflight {
     try {
       st = fs.statSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOTCONN') throw new UserError(`${what} ${p} is the mount of a daemon that died: passfs umount it first`);
+      if ((e as NodeJS.ErrnoException).code === 'ENOTCONN') {
+        // A passfs mount whose daemon died (killed, say): removed, so that a restart works in one step.
+        if (what === 'mount point' && removeDeadMount(p)) return dirCheck(what, p);
+        throw new UserError(`${what} ${p} is the mount of a daemon that died: passfs umount it first`);
+      }
       throw new UserError(`${what} ${p} does not exist`);
     }
     if (!st.isDirectory()) throw new UserError(`${what} ${p} is not a directory`);
   };
   dirCheck('lower directory', o.lower);
   dirCheck('mount point', o.mountpoint);
-  if (isMountpoint(o.mountpoint) && fs.realpathSync(o.mountpoint) !== '/') {
+  if (isMountpoint(o.mountpoint) && fs.realpathSync(o.mountpoint) !== '/' && !removeDeadMount(o.mountpoint)) {
     throw new UserError(`mount point ${o.mountpoint} is already mounted`);
   }
   const lower = fs.realpathSync(o.lower);
@@ -151,6 +181,7 @@ export function preflight(o: DaemonOptions): Preflight {
       throw new UserError((e as Error).message);
     }
   }
+  if (o.audit && !o.policy) throw new UserError('--audit needs --policy: the audit trail records the policy\'s decisions (and its audited reads and writes)');
   if (o.audit) {
     const err = checkAuditDest(o.audit);
     if (err) throw new UserError(err);
@@ -264,7 +295,8 @@ export class Daemon {
     this.table.init(this.rootFd, st[St.dev], st[St.ino], this.table.capacity, nofile - 256);
     const data = [`fd=${devFd}`, 'rootmode=40000', 'user_id=0', 'group_id=0', 'default_permissions'];
     if (opt.allowOther) data.push('allow_other');
-    const r = native.mount(`passfs:${this.lower}`, this.mountpoint, FSTYPE, this.mountFlags, data.join(','));
+    // The lower directory is the source, as /proc/mounts and df show it (the type says it is passfs).
+    const r = native.mount(this.lower, this.mountpoint, FSTYPE, this.mountFlags, data.join(','));
     if (r < 0) throw new UserError(`mount ${this.mountpoint}: ${native.errnoName(-r)}`);
     this.mounted = true;
     // The first request is always INIT; answer it here, before any worker exists.
@@ -468,6 +500,11 @@ export class Daemon {
   /** Unmount. When the mount is busy, detach it: it keeps serving open files until they close. */
   unmount(): { ok: boolean; lazy: boolean; pid: number; error?: string } {
     const pid = process.pid;
+    // Only ever this daemon's own mount: umount(2) takes the top one at the path.
+    const top = mountAt(this.mountpoint);
+    if (top && (top.fstype !== FSTYPE || top.source !== this.lower)) {
+      return { ok: false, lazy: false, pid, error: `${top.fstype} ${top.source} is mounted on top of the passfs mount: unmount that first` };
+    }
     this.stopping = true;
     let r = native.umount2(this.mountpoint, 0);
     if (r === -E.BUSY) {

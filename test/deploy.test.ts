@@ -1,0 +1,143 @@
+// Deploying it like any FUSE file system (issue 18): mount -t fuse.passfs and
+// fstab lines through the mount helper, -o options, unmounting from outside,
+// a restart after the daemon was killed, --version, clear errors.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cli, scratch, isMounted, waitUnmounted, USER } from './helpers.js';
+import { mounts } from '../src/server/mounts.js';
+
+const t = suite('deploy');
+let base: string;
+/** A private directory for the helper: mount(8) is pointed at it only through the installed file (below). */
+const HELPER_DIR = '/usr/sbin';
+const HELPER = path.join(HELPER_DIR, 'mount.fuse.passfs');
+let helperWasThere = false;
+t.before(() => {
+  base = scratch();
+  for (const d of ['lower', 'mnt']) fs.mkdirSync(path.join(base, d));
+  fs.writeFileSync(path.join(base, 'lower/f'), 'data');
+  helperWasThere = fs.existsSync(HELPER);
+});
+t.after(() => {
+  for (let i = 0; i < 4 && isMounted(b('mnt')); i++) spawnSync('umount', ['-l', b('mnt')]);
+  if (!helperWasThere) cli(['remove-helper']);
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+const b = (p: string) => path.join(base, p);
+const entry = () => mounts().findLast((m) => m.mountpoint === fs.realpathSync(b('mnt'))); // the top one
+const options = () => fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === fs.realpathSync(b('mnt')))?.split(' ')[3] ?? '';
+
+/** The daemon's pid, from its status. */
+function daemonPid(): number {
+  const r = cli(['status', b('mnt'), '--json']);
+  assert.is(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { pid: number }).pid;
+}
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+t('mount -t fuse.passfs with -o options, through the helper install-helper puts in place; umount makes the daemon exit', async () => {
+  const i = cli(['install-helper']);
+  assert.is(i.status, 0, i.stderr);
+  assert.match(fs.readFileSync(HELPER, 'utf8'), /passfs mount helper/);
+  const r = spawnSync('mount', ['-t', 'fuse.passfs', b('lower'), b('mnt'), '-o', 'allow_other,io=mediated,noatime,nofail,_netdev,x-systemd.automount'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal({ ...entry() }, { mountpoint: fs.realpathSync(b('mnt')), fstype: 'fuse.passfs', source: fs.realpathSync(b('lower')) });
+  assert.match(options(), /noatime/);
+  assert.match(options(), /allow_other/);
+  const s = JSON.parse(cli(['status', b('mnt'), '--json']).stdout) as { io: string; pid: number };
+  assert.is(s.io, 'mediated');
+  assert.is(fs.readFileSync(b('mnt/f'), 'utf8'), 'data');
+  assert.is(spawnSync('umount', [b('mnt')]).status, 0);
+  assert.ok(await gone(s.pid), 'the daemon exits after an outside umount');
+  assert.not.ok(isMounted(b('mnt')));
+});
+
+t('an fstab line (mount -T) and umount -l', async () => {
+  const fstab = b('fstab');
+  fs.writeFileSync(fstab, `# a test fstab\n${b('lower')} ${b('mnt')} fuse.passfs allow_other,io=passthrough,workers=2,nofail,x-systemd.requires=local-fs.target 0 0\n`);
+  const r = spawnSync('mount', ['-T', fstab, b('mnt')], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const pid = daemonPid();
+  const s = JSON.parse(cli(['status', b('mnt'), '--json']).stdout) as { io: string; workers: { count: number } };
+  assert.is(s.io, 'passthrough');
+  assert.is(s.workers.count, 2);
+  assert.is(spawnSync('umount', ['-l', b('mnt')]).status, 0);
+  assert.ok(await gone(pid), 'the daemon exits after umount -l');
+});
+
+t('-o errors are one line and leave nothing mounted; mount -f (fake) does nothing', () => {
+  for (const [opts, why] of [['frob', /-o frob: unknown option/], ['io', /-o io: needs a value/], ['allow_other=1', /takes no value/], ['io=bogus', /bogus/]] as const) {
+    const r = cli(['mount', b('lower'), b('mnt'), '-o', opts]);
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, why);
+    assert.ok(r.stderr.trim().split('\n').length <= 2, r.stderr);
+    assert.not.ok(isMounted(b('mnt')));
+  }
+  const m = spawnSync('mount', ['-t', 'fuse.passfs', b('lower'), b('mnt'), '-o', 'frob'], { encoding: 'utf8' });
+  assert.is.not(m.status, 0);
+  assert.match(m.stderr, /unknown option/);
+  assert.is(cli(['mount-helper', b('lower'), b('mnt'), '-f', '-o', 'allow_other']).status, 0);
+  assert.not.ok(isMounted(b('mnt')));
+});
+
+t('after the daemon was killed, a mount on the same point works in one step', async () => {
+  { const m = cli(['mount', b('lower'), b('mnt')]); assert.is(m.status, 0, m.stderr); }
+  const pid = daemonPid();
+  process.kill(pid, 'SIGKILL');
+  assert.ok(await gone(pid));
+  const again = cli(['mount', b('lower'), b('mnt')]);
+  assert.is(again.status, 0, again.stderr);
+  assert.is(fs.readFileSync(b('mnt/f'), 'utf8'), 'data');
+  assert.is(cli(['umount', b('mnt')]).status, 0);
+  await waitUnmounted(b('mnt'));
+});
+
+t('passfs umount never unmounts what is mounted on top of the passfs mount', async () => {
+  { const m = cli(['mount', b('lower'), b('mnt')]); assert.is(m.status, 0, m.stderr); }
+  assert.is(spawnSync('mount', ['-t', 'tmpfs', 'ontop', b('mnt')]).status, 0);
+  const r = cli(['umount', b('mnt')]);
+  assert.is.not(r.status, 0);
+  assert.match(r.stderr, /tmpfs ontop is mounted on top of the passfs mount: unmount that first/);
+  assert.is(entry()?.fstype, 'tmpfs', 'the tmpfs is still there');
+  assert.is(spawnSync('umount', [b('mnt')]).status, 0);
+  assert.is(entry()?.fstype, 'fuse.passfs');
+  assert.is(cli(['umount', b('mnt')]).status, 0);
+  await waitUnmounted(b('mnt'));
+});
+
+t('--version; status as a user says it needs root; --audit without --policy is refused', () => {
+  const v = cli(['--version']);
+  assert.is(v.status, 0, v.stderr);
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.match(v.stdout, new RegExp(`^passfs ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]+\\)`));
+  { const m = cli(['mount', b('lower'), b('mnt')]); assert.is(m.status, 0, m.stderr); }
+  try {
+    assert.match(cli(['--version']).stdout, /FUSE 7\.\d+ agreed with the kernel/);
+    const u = cli(['status', b('mnt')], { uid: USER.uid, gid: USER.gid });
+    assert.is.not(u.status, 0);
+    assert.match(u.stderr, /root only.*run this as root/);
+  } finally {
+    cli(['umount', b('mnt')]);
+  }
+  const a = cli(['mount', b('lower'), b('mnt'), '--audit', b('audit.jsonl')]);
+  assert.is.not(a.status, 0);
+  assert.match(a.stderr, /--audit needs --policy/);
+  assert.not.ok(fs.existsSync(b('audit.jsonl')));
+});
+
+t.run();
