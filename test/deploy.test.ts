@@ -7,7 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cli, scratch, isMounted, waitUnmounted, USER } from './helpers.js';
+import { createRequire } from 'node:module';
 import { mounts } from '../src/server/mounts.js';
+
+// A Prometheus text-format parser of its own (not prom-client's writer): what a scraper would read.
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => { name: string; type: string; metrics: { value: string; labels?: Record<string, string> }[] }[];
 
 const t = suite('deploy');
 let base: string;
@@ -138,6 +142,34 @@ t('--version; status as a user says it needs root; --audit without --policy is r
   assert.is.not(a.status, 0);
   assert.match(a.stderr, /--audit needs --policy/);
   assert.not.ok(fs.existsSync(b('audit.jsonl')));
+});
+
+t('--metrics serves the status counters in the Prometheus text format, on loopback by default', async () => {
+  const port = 19000 + (process.pid % 1000);
+  { const m = cli(['mount', b('lower'), b('mnt'), '--metrics', String(port), '-o', 'io=mediated']); assert.is(m.status, 0, m.stderr); }
+  try {
+    assert.is(fs.readFileSync(b('mnt/f'), 'utf8'), 'data');
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.is(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const families = parsePrometheus(await res.text());
+    const fam = (name: string) => families.find((f) => f.name === name);
+    assert.is(fam('passfs_requests_total')?.type, 'COUNTER');
+    const value = (name: string, label: string, v: string) => Number(fam(name)?.metrics.find((m) => m.labels?.[label] === v)?.value);
+    assert.ok(value('passfs_requests_total', 'opcode', 'LOOKUP') >= 1);
+    assert.ok(value('passfs_requests_total', 'opcode', 'READ') >= 1);
+    assert.is(value('passfs_opens_total', 'mode', 'mediated'), 1);
+    assert.is(value('passfs_mediated_bytes_total', 'direction', 'read'), 4);
+    assert.is(value('passfs_workers', 'state', 'alive'), value('passfs_workers', 'state', 'configured'));
+    assert.is(fam('passfs_info')?.metrics[0].labels?.io, 'mediated');
+    assert.is((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+  } finally {
+    cli(['umount', b('mnt')]);
+  }
+  const bad = cli(['mount', b('lower'), b('mnt'), '--metrics', 'nowhere']);
+  assert.is.not(bad.status, 0);
+  assert.match(bad.stderr, /--metrics nowhere: expected HOST:PORT/);
+  assert.not.ok(isMounted(b('mnt')));
 });
 
 t.run();

@@ -62,6 +62,7 @@ interface MountFlags {
   noatime?: boolean;
   nodiratime?: boolean;
   strictatime?: boolean;
+  metrics?: string;
   ro?: boolean;
   readyFd?: number;
 }
@@ -83,6 +84,7 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     pin: f.pin,
     policy: f.policy ? path.resolve(f.policy) : null,
     audit: f.audit ? (f.audit === '-' ? '-' : path.resolve(f.audit)) : null,
+    metrics: f.metrics ?? null,
     auditFailure: f.auditFailure,
     auditMode: f.auditMode,
     mountOptions: { suid: !!f.suid, dev: !!f.dev, noexec: !!f.noexec, ro: !!f.ro, noatime: !!f.noatime, nodiratime: !!f.nodiratime, strictatime: !!f.strictatime },
@@ -171,6 +173,7 @@ function passOn(f: MountFlags): string[] {
   if (f.allowOther) a.push('--allow-other');
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
+  if (f.metrics) a.push('--metrics', f.metrics);
   a.push('--audit-failure', f.auditFailure, '--audit-mode', f.auditMode.toString(8).padStart(4, '0'));
   for (const o of ['suid', 'dev', 'noexec', 'ro', 'noatime', 'nodiratime', 'strictatime'] as const) if (f[o]) a.push(`--${o}`);
   return a;
@@ -267,6 +270,7 @@ program
   .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)
   .option('--payload-size <bytes>', 'payload buffer of each io_uring entry', int(65536, 1 << 20), 1 << 20)
   .addOption(new Option('--pin <mode>', 'keep each io_uring worker on its queues\' CPUs: when no read or write reaches the workers, i.e. --io passthrough without a policy (auto), always (on), never (off)').choices(['auto', 'on', 'off']).default('auto'))
+  .option('--metrics <host:port>', 'serve the status counters for Prometheus at http://HOST:PORT/metrics (default off; HOST defaults to 127.0.0.1)')
   .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
   .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))

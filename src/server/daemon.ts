@@ -23,6 +23,8 @@ import { allocateStats, summarize } from './stats.js';
 import type { DaemonStatus, OpenFileStatus, PolicyStatus } from './status.js';
 import { C, MAX_RULES } from '../io/counters.js';
 import { ControlServer } from './control.js';
+import { parseListen, serveMetrics } from './metrics.js';
+import type { Server } from 'node:http';
 import { FSTYPE, isMountpoint, mountAt } from './mounts.js';
 import type { WorkerTask, WorkerResult } from './worker.js';
 import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/index.js';
@@ -57,6 +59,8 @@ export interface DaemonOptions {
   /** Per-file policy (replaces --io's mount-wide choice), the audit destination ('-' = stdout). */
   policy: string | null;
   audit: string | null;
+  /** --metrics HOST:PORT: the status counters for Prometheus (metrics.ts); null: off. */
+  metrics?: string | null;
   auditFailure: AuditFailure;
   /** Mode of an audit file the daemon creates. */
   auditMode: number;
@@ -181,6 +185,13 @@ export function preflight(o: DaemonOptions): Preflight {
       throw new UserError((e as Error).message);
     }
   }
+  if (o.metrics) {
+    try {
+      parseListen(o.metrics);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  }
   if (o.audit && !o.policy) throw new UserError('--audit needs --policy: the audit trail records the policy\'s decisions (and its audited reads and writes)');
   if (o.audit) {
     const err = checkAuditDest(o.audit);
@@ -228,6 +239,7 @@ export class Daemon {
   /** Paths of open files, for status (made at the first status). */
   private lowerPaths: LowerPaths | null = null;
   private slotFds: SlotFds | null = null;
+  private metrics: Server | null = null;
   /** LOWER's path as the kernel names the daemon's files: '' when they are reached through a private clone (lowerpath.ts). */
   private get lowerRoot(): string { return lowerAtime(this.mountFlags) ? '' : this.lower; }
 
@@ -278,6 +290,7 @@ export class Daemon {
       await d.startWorkers();
       d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
       await d.control.listen();
+      if (opt.metrics) d.metrics = await serveMetrics(opt.metrics, () => d.status());
     } catch (e) {
       await d.abortStart();
       throw e;
@@ -489,6 +502,7 @@ export class Daemon {
   private async cleanup(): Promise<void> {
     if (this.cleanedUp) return;
     this.cleanedUp = true;
+    this.metrics?.close();
     await this.control?.close();
     await this.pool?.destroy();
     this.watch?.close();
