@@ -5,8 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { cli, scratch, isMounted, waitUnmounted, USER } from './helpers.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { cli, scratch, isMounted, waitUnmounted, USER, BIN as BIN_PATH } from './helpers.js';
 import { createRequire } from 'node:module';
 import { mounts } from '../src/server/mounts.js';
 
@@ -170,6 +170,48 @@ t('--metrics serves the status counters in the Prometheus text format, on loopba
   assert.is.not(bad.status, 0);
   assert.match(bad.stderr, /--metrics nowhere: expected HOST:PORT/);
   assert.not.ok(isMounted(b('mnt')));
+});
+
+t('under systemd: READY=1 over $NOTIFY_SOCKET once the mount is live, STOPPING=1 at SIGTERM; a busy mount is served --stop-timeout seconds at most', async () => {
+  // The test plays systemd: a datagram socket that prints what it receives.
+  const sock = b('notify.sock');
+  const listener = spawn('/usr/bin/python3', ['-u', '-c',
+    `import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(sock)})\nprint("listening")\nwhile True:\n  print(s.recv(4096).decode().replace("\\n", "|"))`]);
+  let heard = '';
+  listener.stdout.on('data', (d) => { heard += d; });
+  const until = async (re: RegExp, what: string) => {
+    for (let i = 0; i < 200 && !re.test(heard); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(heard, re, what);
+  };
+  try {
+    await until(/listening/, 'the listener is up');
+    const d = spawn(process.execPath, [BIN_PATH, 'mount', '-f', b('lower'), b('mnt'), '--stop-timeout', '1'], { env: { ...process.env, NOTIFY_SOCKET: sock } });
+    const exited = new Promise<number | null>((r) => d.on('exit', (c) => r(c)));
+    await until(/READY=1\|STATUS=serving .*\|MAINPID=\d+/, 'READY=1 once mounted');
+    assert.ok(isMounted(b('mnt')), 'mounted when READY=1 arrives');
+    const fd = fs.openSync(b('mnt/f'), 'r'); // keeps the mount busy
+    d.kill('SIGTERM');
+    await until(/STOPPING=1/, 'STOPPING=1 at SIGTERM');
+    const t0 = Date.now();
+    assert.is(await exited, 0);
+    assert.ok(Date.now() - t0 < 5000, 'a busy mount ends after --stop-timeout');
+    assert.not.ok(isMounted(b('mnt')), 'detached at SIGTERM');
+    // (A passthrough file still open keeps reading from its backing file: the kernel serves it.)
+    fs.closeSync(fd);
+  } finally {
+    listener.kill();
+  }
+});
+
+t('passfs systemd-unit prints a unit systemd accepts', () => {
+  const r = cli(['systemd-unit', b('lower'), b('mnt'), '--', '--allow-other', '--io', 'mediated']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Type=notify$/m);
+  assert.match(r.stdout, new RegExp(`^ExecStart=.* mount -f ${b('lower')} ${b('mnt')} --allow-other --io mediated$`, 'm'));
+  const unit = b('passfs-test.service');
+  fs.writeFileSync(unit, r.stdout);
+  const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+  assert.ok(!/passfs-test\.service:\d+:/.test(v.stderr), v.stderr);
 });
 
 t.run();

@@ -15,6 +15,7 @@ import { runDemo } from './demo.js';
 import { loadPolicyFile, makeContext, explain, PolicyError } from '../policy/index.js';
 import { expandOptionArgs, helperArgs } from './mountopts.js';
 import { installHelper, removeHelper, versionLines } from './install.js';
+import { notify, serviceUnit } from '../server/systemd.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/passfs.js');
 
@@ -63,6 +64,7 @@ interface MountFlags {
   nodiratime?: boolean;
   strictatime?: boolean;
   metrics?: string;
+  stopTimeout: number;
   ro?: boolean;
   readyFd?: number;
 }
@@ -91,7 +93,7 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
   };
 }
 
-async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
+async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10): Promise<void> {
   const ready = (line: string) => {
     if (readyFd === undefined) return;
     try {
@@ -103,14 +105,29 @@ async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
   // is acted on as soon as it is up, so a mount is never left behind.
   let d: Daemon | undefined;
   let pending: string | undefined;
+  let detached = false;
   const onSignal = (sig: string) => {
     if (!d) {
       pending = sig;
       return;
     }
+    if (detached) {
+      // A second signal while a busy mount is being served: end now.
+      log(`${sig}: ending with files still open (they answer ENOTCONN from now on)`);
+      process.exit(0);
+    }
     log(`${sig}: unmounting ${d.mountpoint}`);
+    notify('STOPPING=1');
     const r = d.unmount();
     if (!r.ok) log(`unmount failed: ${r.error}`);
+    else if (r.lazy) {
+      // Busy: detached, and served for stopTimeout seconds at most, so that a stop is bounded.
+      detached = true;
+      setTimeout(() => {
+        log(`files still open ${stopTimeout} s after ${sig}: ending (they answer ENOTCONN from now on)`);
+        process.exit(0);
+      }, stopTimeout * 1000).unref();
+    }
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -128,6 +145,7 @@ async function foreground(o: DaemonOptions, readyFd?: number): Promise<void> {
   }
   log(`serving ${d.lower} at ${d.mountpoint} (io ${o.io}${o.io === 'passthrough' && !d.caps.passthrough ? ' unavailable: mediated' : ''}, ${o.workers} workers, transport ${d.transport}, mediated engine ${o.mediated})`);
   ready('ok');
+  notify('READY=1', `STATUS=serving ${d.lower} at ${d.mountpoint}`, `MAINPID=${process.pid}`);
   if (pending) onSignal(pending);
   await d.wait();
   log(`${d.mountpoint} unmounted`);
@@ -174,6 +192,7 @@ function passOn(f: MountFlags): string[] {
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
   if (f.metrics) a.push('--metrics', f.metrics);
+  a.push('--stop-timeout', String(f.stopTimeout));
   a.push('--audit-failure', f.auditFailure, '--audit-mode', f.auditMode.toString(8).padStart(4, '0'));
   for (const o of ['suid', 'dev', 'noexec', 'ro', 'noatime', 'nodiratime', 'strictatime'] as const) if (f[o]) a.push(`--${o}`);
   return a;
@@ -270,6 +289,7 @@ program
   .option('--queue-depth <n>', 'io_uring entries per FUSE queue', int(1, 128), 16)
   .option('--payload-size <bytes>', 'payload buffer of each io_uring entry', int(65536, 1 << 20), 1 << 20)
   .addOption(new Option('--pin <mode>', 'keep each io_uring worker on its queues\' CPUs: when no read or write reaches the workers, i.e. --io passthrough without a policy (auto), always (on), never (off)').choices(['auto', 'on', 'off']).default('auto'))
+  .option('--stop-timeout <s>', 'on SIGTERM/SIGINT, serve a busy (detached) mount this long at most, then end', int(0, 86400), 10)
   .option('--metrics <host:port>', 'serve the status counters for Prometheus at http://HOST:PORT/metrics (default off; HOST defaults to 127.0.0.1)')
   .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
@@ -279,7 +299,7 @@ program
   .action(async (lower: string, mountpoint: string, f: MountFlags) => {
     if ((f.maxInodes & (f.maxInodes - 1)) !== 0) fail('--max-inodes must be a power of two');
     const o = toOptions(lower, mountpoint, f);
-    if (f.foreground) await foreground(o, f.readyFd);
+    if (f.foreground) await foreground(o, f.readyFd, f.stopTimeout);
     else await background(lower, mountpoint, o, passOn(f));
   });
 
@@ -384,6 +404,16 @@ program
   .description('what mount(8) runs for -t fuse.passfs and fstab lines: mount.fuse.passfs SOURCE DIR [-sfnv] [-o OPTS]')
   .allowUnknownOption()
   .action(() => { /* handled before parsing (below) */ });
+
+program
+  .command('systemd-unit')
+  .description('print a systemd service unit (Type=notify) that mounts LOWER at MOUNTPOINT with the given passfs mount options')
+  .argument('<lower>')
+  .argument('<mountpoint>')
+  .argument('[options...]', 'passfs mount options, e.g. --allow-other --io mediated (after --)')
+  .action((lower: string, mountpoint: string, opts: string[]) => {
+    process.stdout.write(serviceUnit(process.execPath, BIN, path.resolve(lower), path.resolve(mountpoint), opts));
+  });
 
 program
   .command('install-helper')

@@ -30,6 +30,7 @@ const FLAGS: Record<string, { flag: string; value: boolean }> = {
   audit_failure: { flag: '--audit-failure', value: true },
   audit_mode: { flag: '--audit-mode', value: true },
   metrics: { flag: '--metrics', value: true },
+  stop_timeout: { flag: '--stop-timeout', value: true },
 };
 
 /**

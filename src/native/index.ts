@@ -189,6 +189,8 @@ export interface Native {
   pinThread(cpus: number[]): number;
   /** Raise RLIMIT_NOFILE soft limit to min(n, hard); returns the new soft limit. */
   raiseNofile(n: number): number;
+  /** One sd_notify(3) datagram ("READY=1"...) to the socket at `path` ("@name": abstract): bytes sent or -errno. */
+  sdNotify(path: string, message: string): number;
   /** This thread's umask (process-wide unless threadUnshareFs was called); returns the previous one. */
   umask(mask: number): number;
   gettid(): number;
