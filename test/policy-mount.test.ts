@@ -404,7 +404,9 @@ t('bad policy and audit options are refused at mount time, nothing mounted', () 
   const r = cli(['mount', path.join(base, 'l'), path.join(base, 'm'), '--policy', bad]);
   assert.is.not(r.status, 0);
   assert.match(r.stderr, /bad\.yaml:\d*:? ?.*default/);
-  const r2 = cli(['mount', path.join(base, 'l'), path.join(base, 'm'), '--audit', '/nonexistent/dir/audit.log']);
+  const good = path.join(base, 'good.yaml');
+  fs.writeFileSync(good, 'version: 1\ndefault: passthrough\nrules: []\n');
+  const r2 = cli(['mount', path.join(base, 'l'), path.join(base, 'm'), '--policy', good, '--audit', '/nonexistent/dir/audit.log']);
   assert.is.not(r2.status, 0);
   assert.match(r2.stderr, 'cannot write audit log');
   fs.rmSync(base, { recursive: true });

@@ -401,10 +401,12 @@ export class InodeTable {
    * that forgotten inode's (generation `gen`), it is in use again and counts
    * this lookup. Caller holds the lock; false: close `fd`.
    */
-  reviveSlot(s: number, gen: number, fd: number): boolean {
+  reviveSlot(s: number, gen: number, fd: number, root = true): boolean {
     const b = s * I.STRIDE;
     const type = this.ints[b + I.type];
-    if (type >= 0 || this.generation(s) !== gen || this.meta[M.inUse] >= this.limit) return false;
+    // The root reserve holds here too: a handle can be forged (node id, generation) by anyone who may decode one.
+    const room = this.limit - this.meta[M.inUse];
+    if (type >= 0 || this.generation(s) !== gen || room <= 0 || (!root && room <= this.reserve)) return false;
     this.revive(s, fd, -type);
     this.ints[b + I.flags] |= SF.reopened; // by handle: its path must be checked (reopenedByHandle)
     return true;

@@ -419,7 +419,7 @@ export class Mirror implements Handler, IoReplies {
       table.unlock();
       if (!live) return -E.STALE;
     } else {
-      fd = this.fds.revive(s);
+      fd = this.fds.revive(s, this.rootCaller);
       if (fd < 0) return fd;
       if ((table.type(s) & S_IFMT) === S_IFDIR && !this.underLower(fd)) {
         this.forgetOne(req.nodeid, 1);

@@ -130,8 +130,9 @@ export class SlotFds {
    * of "."): reopened by its own handle and in use again (counting that
    * lookup), pinned; -ESTALE when it cannot be (reused, deleted, no handle).
    */
-  revive(s: number): number {
+  revive(s: number, root: boolean): number {
     const t = this.table;
+    if (!this.room(root)) return -E.NFILE;
     t.lock();
     const forgotten = t.forgotten(s);
     const gen = t.generation(s);
@@ -140,7 +141,7 @@ export class SlotFds {
     const fd = this.openHandle(s);
     if (fd < 0) return fd;
     t.lock();
-    const back = t.reviveSlot(s, gen, fd);
+    const back = t.reviveSlot(s, gen, fd, root);
     if (back) t.pin(s);
     t.unlock();
     if (!back) {
