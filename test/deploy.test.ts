@@ -144,7 +144,7 @@ t('--version; status as a user says it needs root; --audit without --policy is r
   assert.not.ok(fs.existsSync(b('audit.jsonl')));
 });
 
-t('--metrics serves the status counters in the Prometheus text format, on loopback by default', async () => {
+t('--metrics serves the status counters in the Prometheus text format, on loopback by default; status shows the open files', async () => {
   const port = 19000 + (process.pid % 1000);
   { const m = cli(['mount', b('lower'), b('mnt'), '--metrics', String(port), '-o', 'io=mediated']); assert.is(m.status, 0, m.stderr); }
   try {
@@ -163,6 +163,15 @@ t('--metrics serves the status counters in the Prometheus text format, on loopba
     assert.is(value('passfs_workers', 'state', 'alive'), value('passfs_workers', 'state', 'configured'));
     assert.is(fam('passfs_info')?.metrics[0].labels?.io, 'mediated');
     assert.is((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+    // The human status lists the files open now, with their mode.
+    const held = fs.openSync(b('mnt/f'), 'r');
+    try {
+      const st = cli(['status', b('mnt')]).stdout;
+      assert.match(st, /open files: 1 \(0 passthrough, 1 mediated\)/);
+      assert.match(st, /mediated +f \(1 open, last by pid \d+/);
+    } finally {
+      fs.closeSync(held);
+    }
   } finally {
     cli(['umount', b('mnt')]);
   }

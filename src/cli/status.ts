@@ -19,6 +19,11 @@ export function printStatus(s: DaemonStatus): void {
     const hits = [...s.policy.rules.map((r) => `${r.name} ${r.hits}`), `default ${s.policy.default.hits}`];
     w(`    hits: ${hits.join(', ')}`);
   }
+  const open = s.openFiles ?? [];
+  const by = (m: string) => open.filter((f) => f.mode === m).length;
+  w(`  open files: ${open.length}${open.length >= 1000 ? '+' : ''} (${by('passthrough')} passthrough, ${by('mediated')} mediated)`);
+  for (const f of open.slice(0, 10)) w(`    ${f.mode.padEnd(11)} ${f.path} (${f.opens} open${f.opens === 1 ? '' : 's'}, last by pid ${f.opener.pid} ${f.opener.comm ?? '?'} uid ${f.opener.uid})`);
+  if (open.length > 10) w(`    ... ${open.length - 10} more (passfs status --json lists them all)`);
   const fb = Object.entries(s.fallbackReasons ?? {});
   if (fb.length) w(`  fallback reasons: ${fb.map(([k, n]) => `${k} ${n}`).join(', ')}`);
 }
