@@ -223,4 +223,17 @@ t('passfs systemd-unit prints a unit systemd accepts', () => {
   assert.ok(!/passfs-test\.service:\d+:/.test(v.stderr), v.stderr);
 });
 
+t('policy explain takes sizes as the docs show them (--size 4K), and says why it refuses one', () => {
+  const policy = b('size.yaml');
+  fs.writeFileSync(policy, 'version: 1\ndefault: passthrough\nrules:\n  - name: big\n    match: { size: ">= 4K" }\n    action: mediated\n');
+  const r = cli(['policy', 'explain', policy, 'a/b', '--size', '4K']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /decision: mediated, by rules\[0\] "big"/);
+  const small = cli(['policy', 'explain', policy, 'a/b', '--size', '1.5K']);
+  assert.match(small.stdout, /decision: passthrough/);
+  const bad = cli(['policy', 'explain', policy, 'a/b', '--size', '4Q']);
+  assert.is.not(bad.status, 0);
+  assert.match(bad.stderr, /unknown unit "Q"/);
+});
+
 t.run();

@@ -14,6 +14,7 @@ import type { DaemonStatus } from '../server/status.js';
 import { runDemo } from './demo.js';
 import { loadPolicyFile, makeContext, explain, PolicyError } from '../policy/index.js';
 import { expandOptionArgs, helperArgs } from './mountopts.js';
+import { parseValue } from '../policy/ranges.js';
 import { installHelper, removeHelper, versionLines } from './install.js';
 import { notify, serviceUnit } from '../server/systemd.js';
 
@@ -33,6 +34,13 @@ function fileMode(v: string): number {
   const m = parseInt(v, 8);
   if (m & 0o133) throw new InvalidArgumentError('an audit file must not be executable, nor writable by group or others');
   return m;
+}
+
+/** A size as the policy writes it (docs/policy.md: 4K, 1.5M, 64M). */
+function sizeArg(v: string): number {
+  const r = parseValue(v, 'size');
+  if (!r.ok) throw new InvalidArgumentError(r.reason);
+  return r.n;
 }
 
 function fail(msg: string): never {
@@ -366,7 +374,7 @@ policyCmd
   .option('--comm <name>', 'process name')
   .option('--exe <path>', 'executable')
   .option('--mode <spec>', 'access: read, write, rw, create, truncate (comma-separated)', 'read')
-  .option('--size <bytes>', 'file size', int(0, Number.MAX_SAFE_INTEGER), 0)
+  .option('--size <bytes>', 'file size, with the policy\'s units (4K, 1.5M; binary)', sizeArg, 0)
   .option('--type <t>', 'file type', 'file')
   .option('--content <file>', 'take the file\'s first bytes from this file')
   .action((file: string, p: string, f: { uid: number; gid: number; pid: number; comm?: string; exe?: string; mode: string; size: number; type: string; content?: string }) => {

@@ -31,7 +31,7 @@ export function expected(kind: RangeKind, what = kind === 'id' ? 'uid' : 'size')
 type Result = { ok: true; min: number; max: number } | { ok: false; reason: string };
 
 /** One value (a number, or a string with an optional unit for sizes). */
-function parseValue(v: unknown, kind: RangeKind): { ok: true; n: number } | { ok: false; reason: string } {
+export function parseValue(v: unknown, kind: RangeKind): { ok: true; n: number } | { ok: false; reason: string } {
   const lim = LIMIT[kind];
   const name = kind === 'id' ? 'id' : 'size';
   if (typeof v === 'number') {
