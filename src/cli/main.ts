@@ -43,6 +43,15 @@ function sizeArg(v: string): number {
   return r.n;
 }
 
+/** Print what `what` reports as one "passfs: ..." line, or fail with its error. */
+function say(what: () => string): void {
+  try {
+    process.stdout.write(`passfs: ${what()}\n`);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
 function fail(msg: string): never {
   process.stderr.write(`passfs: ${msg}\n`);
   process.exit(1);
@@ -427,25 +436,13 @@ program
   .command('install-helper')
   .description('put the mount helper in place (/usr/sbin/mount.fuse.passfs), so that `mount -t fuse.passfs` and fstab lines work')
   .option('--dir <dir>', 'where mount(8) looks for helpers', '/usr/sbin')
-  .action((f: { dir: string }) => {
-    try {
-      process.stdout.write(`passfs: ${installHelper(f.dir, BIN)} installed\n`);
-    } catch (e) {
-      fail((e as Error).message);
-    }
-  });
+  .action((f: { dir: string }) => say(() => `${installHelper(f.dir, BIN)} installed`));
 
 program
   .command('remove-helper')
   .description('remove the mount helper install-helper put in place')
   .option('--dir <dir>', 'where it was installed', '/usr/sbin')
-  .action((f: { dir: string }) => {
-    try {
-      process.stdout.write(`passfs: ${removeHelper(f.dir)}\n`);
-    } catch (e) {
-      fail((e as Error).message);
-    }
-  });
+  .action((f: { dir: string }) => say(() => removeHelper(f.dir)));
 
 // Listed in the help; handled before parsing (below).
 program.option('-V, --version', 'the version and commit, and the FUSE protocol each passfs mount agreed with the kernel');

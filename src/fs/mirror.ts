@@ -33,7 +33,7 @@ import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { Exchange, Handler, PENDING } from '../fuse/exchange.js';
 import { C } from '../io/counters.js';
 import { IoKind, IoReplies, MediatedEngine } from '../io/mediated.js';
-import type { Policy } from '../policy/index.js';
+import type { Decision, Policy } from '../policy/index.js';
 import {
   E, O, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_FDCWD, RESOLVE_CONFINED, RENAME_EXCHANGE,
   S_IFMT, S_IFDIR, S_IFREG, S_ISUID, S_ISGID, UTIME_NOW, UTIME_OMIT, SEEK_SET, NAME_MAX, MAX_RW_COUNT, Dirent64, procFd,
@@ -92,6 +92,14 @@ export const HANDLERS = {
 
 const EMPTY = '';
 const EMPTY_NAME = new Uint8Array(0);
+
+/**
+ * The flags a create opens its new file with: a passthrough backing file
+ * read-write (see Opens.open), a mediated one with the caller's access mode
+ * and flags; never those the daemon's own file must not have (MEDIATED_DROP).
+ */
+const createFlags = (flags: number, passthrough: boolean): number =>
+  (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
 /** The name an O_TMPFILE is decided by in its directory (it has none; the kernel sends "/"). */
 const TMPFILE_NAME = new TextEncoder().encode('#tmpfile');
 /** Longest cache of a negative entry, and of a policy path record (ms). */
@@ -727,9 +735,7 @@ export class Mirror implements Handler, IoReplies {
     const d = this.decisions.decide(req, flags, req.nodeid - 1, pfd, name);
     if (d?.action === 'deny') return this.decisions.denied(d);
     const passthrough = this.opens.wantsPassthrough(d);
-    // A passthrough backing file is opened read-write (see Opens.open); a
-    // mediated one keeps the caller's access mode and flags.
-    const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
+    const base = createFlags(flags, passthrough);
     let created = true;
     // Made as the caller (creds.ts); the open it returns is the daemon's to keep.
     let fd = this.creds.make(req, umask, () => sys.openat2(pfd, name, base | O.CREAT | O.EXCL | O.CLOEXEC, mode, RESOLVE_CONFINED));
@@ -747,8 +753,13 @@ export class Mirror implements Handler, IoReplies {
       sys.close(fd);
       return e;
     }
+    return this.openCreated(req, rep, flags & ~O.TRUNC, d, fd, passthrough);
+  }
+
+  /** The tail of CREATE and TMPFILE: open the file just made and entered (its entry at body offset 0), and reply with both. */
+  private openCreated(req: Request, rep: Reply, flags: number, d: Decision | null, fd: number, passthrough: boolean): number {
     const s = rep.dv.getUint32(rep.at(0), true) - 1;
-    const o = this.opens.open(s, req, flags & ~O.TRUNC, 0, d, fd, passthrough);
+    const o = this.opens.open(s, req, flags, 0, d, fd, passthrough);
     if (typeof o === 'number') return o;
     // The entry was written before the open was counted: its attributes follow the open's mode (attrMs).
     rep.entryAttrTimeout(0, this.attrMs(s));
@@ -776,7 +787,7 @@ export class Mirror implements Handler, IoReplies {
     const d = this.decisions.decide(req, flags | O.CREAT, p, pfd, TMPFILE_NAME);
     if (d?.action === 'deny') return this.decisions.denied(d);
     const passthrough = this.opens.wantsPassthrough(d);
-    const base = (passthrough ? (flags & ~(O.ACCMODE | O.APPEND)) | O.RDWR : flags) & ~MEDIATED_DROP;
+    const base = createFlags(flags, passthrough);
     const fd = this.creds.make(req, umask, () => sys.openat2(pfd, '.', (base & ~O.EXCL) | (flags & O.EXCL) | O.TMPFILE | O.CLOEXEC, mode, RESOLVE_CONFINED));
     if (fd < 0) return fd;
     const e = this.enter(pfd, TMPFILE_NAME, rep, 0, p, fd);
@@ -784,11 +795,7 @@ export class Mirror implements Handler, IoReplies {
       sys.close(fd); // unnamed: gone with its last descriptor
       return e;
     }
-    const s = rep.dv.getUint32(rep.at(0), true) - 1;
-    const o = this.opens.open(s, req, flags, 0, d, fd, passthrough);
-    if (typeof o === 'number') return o;
-    rep.entryAttrTimeout(0, this.attrMs(s));
-    return this.opened(rep, ENTRY_OUT, o);
+    return this.openCreated(req, rep, flags, d, fd, passthrough);
   }
 
   read(req: Request, _rep: Reply, x: Exchange): number {
