@@ -152,7 +152,8 @@ t('--metrics serves the status counters in the Prometheus text format, on loopba
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     assert.is(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
-    const families = parsePrometheus(await res.text());
+    const text = await res.text();
+    const families = parsePrometheus(text);
     const fam = (name: string) => families.find((f) => f.name === name);
     assert.is(fam('passfs_requests_total')?.type, 'COUNTER');
     const value = (name: string, label: string, v: string) => Number(fam(name)?.metrics.find((m) => m.labels?.[label] === v)?.value);
@@ -162,6 +163,20 @@ t('--metrics serves the status counters in the Prometheus text format, on loopba
     assert.is(value('passfs_mediated_bytes_total', 'direction', 'read'), 4);
     assert.is(value('passfs_workers', 'state', 'alive'), value('passfs_workers', 'state', 'configured'));
     assert.is(fam('passfs_info')?.metrics[0].labels?.io, 'mediated');
+    // Latency histograms by opcode: cumulative buckets ending in +Inf = count, and a sum. (The parser
+    // folds a histogram's labelled series into one, so the READ series is read from the lines.)
+    assert.is(fam('passfs_request_duration_seconds')?.type, 'HISTOGRAM');
+    const series = (suffix: string) => [...text.matchAll(new RegExp(`^passfs_request_duration_seconds_${suffix}\\{([^}]*opcode="READ"[^}]*)\\} (\\S+)$`, 'gm'))]
+      .map((m) => ({ le: /le="([^"]+)"/.exec(m[1])?.[1], value: Number(m[2]) }));
+    const buckets = series('bucket');
+    const [count] = series('count');
+    const [sum] = series('sum');
+    assert.ok(buckets.length > 2, 'READ buckets');
+    assert.is(buckets[buckets.length - 1].le, '+Inf');
+    assert.is(buckets[buckets.length - 1].value, count.value);
+    assert.ok(count.value >= 1 && sum.value > 0 && sum.value < 10, `count ${count.value} sum ${sum.value}`);
+    const cum = buckets.map((x) => x.value);
+    assert.ok(cum.every((n, i) => i === 0 || n >= cum[i - 1]), 'cumulative');
     assert.is((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
     // The human status lists the files open now, with their mode.
     const held = fs.openSync(b('mnt/f'), 'r');

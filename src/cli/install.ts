@@ -37,14 +37,26 @@ export function removeHelper(dir: string): string {
   return `${file} removed`;
 }
 
+/** The package's version (package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The commit this copy was built from: the checkout's, or the one a runtime package recorded (scripts/package.sh). */
+export function buildCommit(): string {
+  try {
+    return execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch { /* not a git checkout: an installed package */ }
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(REPO, 'dist/build-info.json'), 'utf8')) as { commit: string }).commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** `passfs --version`: package version and commit; the FUSE protocol each passfs mount agreed with the kernel (asked of its daemon: root only). */
 export async function versionLines(): Promise<string[]> {
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch { /* not a git checkout: an installed package */ }
-  const lines = [`passfs ${pkg.version} (commit ${commit}), node ${process.versions.node}`];
+  const lines = [`passfs ${packageVersion()} (commit ${buildCommit()}), node ${process.versions.node}`];
   for (const m of mounts().filter((x) => x.fstype === FSTYPE)) {
     let proto = 'its daemon does not answer (not root?)';
     try {

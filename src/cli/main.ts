@@ -6,17 +6,19 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Daemon, DaemonOptions, UserError, defaultWorkers, preflight, log } from '../server/daemon.js';
-import { ask, logPath, RUN_DIR } from '../server/control.js';
+import { ask, openLog, pruneRunDir, removeOwnLog, RUN_DIR } from '../server/control.js';
 import { FSTYPE, mountAt } from '../server/mounts.js';
 import { native } from '../native/index.js';
-import { printStatus } from './status.js';
+import { printStatus, watchStatus } from './status.js';
 import type { DaemonStatus } from '../server/status.js';
 import { runDemo } from './demo.js';
 import { loadPolicyFile, makeContext, explain, PolicyError } from '../policy/index.js';
 import { expandOptionArgs, helperArgs } from './mountopts.js';
 import { parseValue } from '../policy/ranges.js';
-import { installHelper, removeHelper, versionLines } from './install.js';
+import { installHelper, packageVersion, removeHelper, versionLines } from './install.js';
+import { bashCompletion, manPage } from './docs.js';
 import { notify, serviceUnit } from '../server/systemd.js';
+import { LEVELS, type Level } from '../server/logging.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/passfs.js');
 
@@ -26,6 +28,13 @@ function int(min: number, max: number) {
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
     return n;
   };
+}
+
+/** A number of seconds, fractions allowed (0.1 to an hour). */
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError('expected seconds from 0.1 to 3600');
+  return n;
 }
 
 /** An octal file mode for the audit file: at most rw for anyone, never writable by group or others. */
@@ -84,6 +93,8 @@ interface MountFlags {
   stopTimeout: number;
   ro?: boolean;
   readyFd?: number;
+  logLevel: Level;
+  debug?: boolean;
 }
 
 function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOptions {
@@ -106,6 +117,7 @@ function toOptions(lower: string, mountpoint: string, f: MountFlags): DaemonOpti
     metrics: f.metrics ?? null,
     auditFailure: f.auditFailure,
     auditMode: f.auditMode,
+    logLevel: f.debug ? 'debug' : f.logLevel,
     mountOptions: { suid: !!f.suid, dev: !!f.dev, noexec: !!f.noexec, ro: !!f.ro, noatime: !!f.noatime, nodiratime: !!f.nodiratime, strictatime: !!f.strictatime },
   };
 }
@@ -130,18 +142,18 @@ async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10):
     }
     if (detached) {
       // A second signal while a busy mount is being served: end now.
-      log(`${sig}: ending with files still open (they answer ENOTCONN from now on)`);
+      log(`${sig}: ending with files still open (they answer ENOTCONN from now on)`, 'warn');
       process.exit(0);
     }
     log(`${sig}: unmounting ${d.mountpoint}`);
     notify('STOPPING=1');
     const r = d.unmount();
-    if (!r.ok) log(`unmount failed: ${r.error}`);
+    if (!r.ok) log(`unmount failed: ${r.error}`, 'error');
     else if (r.lazy) {
       // Busy: detached, and served for stopTimeout seconds at most, so that a stop is bounded.
       detached = true;
       setTimeout(() => {
-        log(`files still open ${stopTimeout} s after ${sig}: ending (they answer ENOTCONN from now on)`);
+        log(`files still open ${stopTimeout} s after ${sig}: ending (they answer ENOTCONN from now on)`, 'warn');
         process.exit(0);
       }, stopTimeout * 1000).unref();
     }
@@ -151,7 +163,7 @@ async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10):
   process.on('SIGHUP', () => {
     if (!d) return;
     const r = d.reload();
-    if (!r.ok) log(`SIGHUP: ${r.error}`);
+    if (!r.ok) log(`SIGHUP: ${r.error}`, 'warn');
   });
   try {
     d = await Daemon.start(o);
@@ -166,6 +178,8 @@ async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10):
   if (pending) onSignal(pending);
   await d.wait();
   log(`${d.mountpoint} unmounted`);
+  // A clean end: the log of a background daemon goes (one that failed keeps its log for whoever looks into it).
+  removeOwnLog(d.mountpoint);
   process.exit(0);
 }
 
@@ -177,8 +191,8 @@ async function background(lower: string, mountpoint: string, o: DaemonOptions, a
     fail((e as Error).message);
   }
   fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-  const logFile = logPath(fs.realpathSync(o.mountpoint));
-  const out = fs.openSync(logFile, 'a');
+  await pruneRunDir();
+  const { fd: out, path: logFile } = openLog(fs.realpathSync(o.mountpoint));
   const child = spawn(process.execPath, [BIN, 'mount', lower, mountpoint, ...argv, '--foreground', '--ready-fd', '3'], {
     detached: true,
     stdio: ['ignore', out, out, 'pipe'],
@@ -209,7 +223,7 @@ function passOn(f: MountFlags): string[] {
   if (f.policy) a.push('--policy', path.resolve(f.policy));
   if (f.audit) a.push('--audit', f.audit === '-' ? '-' : path.resolve(f.audit));
   if (f.metrics) a.push('--metrics', f.metrics);
-  a.push('--stop-timeout', String(f.stopTimeout));
+  a.push('--stop-timeout', String(f.stopTimeout), '--log-level', f.debug ? 'debug' : f.logLevel);
   a.push('--audit-failure', f.auditFailure, '--audit-mode', f.auditMode.toString(8).padStart(4, '0'));
   for (const o of ['suid', 'dev', 'noexec', 'ro', 'noatime', 'nodiratime', 'strictatime'] as const) if (f[o]) a.push(`--${o}`);
   return a;
@@ -289,7 +303,7 @@ program
   .option('-f, --foreground', 'stay in the foreground; SIGINT/SIGTERM unmount')
   .option('-o, --options <list>', 'mount(8)-style options: allow_other, ro, noatime, ... and every option below as key=value (io=mediated, policy=FILE; README, "Deploying")')
   .addOption(new Option('--io <mode>', 'I/O for every file').choices(['passthrough', 'mediated']).default('passthrough'))
-  .option('--workers <n>', 'worker threads', int(1, 64), defaultWorkers())
+  .addOption(new Option('--workers <n>', 'worker threads').argParser(int(1, 64)).default(defaultWorkers(), 'one per CPU'))
   .option('--allow-other', 'let users other than root use the mount (permissions are still checked by the kernel)')
   .option('--suid', 'honour setuid/setgid bits and file capabilities on exec (default: nosuid; refused if the lower mount is nosuid)')
   .option('--dev', 'let device nodes be opened (default: nodev; refused if the lower mount is nodev)')
@@ -308,6 +322,8 @@ program
   .addOption(new Option('--pin <mode>', 'keep each io_uring worker on its queues\' CPUs: when no read or write reaches the workers, i.e. --io passthrough without a policy (auto), always (on), never (off)').choices(['auto', 'on', 'off']).default('auto'))
   .option('--stop-timeout <s>', 'on SIGTERM/SIGINT, serve a busy (detached) mount this long at most, then end', int(0, 86400), 10)
   .option('--metrics <host:port>', 'serve the status counters for Prometheus at http://HOST:PORT/metrics (default off; HOST defaults to 127.0.0.1)')
+  .addOption(new Option('--log-level <level>', 'log this and more serious: error, warn, info, debug (debug traces every request)').choices(LEVELS).default('info'))
+  .option('-d, --debug', 'the same as --log-level debug: one line per request served, with its result and latency')
   .option('--policy <file>', 'per-file policy (YAML, see docs/policy.md): replaces --io')
   .option('--audit <file>', 'append one JSON line per decision (and audited read/write); - for stdout')
   .addOption(new Option('--audit-failure <what>', 'when the audit log fails').choices(['deny', 'continue']).default('deny'))
@@ -332,9 +348,18 @@ program
   .description('what the daemon of MOUNTPOINT is doing')
   .argument('<mountpoint>')
   .option('--json', 'machine-readable output')
-  .action(async (mountpoint: string, f: { json?: boolean }) => {
+  .option('-w, --watch', 'redraw a live view: requests per second by opcode with their latency, opens by mode, bytes, open files')
+  .option('--interval <s>', 'seconds between --watch frames', seconds, 1)
+  .option('--count <n>', 'stop after this many --watch frames (default: until interrupted)', int(0, 1 << 30), 0)
+  .action(async (mountpoint: string, f: { json?: boolean; watch?: boolean; interval: number; count: number }) => {
     try {
-      const s = (await ask(existingMountpoint(mountpoint), { cmd: 'status' })) as DaemonStatus;
+      const mnt = existingMountpoint(mountpoint);
+      if (f.watch) {
+        if (f.json) fail('--watch and --json do not go together (scrape --metrics, or poll status --json)');
+        await watchStatus(() => ask(mnt, { cmd: 'status' }) as Promise<DaemonStatus>, f.interval, f.count);
+        return;
+      }
+      const s = (await ask(mnt, { cmd: 'status' })) as DaemonStatus;
       if (f.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
       else printStatus(s);
     } catch (e) {
@@ -443,6 +468,22 @@ program
   .description('remove the mount helper install-helper put in place')
   .option('--dir <dir>', 'where it was installed', '/usr/sbin')
   .action((f: { dir: string }) => say(() => removeHelper(f.dir)));
+
+program
+  .command('completion')
+  .description('print a bash completion script: passfs completion bash > /etc/bash_completion.d/passfs')
+  .argument('<shell>', 'bash (the only one so far)')
+  .action((shell: string) => {
+    if (shell !== 'bash') fail(`completion ${shell}: only bash is supported`);
+    process.stdout.write(bashCompletion(program));
+  });
+
+program
+  .command('man')
+  .description('print the passfs(8) manual page (roff): passfs man > /usr/local/share/man/man8/passfs.8')
+  .action(() => {
+    process.stdout.write(manPage(program, packageVersion(), new Date().toISOString().slice(0, 10)));
+  });
 
 // Listed in the help; handled before parsing (below).
 program.option('-V, --version', 'the version and commit, and the FUSE protocol each passfs mount agreed with the kernel');

@@ -31,6 +31,8 @@ const FLAGS: Record<string, { flag: string; value: boolean }> = {
   audit_mode: { flag: '--audit-mode', value: true },
   metrics: { flag: '--metrics', value: true },
   stop_timeout: { flag: '--stop-timeout', value: true },
+  log_level: { flag: '--log-level', value: true },
+  debug: { flag: '--debug', value: false },
 };
 
 /**

@@ -23,7 +23,7 @@ import {
   FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE, FATTR_ATIME, FATTR_MTIME, FATTR_FH,
   FATTR_ATIME_NOW, FATTR_MTIME_NOW, FATTR_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID, FUSE_FSYNC_FDATASYNC,
 } from '../fuse/abi.js';
-import { Answer, answerOf, Op, OP_SLOTS, type OpName } from '../fuse/opcodes.js';
+import { Answer, answerOf, Op, OP_SLOTS, opNames, type OpName } from '../fuse/opcodes.js';
 import {
   BatchForgetIn, CopyFileRange64Out, CopyFileRangeIn, CreateIn, Dirent, FallocateIn, ForgetIn, ForgetOne, FsyncIn,
   GetxattrIn, LinkIn, LseekIn, LseekOut, MkdirIn, MknodIn, OpenIn, OpenOut, ReadIn, ReleaseIn, Rename2In, RenameIn,
@@ -31,7 +31,7 @@ import {
 } from '../fuse/structs.js';
 import { Request, Reply, decodeDev } from '../fuse/codec.js';
 import { Exchange, Handler, PENDING } from '../fuse/exchange.js';
-import { C } from '../io/counters.js';
+import { C, observeLatency } from '../io/counters.js';
 import { IoKind, IoReplies, MediatedEngine } from '../io/mediated.js';
 import type { Decision, Policy } from '../policy/index.js';
 import {
@@ -59,6 +59,8 @@ export interface MirrorOptions {
   validMs: number;
   /** Log one line (fallbacks and other noteworthy events). */
   log: (msg: string) => void;
+  /** One line per request served (--debug); null: no tracing. */
+  trace?: ((msg: string) => void) | null;
   /** Builds the engine that serves mediated reads and writes. */
   engine: (replies: IoReplies) => MediatedEngine;
   /** The lower directory's real path: policy paths are relative to it. */
@@ -140,6 +142,8 @@ export class Mirror implements Handler, IoReplies {
   private readonly fds: SlotFds;
   /** Files this request opened for a passthrough open's sake (fileFd): closed once it is served. */
   private readonly temps: number[] = [];
+  /** When each exchange served later (PENDING) arrived, by exchange id: its latency is counted at its reply. */
+  private readonly began: number[] = [];
 
   constructor(
     private readonly sys: Native,
@@ -171,6 +175,7 @@ export class Mirror implements Handler, IoReplies {
     const { req, rep } = x;
     const op = req.opcode;
     const known = op < OP_SLOTS;
+    const t0 = performance.now();
     this.stats[known ? op : 0]++;
     const fn = known ? this.ops[op] : undefined;
     this.rootCaller = req.uid === 0;
@@ -183,9 +188,27 @@ export class Mirror implements Handler, IoReplies {
     }
     this.fds.done();
     while (this.temps.length) this.sys.close(this.temps.pop()!);
-    if (r === PENDING) return PENDING;
-    if (known && answerOf[op] === Answer.none) return 0;
-    return this.finish(x, r);
+    if (r === PENDING) {
+      this.began[x.id] = t0;
+      return PENDING;
+    }
+    if (known && answerOf[op] === Answer.none) {
+      this.served(x, op, r, t0, false);
+      return 0;
+    }
+    const len = this.finish(x, r);
+    this.served(x, known ? op : 0, r, t0, true);
+    return len;
+  }
+
+  /** Count (and with --debug, trace) a request served: its latency from `t0`, and its result `r`. */
+  private served(x: Exchange, op: number, r: number, t0: number, replied: boolean): void {
+    const us = (performance.now() - t0) * 1000;
+    observeLatency(this.stats, op, us);
+    if (!this.opt.trace) return;
+    const { req } = x;
+    const what = !replied ? 'no reply' : r < 0 ? this.sys.errnoName(-r) : `ok, ${r} bytes`;
+    this.opt.trace(`${opNames[req.opcode] ?? `opcode ${req.opcode}`} #${req.unique()} node ${req.nodeid} uid ${req.uid} pid ${req.pid}: ${what} (${Math.round(us)} µs)`);
   }
 
   /** After each request's reply: work the reply need not wait for (see PathCache.rememberAfterReply). */
@@ -223,7 +246,9 @@ export class Mirror implements Handler, IoReplies {
 
   /** Send the reply of a request whose operation returned PENDING. */
   send(x: Exchange, r: number): void {
-    x.owner.send(x, this.finish(x, r));
+    const len = this.finish(x, r);
+    this.served(x, x.req.opcode, r, this.began[x.id], true);
+    x.owner.send(x, len);
   }
 
   /**

@@ -41,6 +41,9 @@ export class Request {
     this.pid = dv.getUint32(base + 32, true);
   }
 
+  /** The request's id (for traces; replies copy it without reading it). */
+  unique(): number { return readU64(this.dv, this.base + 8); }
+
   /** Absolute buffer index of argument offset `off` (offsets are relative to the end of the in-header). */
   at(off: number): number { return this.base + IN_HEADER + off; }
   u32(off: number): number { return this.dv.getUint32(this.at(off), true); }

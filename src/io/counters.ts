@@ -9,6 +9,8 @@ import { OP_SLOTS } from '../fuse/opcodes.js';
 export const MAX_RULES = 256;
 /** Fallback reasons are counted by errno below this. */
 export const FALLBACK_ERRNOS = 160;
+/** Latency buckets per opcode (LAT_BOUNDS_US, and one for longer). */
+export const LAT_BUCKETS = 22;
 
 export const enum C {
   // 0 .. OP_SLOTS-1: requests by opcode
@@ -47,6 +49,24 @@ export const enum C {
   FALLBACK_BASE,
   /** Policy rule hits: RULE_BASE + rule index; the default's at RULE_BASE + MAX_RULES. */
   RULE_BASE = FALLBACK_BASE + FALLBACK_ERRNOS,
+  /** Request service times by opcode: LAT_BASE + opcode * LAT_BUCKETS + bucket (latencyBucket). */
+  LAT_BASE = RULE_BASE + MAX_RULES + 1,
+  /** Their sum in microseconds: LAT_SUM_BASE + opcode. */
+  LAT_SUM_BASE = LAT_BASE + OP_SLOTS * LAT_BUCKETS,
   /** A worker's row: every counter above, each slot once. */
-  STRIDE = RULE_BASE + MAX_RULES + 1,
+  STRIDE = LAT_SUM_BASE + OP_SLOTS,
+}
+
+/**
+ * The upper bounds of the latency buckets, in microseconds: 1, 2, 4 ... 2^20
+ * (about a second); one bucket more holds the longer ones.
+ */
+export const LAT_BOUNDS_US: readonly number[] = Array.from({ length: LAT_BUCKETS - 1 }, (_, b) => 2 ** b);
+
+/** Count one request of opcode `op` that took `us` microseconds, from the request's arrival in the daemon to its reply. */
+export function observeLatency(stats: Float64Array, op: number, us: number): void {
+  // Bucket b holds times under 2^b µs: b = the bit length of the whole microseconds.
+  const b = us >= LAT_BOUNDS_US[LAT_BUCKETS - 2] ? LAT_BUCKETS - 1 : us < 1 ? 0 : 32 - Math.clz32(us);
+  stats[C.LAT_BASE + op * LAT_BUCKETS + b]++;
+  stats[C.LAT_SUM_BASE + op] += us;
 }

@@ -17,6 +17,68 @@ export function logPath(mountpoint: string): string {
   return socketPath(mountpoint).replace(/\.sock$/, '.log');
 }
 
+/** A background daemon's log this big is moved aside (to .log.1, replacing the one before) when a new daemon starts on its mount point. */
+const LOG_ROTATE_BYTES = 1 << 20;
+/** Logs of mount points no daemon serves are removed when untouched this long. */
+const LOG_KEEP_MS = 7 * 86_400_000;
+
+/** The log file for a background daemon of `mountpoint`, opened for appending; the one before is moved aside if big. */
+export function openLog(mountpoint: string): { fd: number; path: string } {
+  const p = logPath(mountpoint);
+  if ((fs.statSync(p, { throwIfNoEntry: false })?.size ?? 0) > LOG_ROTATE_BYTES) fs.renameSync(p, `${p}.1`);
+  return { fd: fs.openSync(p, 'a', 0o600), path: p };
+}
+
+/** At a clean exit: remove the log of `mountpoint` if it is this process's stderr (a background daemon's). */
+export function removeOwnLog(mountpoint: string): void {
+  const p = logPath(mountpoint);
+  try {
+    const mine = fs.fstatSync(2);
+    const st = fs.statSync(p);
+    if (st.ino === mine.ino && st.dev === mine.dev) fs.rmSync(p, { force: true });
+  } catch { /* no log of ours */ }
+}
+
+/** Is anyone listening on the unix socket `p`? */
+function listening(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(p);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code !== 'ECONNREFUSED' && e.code !== 'ENOENT'));
+  });
+}
+
+/**
+ * Remove what daemons that are gone left under RUN_DIR: control sockets
+ * nobody listens on (a killed daemon's), and logs of mount points no
+ * daemon serves that were not written to for a week. Returns how many files.
+ */
+export async function pruneRunDir(now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(RUN_DIR);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  const rm = (f: string) => {
+    fs.rmSync(path.join(RUN_DIR, f), { force: true });
+    removed++;
+  };
+  const live = new Set<string>();
+  await Promise.all(names.filter((f) => f.endsWith('.sock')).map(async (f) => {
+    if (await listening(path.join(RUN_DIR, f))) live.add(f.slice(0, -'.sock'.length));
+    else rm(f);
+  }));
+  for (const f of names) {
+    const m = /^([0-9a-f]{16})\.log(\.1)?$/.exec(f);
+    if (!m || live.has(m[1])) continue;
+    const st = fs.statSync(path.join(RUN_DIR, f), { throwIfNoEntry: false });
+    if (st && now - st.mtimeMs > LOG_KEEP_MS) rm(f);
+  }
+  return removed;
+}
+
 export type Command = { cmd: string; [k: string]: unknown };
 
 export class ControlServer {

@@ -31,7 +31,8 @@ import { loadPolicyFile, Policy, PolicyError, processInfo } from '../policy/inde
 import { AuditFailure, checkAuditDest, openAuditFile, removeAuditFile } from './audit.js';
 import { IoMode } from '../fs/inodes.js';
 import { PinMode, shouldPin } from './pinning.js';
-import { rateLimited } from './logging.js';
+import { Level, Log, makeLogger } from './logging.js';
+import { underJournal } from './systemd.js';
 import { MountRequest, mountFlags, flagNames, lowerAtime } from '../fs/mountflags.js';
 
 export class UserError extends Error {}
@@ -56,6 +57,8 @@ export interface DaemonOptions {
   payloadSize: number;
   /** Keep io_uring workers on their queues' CPUs (src/server/pinning.ts). */
   pin: PinMode;
+  /** What the daemon logs (--log-level); debug also traces every request. */
+  logLevel?: Level;
   /** Per-file policy (replaces --io's mount-wide choice), the audit destination ('-' = stdout). */
   policy: string | null;
   audit: string | null;
@@ -113,8 +116,14 @@ function possibleCpus(): number {
 }
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The main thread's log (stderr: the log file of a background daemon), rate-limited (logging.ts). */
-export const log: (msg: string) => void = rateLimited((line) => process.stderr.write(`passfs: ${line}\n`));
+const mainLogger = (level: Level) => makeLogger('passfs', level, underJournal(), (line) => process.stderr.write(line));
+let logger = mainLogger('info');
+/** The main thread's log (stderr: the journal, or the log file of a background daemon), rate-limited (logging.ts). */
+export const log: Log = (msg, level) => logger.log(msg, level);
+/** Log at `level` and above from now on (--log-level). */
+export function setLogLevel(level: Level): void {
+  logger = mainLogger(level);
+}
 
 /**
  * Remove the mount at `p` if it is a passfs mount nobody serves (it answers
@@ -138,7 +147,7 @@ function removeDeadMount(p: string): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'ENOTCONN') return false;
   }
   if (native.umount2(real, MNT_DETACH) < 0) return false;
-  log(`${real}: removed the mount of a passfs daemon that died`);
+  log(`${real}: removed the mount of a passfs daemon that died`, 'warn');
   return true;
 }
 
@@ -261,6 +270,7 @@ export class Daemon {
 
   /** Mount and start serving. Resolves once the mount is live and every worker is up. */
   static async start(opt: DaemonOptions): Promise<Daemon> {
+    if (opt.logLevel) setLogLevel(opt.logLevel);
     const { policy, mountFlags } = preflight(opt);
     const lower = fs.realpathSync(opt.lower);
     const mountpoint = fs.realpathSync(opt.mountpoint);
@@ -329,7 +339,7 @@ export class Daemon {
     const w = native.write(devFd, rep.buf, 0, len);
     if (w < 0) throw new UserError(`replying to INIT: ${native.errnoName(-w)}`);
     if (opt.io === 'passthrough' && !caps.passthrough) {
-      log('this kernel does not offer FUSE passthrough: every file is served mediated');
+      log('this kernel does not offer FUSE passthrough: every file is served mediated', 'warn');
     }
     if (opt.transport === 'uring' && !caps.uring) throw new UserError('the kernel did not agree to FUSE over io_uring');
     this.transport = caps.uring ? 'uring' : 'devfuse';
@@ -366,7 +376,7 @@ export class Daemon {
       const w = LowerWatch.open(this.devFd, this.rootFd, this.table, () => paths && invalidatePaths(paths), log);
       if (typeof w === 'string') {
         this.watchOff = w;
-        log(`cannot watch the lower directory (${w}): changes made beside the mount are seen after the timeouts, which stay short`);
+        log(`cannot watch the lower directory (${w}): changes made beside the mount are seen after the timeouts, which stay short`, 'warn');
       } else {
         this.watch = w;
         w.start();
@@ -376,7 +386,7 @@ export class Daemon {
     }
     // Long timeouts only where lost events can be answered (FUSE_NOTIFY_INC_EPOCH, protocol 7.44).
     const epochs = this.caps.minor >= 44;
-    if (this.watch && !epochs) log(`the kernel speaks FUSE 7.${this.caps.minor} (no INC_EPOCH): timeouts stay short although the watch is on`);
+    if (this.watch && !epochs) log(`the kernel speaks FUSE 7.${this.caps.minor} (no INC_EPOCH): timeouts stay short although the watch is on`, 'warn');
     this.validMs = this.opt.validMs ?? (this.watch && epochs ? LONG_TIMEOUT_MS : SHORT_TIMEOUT_MS);
   }
 
@@ -432,6 +442,8 @@ export class Daemon {
       mountFlags: this.mountFlags,
       policy: this.policy ? { text: this.policy.text, file: this.policy.file } : null,
       audit: this.opt.audit ? { dest: this.opt.audit, fd: this.auditFd, onFailure: this.opt.auditFailure } : null,
+      logLevel: this.opt.logLevel ?? 'info',
+      journal: underJournal(),
       port: port2,
     };
     return new Promise((ready) => {
@@ -480,11 +492,11 @@ export class Daemon {
     // once its fd is closed; nothing is left hanging.
     native.close(slot.fd);
     slot.fd = -1;
-    if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`);
+    if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`, 'warn');
     if (err && !this.stopping) {
       slot.restarts++;
-      log(`worker ${slot.index} ended (${err.message}); starting a replacement`);
-      this.launch(slot.index).catch((e) => log(`cannot restart worker ${slot.index}: ${e.message}`));
+      log(`worker ${slot.index} ended (${err.message}); starting a replacement`, 'error');
+      this.launch(slot.index).catch((e) => log(`cannot restart worker ${slot.index}: ${e.message}`, 'error'));
       return;
     }
     // A worker ends cleanly when the connection is gone (unmount): so do we.
@@ -600,14 +612,14 @@ export class Daemon {
       p = loadPolicyFile(this.opt.policy);
     } catch (e) {
       const msg = e instanceof PolicyError ? e.message : (e as Error).message;
-      log(`reload refused, the running policy stays: ${msg}`);
+      log(`reload refused, the running policy stays: ${msg}`, 'warn');
       return { ok: false, error: msg };
     }
     this.policy = p;
     this.policyLoadedAt = new Date();
     // Rule hits restart with the new rules.
     const all = new Float64Array(this.statsMem);
-    for (let row = 0; row < all.length; row += C.STRIDE) all.fill(0, row + C.RULE_BASE, row + C.STRIDE);
+    for (let row = 0; row < all.length; row += C.STRIDE) all.fill(0, row + C.RULE_BASE, row + C.RULE_BASE + MAX_RULES + 1);
     for (const s of this.slots) s.port?.postMessage({ policy: { text: p.text, file: p.file } });
     log(`policy reloaded from ${p.file} (${p.rules.length} rules, ${p.digest.slice(0, 12)})`);
     return { ok: true, rules: p.rules.length, digest: p.digest };

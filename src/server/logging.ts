@@ -4,6 +4,11 @@
 // digits folded) is let through a few times per window, every line is cut
 // to a bounded length, and all kinds together share a budget; what is held
 // back is counted and reported once, when its window ends.
+//
+// Lines have a level (--log-level: error, warn, info, debug). Under systemd
+// each line starts with its syslog priority (<4>) and the journal stamps the
+// time; elsewhere a line starts with its time and level. --debug also traces
+// every request (traced lines are not rate-limited: the admin asked for them).
 
 export interface LimitOptions {
   /** Lines of one kind per window. */
@@ -41,7 +46,7 @@ export function oneLine(msg: string): string {
  * lines are summed per kind and said in one line each at the end of their
  * window (a timer that does not keep the process alive).
  */
-export function rateLimited(write: (line: string) => void, o: LimitOptions = LOG_LIMITS, now: () => number = Date.now): (msg: string) => void {
+export function rateLimited(write: (line: string, level: Level) => void, o: LimitOptions = LOG_LIMITS, now: () => number = Date.now): Log {
   let start = now();
   let total = 0;
   const counts = new Map<string, { shown: number; held: number }>();
@@ -52,14 +57,14 @@ export function rateLimited(write: (line: string) => void, o: LimitOptions = LOG
     timer = null;
     const secs = Math.round((now() - start) / 1000);
     for (const [kind, c] of counts) {
-      if (c.held > 0) write(`${c.held} more line(s) like this were not logged in the last ${secs} s: ${kind}`);
+      if (c.held > 0) write(`${c.held} more line(s) like this were not logged in the last ${secs} s: ${kind}`, 'warn');
     }
     counts.clear();
     total = 0;
     start = now();
   };
 
-  return (raw: string) => {
+  return (raw: string, level: Level = 'info') => {
     const msg = oneLine(raw);
     if (now() - start >= o.windowMs) endWindow();
     let kind = kindOf(msg);
@@ -79,6 +84,42 @@ export function rateLimited(write: (line: string) => void, o: LimitOptions = LOG
     }
     c.shown++;
     total++;
-    write(msg.length > o.maxChars ? `${msg.slice(0, o.maxChars)}... (${msg.length - o.maxChars} more characters)` : msg);
+    write(cut(msg, o.maxChars), level);
+  };
+}
+
+function cut(msg: string, max: number): string {
+  return msg.length > max ? `${msg.slice(0, max)}... (${msg.length - max} more characters)` : msg;
+}
+
+export type Level = 'error' | 'warn' | 'info' | 'debug';
+export const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug'];
+/** syslog priorities, as sd-daemon(3) prefixes read by the journal. */
+const PRIORITY: Record<Level, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+/** A log function: a message, and its level (info unless said). */
+export type Log = (msg: string, level?: Level) => void;
+
+/** How a line is written: `<4>passfs: ...` for the journal, `TIME passfs LEVEL: ...` elsewhere. */
+export function formatLine(prefix: string, level: Level, msg: string, journal: boolean, at: Date = new Date()): string {
+  return journal ? `<${PRIORITY[level]}>${prefix}: ${msg}\n` : `${at.toISOString()} ${prefix} ${level}: ${msg}\n`;
+}
+
+export interface Logger {
+  /** Rate-limited lines at `threshold` and above. */
+  log: Log;
+  /** One line per traced request, only at debug (null otherwise: callers test it, so tracing off costs nothing). */
+  trace: ((msg: string) => void) | null;
+}
+
+/** A logger for `prefix` ("passfs", "passfs[worker 0]") writing through `out` (stderr). */
+export function makeLogger(prefix: string, threshold: Level, journal: boolean, out: (line: string) => void, o: LimitOptions = LOG_LIMITS): Logger {
+  const rank = LEVELS.indexOf(threshold);
+  const limited = rateLimited((line, level) => out(formatLine(prefix, level, line, journal)), o);
+  return {
+    log: (msg, level = 'info') => {
+      if (LEVELS.indexOf(level) <= rank) limited(msg, level);
+    },
+    trace: threshold === 'debug' ? (msg) => out(formatLine(prefix, 'debug', cut(oneLine(msg), o.maxChars), journal)) : null,
   };
 }

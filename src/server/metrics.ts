@@ -77,6 +77,7 @@ export function registry(status: Status): Registry {
     if (!st.watch.on) return;
     for (const k of ['events', 'own', 'invalEntry', 'invalInode', 'epochs', 'unknown'] as const) c.inc({ kind: k }, st.watch[k]);
   });
+  reg.registerMetric(latencyHistogram(now) as never);
   const collect = reg.metrics.bind(reg);
   reg.metrics = async () => {
     s = null;
@@ -87,6 +88,33 @@ export function registry(status: Status): Registry {
     }
   };
   return reg;
+}
+
+/**
+ * passfs_request_duration_seconds: the workers' latency buckets by opcode
+ * (stats.ts) as one Prometheus histogram. prom-client's Histogram observes
+ * values itself and cannot take counts made elsewhere, so this is a metric
+ * of the registry's own shape (name, help, type, get) filled from the
+ * status document.
+ */
+function latencyHistogram(now: () => DaemonStatus) {
+  const name = 'passfs_request_duration_seconds';
+  const get = async () => {
+    const { boundsMicros, byOpcode } = now().latency;
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const [opcode, o] of Object.entries(byOpcode)) {
+      let cum = 0;
+      boundsMicros.forEach((us, i) => {
+        cum += o.buckets[i];
+        values.push({ labels: { opcode, le: us / 1e6 }, value: cum, metricName: `${name}_bucket` });
+      });
+      values.push({ labels: { opcode, le: '+Inf' }, value: o.count, metricName: `${name}_bucket` });
+      values.push({ labels: { opcode }, value: o.sumMicros / 1e6, metricName: `${name}_sum` });
+      values.push({ labels: { opcode }, value: o.count, metricName: `${name}_count` });
+    }
+    return { name, help: 'time from a request\'s arrival in the daemon to its reply, by opcode', type: 'histogram', values, aggregator: 'sum' };
+  };
+  return { name, get, getForPromString: get };
 }
 
 /** Serve GET /metrics; resolves once listening (rejects with a one-line reason). */

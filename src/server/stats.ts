@@ -3,7 +3,7 @@
 // Each worker owns one row, so counting is a plain array increment with no
 // atomics.
 import { OP_SLOTS, opNames } from '../fuse/opcodes.js';
-import { C, FALLBACK_ERRNOS, MAX_RULES } from '../io/counters.js';
+import { C, FALLBACK_ERRNOS, LAT_BOUNDS_US, LAT_BUCKETS, MAX_RULES } from '../io/counters.js';
 
 export function allocateStats(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(workers * C.STRIDE * 8);
@@ -33,6 +33,17 @@ export interface StatsSummary {
   policyCost: { decisions: number; micros: number };
   /** Directories the lower directory's watch could not mark (reported under status.watch). */
   watchMarkFailures: number;
+  latency: LatencySummary;
+}
+
+/**
+ * How long requests took in the daemon, from arrival to reply, by opcode
+ * (the ones seen): counts per bucket (bucket i: under boundsMicros[i]; the
+ * last: longer), their sum in microseconds.
+ */
+export interface LatencySummary {
+  boundsMicros: readonly number[];
+  byOpcode: Record<string, { count: number; sumMicros: number; buckets: number[] }>;
 }
 
 export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => string): StatsSummary {
@@ -68,6 +79,30 @@ export function summarize(mem: SharedArrayBuffer, errnoName: (e: number) => stri
     mediatedIo: { inline: sum[C.ioInline], async: sum[C.ioAsync] },
     policyCost: { decisions: sum[C.policyDecisions], micros: sum[C.policyMicros] },
     watchMarkFailures: sum[C.watchMarkFailures],
+    latency: latencyOf(sum),
     backing: { opened: sum[C.backingOpened], closed: sum[C.backingClosed], live: sum[C.backingOpened] - sum[C.backingClosed] },
   };
+}
+
+function latencyOf(sum: Float64Array): LatencySummary {
+  const byOpcode: LatencySummary['byOpcode'] = {};
+  for (let op = 0; op < OP_SLOTS; op++) {
+    const b = C.LAT_BASE + op * LAT_BUCKETS;
+    const buckets = Array.from(sum.subarray(b, b + LAT_BUCKETS));
+    const count = buckets.reduce((a, n) => a + n, 0);
+    if (count > 0) byOpcode[opNames[op] ?? `OP_${op}`] = { count, sumMicros: Math.round(sum[C.LAT_SUM_BASE + op]), buckets };
+  }
+  return { boundsMicros: LAT_BOUNDS_US, byOpcode };
+}
+
+/** The q-quantile (0.5, 0.99) of one opcode's latencies: the upper bound of its bucket, in microseconds (Infinity: beyond the last). */
+export function quantileMicros(l: LatencySummary, op: string, q: number): number {
+  const o = l.byOpcode[op];
+  if (!o) return 0;
+  let seen = 0;
+  for (let i = 0; i < o.buckets.length; i++) {
+    seen += o.buckets[i];
+    if (seen >= q * o.count) return l.boundsMicros[i] ?? Infinity;
+  }
+  return Infinity;
 }

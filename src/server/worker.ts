@@ -18,7 +18,7 @@ import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 import { loadPolicy, Policy } from '../policy/index.js';
 import { AuditLog, AuditFailure } from './audit.js';
 import { pinToQueues } from './pinning.js';
-import { rateLimited } from './logging.js';
+import { Level, Log, makeLogger } from './logging.js';
 
 export interface WorkerTask {
   index: number;
@@ -47,6 +47,9 @@ export interface WorkerTask {
   policy: { text: string; file: string } | null;
   /** The audit destination; `fd`, the file the main thread opened for every worker (-1 for stdout). */
   audit: { dest: string; fd: number; onFailure: AuditFailure } | null;
+  /** What to log (--log-level; debug traces every request), and whether stderr is the journal. */
+  logLevel: Level;
+  journal: boolean;
   /**
    * To the main thread: { threadId, tid, adopted } once serving. From it: { policy } on
    * reload (already validated by the main thread).
@@ -61,7 +64,9 @@ export interface WorkerResult {
 
 export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   // Rate-limited: a user can cause some of these lines through the mount (logging.ts).
-  const log = rateLimited((m) => process.stderr.write(`passfs[worker ${task.index}]: ${m}\n`));
+  const logger = makeLogger(`passfs[worker ${task.index}]`, task.logLevel, task.journal, (line) => process.stderr.write(line));
+  // What workers log is mostly trouble: warn unless said.
+  const log: Log = (m, level = 'warn') => logger.log(m, level);
   // Owner ids for the table lock: workers are 1.., the main thread is 0x7fff.
   const table = new InodeTable(task.inodes, task.index + 1);
   const uringEntries = task.queues.length * task.queueDepth;
@@ -79,6 +84,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     passthrough: task.passthrough,
     validMs: task.validMs,
     log,
+    trace: logger.trace,
     engine: (replies) => (task.mediated === 'async' && ring ? new AsyncEngine(ring, replies, stats) : new SyncEngine(replies)),
     lowerRoot: task.lowerRoot,
     mountFlags: task.mountFlags,
