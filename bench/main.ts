@@ -256,6 +256,7 @@ async function bench(o: Options): Promise<number> {
   const written = writeResults(path.resolve(o.out), result, renderChart(result));
   process.stdout.write(`${renderTables(result)}\n\n`);
   if (o.paired) process.stdout.write(`${renderPaired(result, o.paired[0], o.paired[1])}\n\n`);
+  if (result.parameters.reps === 1) process.stdout.write('One repetition: each figure is a single sample, with no spread to judge it by; use --reps 3 or more before drawing conclusions.\n\n');
   process.stdout.write(`${clock(result.durationSeconds)} · results ${path.relative(process.cwd(), written.json) || written.json} · chart ${path.relative(process.cwd(), written.svg) || written.svg} (copied to latest.json, latest.svg)\n`);
   if (errors.length) {
     process.stderr.write(`bench: ${errors.length} run${errors.length > 1 ? 's' : ''} failed (see above and "errors" in the JSON)\n`);
@@ -302,6 +303,9 @@ function listAll(): number {
   return 0;
 }
 
+/** Where results go unless --out says otherwise: not the repository, whose bench/results holds the committed figures. */
+const DEFAULT_OUT = '/var/tmp/passfs-bench-results';
+
 const program = new Command('bench')
   .description('passfs benchmarks: fio data jobs and metadata jobs, native vs passfs modes, ratios to native')
   .option('--quick', `short run (~2 min): ${JSON.stringify(PRESETS.quick)}`)
@@ -315,7 +319,7 @@ const program = new Command('bench')
   .option('--scale-open <n>', `files the scale job holds open at once (default ${PRESETS.full.scaleOpen}, --quick ${PRESETS.quick.scaleOpen})`, positiveInt('--scale-open'))
   .option('--build-sources <n>', `.c files of the build job (default ${PRESETS.full.buildSources}, --quick ${PRESETS.quick.buildSources})`, positiveInt('--build-sources'))
   .option('--dir <dir>', 'scratch directory (created and removed by the bench)', '/var/tmp/passfs-bench')
-  .option('--out <dir>', 'results directory', path.join(REPO, 'bench/results'))
+  .option('--out <dir>', 'results directory (outside the repository unless told: bench/results holds the committed figures)', DEFAULT_OUT)
   .option('--passfs <path>', 'passfs command to mount with (default: bin/passfs.js of this repository)')
   .option('--report <json>', 'print the tables of an earlier result file instead of running')
   .option('--markdown', 'with --report: Markdown tables')

@@ -95,7 +95,7 @@ export function renderTables(r: BenchResult, format: 'text' | 'markdown' = 'text
   const f = format === 'text' ? text : markdown;
   const p = r.parameters;
   const out = [
-    `Median of ${p.reps} repetition${p.reps > 1 ? 's' : ''} (spread: min/max as % of the median). ` +
+    (p.reps > 1 ? `Median of ${p.reps} repetitions (spread: min/max as % of the median). ` : 'One repetition: every figure is a single sample (no spread). ') +
       '/native: ratio to native in this run, higher is better (throughput: mode/native; seconds: native/mode). ' +
       '"!" marks a job/mode with failed runs.',
     '',

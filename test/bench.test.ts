@@ -290,6 +290,30 @@ test('chart: well-formed standalone SVG, one bar per mode and job, a line at 1.0
   assert.ok(svg2.includes('a&lt;b&amp;c'));
 });
 
+test('chart: whiskers from the worst to the best repetition, the subtitle inside the picture; one rep says so', () => {
+  const r = synthetic();
+  const svg = renderChart(r);
+  const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+  for (const m of svg.matchAll(/<text class="subtitle" x="(\d+)"[^>]*>([^<]*)</g)) {
+    assert.ok(Number(m[1]) + m[2].length * 6.2 <= width, `subtitle fits: ${m[2]}`);
+  }
+  const whiskers = [...svg.matchAll(/<g class="whisker" data-job="([^"]+)" data-metric="([^"]+)" data-mode="([^"]+)" data-min="([\d.]+)" data-max="([\d.]+)"/g)];
+  assert.is(whiskers.length, chartGroups(r).length * 2, 'one per bar');
+  for (const w of whiskers) {
+    const bar = new RegExp(`data-job="${w[1]}" data-metric="${w[2]}" data-mode="${w[3]}" data-ratio="([\\d.]+)"`).exec(svg)!;
+    assert.ok(Number(w[4]) <= Number(bar[1]) + 1e-9 && Number(bar[1]) <= Number(w[5]) + 1e-9, `${w[1]} ${w[3]}: min <= ratio <= max`);
+    assert.ok(Number(w[4]) < Number(w[5]), 'the synthetic reps differ');
+  }
+  const one = synthetic();
+  one.runs = one.runs.filter((x) => x.rep === 1);
+  one.parameters.reps = 1;
+  one.summary = summarize(one.jobs, one.parameters.modes, one.runs);
+  const svg1 = renderChart(one);
+  assert.not.match(svg1, /class="whisker"/);
+  assert.match(svg1, /one rep: single samples, no spread/);
+  assert.match(renderTables(one), /One repetition: every figure is a single sample/);
+});
+
 test('chart: well-formed without native (no ratios)', () => {
   const r = synthetic();
   r.parameters.modes = ['passthrough', 'mediated'];
@@ -380,6 +404,15 @@ test('a tiny real run writes a valid result, a chart and latest copies', async (
   assert.ok(/many-small-files: total .* \d\/2 /.test(r.out) && r.out.includes('passthrough/native per repetition'), 'paired table printed');
   fs.rmSync(out, { recursive: true, force: true });
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+});
+
+test('results go outside the repository unless --out says otherwise (bench/results holds the committed figures)', async () => {
+  const r = await startBench(['--help']).exit;
+  assert.is(r.code, 0, r.out);
+  const def = /--out <dir>[\s\S]*?\(default:\s+"([^"]+)"\)/.exec(r.out)?.[1];
+  assert.ok(def, r.out);
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  assert.not.ok(path.resolve(def!).startsWith(repo + '/'), `default ${def} is outside ${repo}`);
 });
 
 test('--paired: bad pairs are refused with a clear error, before a run mounts anything', async () => {
