@@ -9,8 +9,9 @@ say() { echo "passfs setup: $*" >&2; }
 # Debian packages: liburing for the addon, build tools for cmake-js, fio and
 # stress-ng for the bench and stress tests, attr for getfattr/setfattr, acl for
 # setfacl/getfacl, xfsprogs for xfs_io (fallocate modes, O_DIRECT), python3
-# for the tests that call mmap, fallocate and copy_file_range directly.
-debs=(liburing-dev pkg-config cmake g++ make fio stress-ng attr acl xfsprogs util-linux python3)
+# for the tests that call mmap, fallocate and copy_file_range directly, fuse3
+# for fusermount3 (the tests unmount with it as FUSE users do).
+debs=(liburing-dev pkg-config cmake g++ make fio stress-ng attr acl xfsprogs util-linux python3 fuse3)
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

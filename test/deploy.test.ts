@@ -84,6 +84,15 @@ t('an fstab line (mount -T) and umount -l', async () => {
   assert.ok(await gone(pid), 'the daemon exits after umount -l');
 });
 
+t('fusermount3 -u makes the daemon exit, as umount does', async () => {
+  { const m = cli(['mount', b('lower'), b('mnt')]); assert.is(m.status, 0, m.stderr); }
+  const pid = daemonPid();
+  const r = spawnSync('fusermount3', ['-u', b('mnt')], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(await gone(pid), 'the daemon exits after fusermount3 -u');
+  assert.not.ok(isMounted(b('mnt')));
+});
+
 t('-o errors are one line and leave nothing mounted; mount -f (fake) does nothing', () => {
   for (const [opts, why] of [['frob', /-o frob: unknown option/], ['io', /-o io: needs a value/], ['allow_other=1', /takes no value/], ['io=bogus', /bogus/]] as const) {
     const r = cli(['mount', b('lower'), b('mnt'), '-o', opts]);
