@@ -17,6 +17,7 @@ Napi::Object initPassfs(Napi::Env env, Napi::Object exports) {
   passfs::registerProcess(env, exports);
   passfs::registerUring(env, exports);
   passfs::registerWatch(env, exports);
+  passfs::registerHandover(env, exports);
   return exports;
 }
 

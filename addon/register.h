@@ -13,6 +13,7 @@ void registerXattr(Napi::Env env, Napi::Object exports);
 void registerProcess(Napi::Env env, Napi::Object exports);
 void registerUring(Napi::Env env, Napi::Object exports);
 void registerWatch(Napi::Env env, Napi::Object exports);
+void registerHandover(Napi::Env env, Napi::Object exports);
 
 // exports[name] = fn. The callback is a template argument so each call goes
 // straight to it, without the per-function heap record of the runtime form.

@@ -200,6 +200,14 @@ export interface Native {
   threadUnshareFs(): number;
   /** strerror-style name for an errno, e.g. 2 -> "ENOENT". */
   errnoName(errno: number): string;
+
+  // ---- handing a mount over (addon/handover.cc) ----
+  /** An anonymous shared-memory file (close-on-exec): fd or -errno. */
+  memfdCreate(name: string): number;
+  /** A SharedArrayBuffer over `length` bytes of `fd` from `offset` (a page multiple), mapped shared; or -errno. */
+  mapShared(fd: number, offset: number, length: number): SharedArrayBuffer | number;
+  /** An sd_notify(3) datagram carrying descriptors (FDSTORE=1...): bytes sent or -errno. */
+  sdNotifyFds(path: string, message: string, ...fds: number[]): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
