@@ -166,7 +166,8 @@ async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10):
     if (!r.ok) log(`SIGHUP: ${r.error}`, 'warn');
   });
   try {
-    d = await Daemon.start(o);
+    // A restart gives the successor the same arguments (server/handover.ts).
+    d = await Daemon.start({ ...o, argv: process.argv.slice(1) });
   } catch (e) {
     const msg = e instanceof UserError ? e.message : (e as Error).stack ?? String(e);
     ready(`error: ${msg}`);
@@ -176,7 +177,12 @@ async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10):
   ready('ok');
   notify('READY=1', `STATUS=serving ${d.lower} at ${d.mountpoint}`, `MAINPID=${process.pid}`);
   if (pending) onSignal(pending);
-  await d.wait();
+  const { successor } = await d.wait();
+  if (successor) {
+    // passfs restart: the mount lives on in the successor, which writes to the same log.
+    log(`${d.mountpoint} is served by pid ${successor} now; ending`);
+    process.exit(0);
+  }
   log(`${d.mountpoint} unmounted`);
   // A clean end: the log of a background daemon goes (one that failed keeps its log for whoever looks into it).
   removeOwnLog(d.mountpoint);
@@ -342,6 +348,18 @@ program
   .description('unmount MOUNTPOINT (detaches it if busy: the daemon exits once its files are closed)')
   .argument('<mountpoint>')
   .action(unmount);
+
+program
+  .command('restart')
+  .description('replace the daemon of MOUNTPOINT by a new process (a newer passfs, say) without unmounting: open files stay open (README, "Restarting in place")')
+  .argument('<mountpoint>')
+  .action(async (mountpoint: string) => {
+    const mnt = existingMountpoint(mountpoint);
+    const t0 = performance.now();
+    const r = await ask(mnt, { cmd: 'handover' }, 60_000).catch((e: Error) => fail(e.message));
+    if (!r.ok) fail(`restart of ${mnt} refused, the daemon serves on: ${r.error}`);
+    process.stdout.write(`passfs: ${mnt} restarted in place: served by pid ${r.pid} now (requests waited ${r.pausedMs} ms; ${Math.round(performance.now() - t0)} ms in all)\n`);
+  });
 
 program
   .command('status')

@@ -63,17 +63,23 @@ export interface InodeTableMemory {
   handles: SharedArrayBuffer;
 }
 
-export function allocateInodeTable(capacity: number): InodeTableMemory {
+/**
+ * The table's memory, from `allocate` (the process's own by default; a
+ * memfd a successor can take over, server/statefile.ts): regions in a fixed
+ * order and of sizes that follow from the capacity alone, so that a
+ * successor allocating the same way maps the same regions.
+ */
+export function allocateInodeTable(capacity: number, allocate: (bytes: number) => SharedArrayBuffer = (n) => new SharedArrayBuffer(n)): InodeTableMemory {
   if (capacity < 16 || (capacity & (capacity - 1)) !== 0) throw new Error('inode capacity must be a power of two >= 16');
   return {
     capacity,
-    meta: new SharedArrayBuffer(M.LENGTH * 4),
-    ints: new SharedArrayBuffer(capacity * I.STRIDE * 4),
-    nums: new SharedArrayBuffer(capacity * F.STRIDE * 8),
-    free: new SharedArrayBuffer(capacity * 4),
-    index: new SharedArrayBuffer(capacity * 2 * 4),
-    denials: new SharedArrayBuffer(D.ENTRIES * D.STRIDE * 8),
-    handles: new SharedArrayBuffer(capacity * HANDLE_BYTES),
+    meta: allocate(M.LENGTH * 4),
+    ints: allocate(capacity * I.STRIDE * 4),
+    nums: allocate(capacity * F.STRIDE * 8),
+    free: allocate(capacity * 4),
+    index: allocate(capacity * 2 * 4),
+    denials: allocate(D.ENTRIES * D.STRIDE * 8),
+    handles: allocate(capacity * HANDLE_BYTES),
   };
 }
 
@@ -120,6 +126,54 @@ export class InodeTable {
     this.fill(0, rootFd, 0o040000, rootDev, rootIno);
     this.nums[F.nlookup] = Infinity; // the root is never forgotten
     this.link(0);
+  }
+
+  /**
+   * A successor process takes the table over (server/handover.ts), before
+   * any of its workers runs. The node ids, lookup counts, generations,
+   * handles, open counts, modes and backing ids stay (the kernel still
+   * refers to them); what was the process before's goes: its lock and pins,
+   * and every descriptor. Slots are reopened by handle when next used (a
+   * slot without a handle cannot be, and answers ESTALE); the root gets
+   * `rootFd`, each mount the directory `mountDir(mountId)` gives (-1: its
+   * slots answer ESTALE). A slot forgotten while the dead pinned it is
+   * freed. `fdBudget` as at init (this process's file limit).
+   * Returns the slots in use that cannot be reopened (no handle).
+   */
+  rebase(rootFd: number, mountDir: (mountId: number) => number, fdBudget: number): number {
+    const m = this.meta;
+    m[M.fdBudget] = fdBudget;
+    const ints = this.ints;
+    Atomics.store(m, M.lock, 0);
+    m[M.waiters] = 0;
+    let lost = 0;
+    for (let s = 1; s < this.capacity; s++) {
+      const b = s * I.STRIDE;
+      const type = ints[b + I.type];
+      if (type === 0) continue;
+      ints[b + I.fd] = -1;
+      if (type < 0) continue;
+      ints[b + I.pins] = 0;
+      ints[b + I.flags] &= ~SF.used;
+      if (ints[b + I.flags] & SF.forgotten) {
+        this.release(s);
+        continue;
+      }
+      if (!(ints[b + I.flags] & SF.handle)) lost++;
+    }
+    ints[I.fd] = rootFd;
+    ints[I.pins] = 0;
+    m[M.cached] = 1;
+    m[M.unhandled] = 0;
+    m[M.held] = 0;
+    m[M.hand] = 0;
+    for (let i = 0; i < m[M.mounts]; i++) m[M.MOUNT_FDS + i] = mountDir(m[M.MOUNT_IDS + i]);
+    return lost;
+  }
+
+  /** Descriptors held for open files (after a takeover: the open files reopened). */
+  setHeld(n: number): void {
+    Atomics.store(this.meta, M.held, n);
   }
 
   // ---- locking ----------------------------------------------------------------

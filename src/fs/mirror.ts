@@ -43,7 +43,8 @@ import { AuditSink, Decisions } from './decisions.js';
 import { InodeTable } from './inodes.js';
 import { LowerPaths } from './lowerpath.js';
 import { flagNames, notCrossable } from './mountflags.js';
-import { fhAudited, fhFd, fhPassthrough, MEDIATED_DROP, Opened, Opens } from './opens.js';
+import { fhAudited, fhEntry, fhPassthrough, MEDIATED_DROP, Opened, Opens } from './opens.js';
+import { OpenFiles, type OpenFilesMemory } from './openfiles.js';
 import { markDirectory } from './watch.js';
 import { PathCache, PathMemory } from './paths.js';
 import { Privileges, startsWith } from './privileges.js';
@@ -74,6 +75,8 @@ export interface MirrorOptions {
   audit: AuditSink | null;
   /** Shared memory for the policy's remembered paths (null without a policy). */
   paths: PathMemory | null;
+  /** The open files holding a descriptor (fs/openfiles.ts): file handles name their entries. */
+  files: OpenFilesMemory;
 }
 
 /** The operations by opcode: each row of the opcode table the mirror serves, and the method serving it. */
@@ -137,13 +140,15 @@ export class Mirror implements Handler, IoReplies {
   /** A file capability's value, kept while a setxattr of one may have to be undone. */
   private readonly capsBuf = new Uint8Array(64);
   private readonly opens: Opens;
+  private readonly files: OpenFiles;
   private readonly decisions: Decisions;
   /** The slots' descriptors this worker's request uses (pinned until the request ends). */
   private readonly fds: SlotFds;
   /** Files this request opened for a passthrough open's sake (fileFd): closed once it is served. */
   private readonly temps: number[] = [];
-  /** When each exchange served later (PENDING) arrived, by exchange id: its latency is counted at its reply. */
-  private readonly began: number[] = [];
+  /** Requests served later (PENDING) not answered yet, and who waits for none to be left. */
+  private pending = 0;
+  private onIdle: (() => void) | null = null;
 
   constructor(
     private readonly sys: Native,
@@ -161,7 +166,8 @@ export class Mirror implements Handler, IoReplies {
     this.fds = new SlotFds(sys, table);
     this.privileges = new Privileges(sys, devFd);
     this.creds = new Creds(sys);
-    this.opens = new Opens(sys, table, this.fds, stats, devFd, this.privileges, opt);
+    this.files = new OpenFiles(opt.files, table);
+    this.opens = new Opens(sys, table, this.fds, stats, devFd, this.privileges, opt, this.files);
     this.decisions = new Decisions(sys, stats, this.paths, this.lowerPaths, table, this.fds, opt.policy, opt.audit, opt.log);
   }
 
@@ -175,7 +181,8 @@ export class Mirror implements Handler, IoReplies {
     const { req, rep } = x;
     const op = req.opcode;
     const known = op < OP_SLOTS;
-    const t0 = performance.now();
+    // Kept on the request: a stable copy made for serving it later (Exchange.stabilize) carries it to the reply.
+    const t0 = (req.arrived = performance.now());
     this.stats[known ? op : 0]++;
     const fn = known ? this.ops[op] : undefined;
     this.rootCaller = req.uid === 0;
@@ -189,7 +196,7 @@ export class Mirror implements Handler, IoReplies {
     this.fds.done();
     while (this.temps.length) this.sys.close(this.temps.pop()!);
     if (r === PENDING) {
-      this.began[x.id] = t0;
+      this.pending++;
       return PENDING;
     }
     if (known && answerOf[op] === Answer.none) {
@@ -204,7 +211,7 @@ export class Mirror implements Handler, IoReplies {
   /** Count (and with --debug, trace) a request served: its latency from `t0`, and its result `r`. */
   private served(x: Exchange, op: number, r: number, t0: number, replied: boolean): void {
     const us = (performance.now() - t0) * 1000;
-    observeLatency(this.stats, op, us);
+    if (us >= 0) observeLatency(this.stats, op, us); // (NaN: never)
     if (!this.opt.trace) return;
     const { req } = x;
     const what = !replied ? 'no reply' : r < 0 ? this.sys.errnoName(-r) : `ok, ${r} bytes`;
@@ -247,8 +254,18 @@ export class Mirror implements Handler, IoReplies {
   /** Send the reply of a request whose operation returned PENDING. */
   send(x: Exchange, r: number): void {
     const len = this.finish(x, r);
-    this.served(x, x.req.opcode, r, this.began[x.id], true);
+    this.served(x, x.req.opcode, r, x.req.arrived, true);
     x.owner.send(x, len);
+    if (--this.pending === 0 && this.onIdle) {
+      const f = this.onIdle;
+      this.onIdle = null;
+      f();
+    }
+  }
+
+  /** Resolves once every request served later (PENDING) has been answered: a worker handing over waits for it. */
+  idle(): Promise<void> {
+    return this.pending === 0 ? Promise.resolve() : new Promise((r) => (this.onIdle = r));
   }
 
   /**
@@ -259,7 +276,7 @@ export class Mirror implements Handler, IoReplies {
    * owned: the engine's own requests outlive dispatch).
    */
   private fileFd(fh: number, nodeid: number, access: number): number {
-    if (!fhPassthrough(fh)) return fhFd(fh);
+    if (!fhPassthrough(fh)) return this.files.fd(fhEntry(fh));
     const pfd = this.nodeFd(nodeid);
     if (pfd < 0) return pfd;
     const fd = this.sys.reopen(pfd, access | O.CLOEXEC);
@@ -537,7 +554,7 @@ export class Mirror implements Handler, IoReplies {
     if (fd < 0) return fd;
     const valid = req.u32(SetattrIn.valid);
     // A passthrough open has no descriptor here (opens.ts): its changes are made by the node's, as without one.
-    const fh = valid & FATTR_FH && !fhPassthrough(req.u64(SetattrIn.fh)) ? fhFd(req.u64(SetattrIn.fh)) : -1;
+    const fh = valid & FATTR_FH && !fhPassthrough(req.u64(SetattrIn.fh)) ? this.files.fd(fhEntry(req.u64(SetattrIn.fh))) : -1;
     let r = 0;
     // truncate(2) opens nothing: decided as an open for writing with O_TRUNC
     // would be, before anything changes (ftruncate's open was decided when made).
@@ -828,13 +845,14 @@ export class Mirror implements Handler, IoReplies {
     const off = req.offset(ReadIn.offset);
     if (off < 0) return -E.OVERFLOW;
     const size = req.u32(ReadIn.size);
-    if (fhAudited(fh)) this.decisions.auditIo(req, 'read', fhFd(fh), off, size);
-    return this.engine.read(x, fhFd(fh), size, off);
+    const fd = this.files.fd(fhEntry(fh));
+    if (fhAudited(fh)) this.decisions.auditIo(req, 'read', fd, off, size);
+    return this.engine.read(x, fd, size, off);
   }
 
   write(req: Request, _rep: Reply, x: Exchange): number {
     const fh = req.u64(WriteIn.fh);
-    const fd = fhFd(fh);
+    const fd = this.files.fd(fhEntry(fh));
     const off = req.offset(WriteIn.offset);
     if (off < 0) return -E.FBIG;
     const size = req.u32(WriteIn.size);
@@ -861,7 +879,7 @@ export class Mirror implements Handler, IoReplies {
   }
 
   fsyncdir(req: Request): number {
-    return this.sys.fsync(fhFd(req.u64(FsyncIn.fh)), (req.u32(FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC) !== 0);
+    return this.sys.fsync(this.files.fd(fhEntry(req.u64(FsyncIn.fh))), (req.u32(FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC) !== 0);
   }
 
   fallocate(req: Request, _rep: Reply, x: Exchange): number {
@@ -924,12 +942,19 @@ export class Mirror implements Handler, IoReplies {
     if (pfd < 0) return pfd;
     const fd = this.sys.reopen(pfd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     if (fd < 0) return fd;
+    const e = this.files.add(fd, s, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    if (e < 0) {
+      this.sys.close(fd);
+      return -E.NFILE;
+    }
     this.table.addHeld(1);
-    return this.openOut(rep, 0, fd, 0, 0);
+    return this.openOut(rep, 0, e, 0, 0);
   }
 
   releasedir(req: Request): number {
-    this.sys.close(fhFd(req.u64(ReleaseIn.fh))); // freed even when close reports an error
+    const fd = this.files.remove(fhEntry(req.u64(ReleaseIn.fh)));
+    if (fd < 0) return 0; // not ours (or released already)
+    this.sys.close(fd); // freed even when close reports an error
     this.table.addHeld(-1);
     return 0;
   }
@@ -949,7 +974,7 @@ export class Mirror implements Handler, IoReplies {
    */
   private listDir(req: Request, rep: Reply, plus: boolean): number {
     const { sys, dents, dentsView: dv } = this;
-    const fd = fhFd(req.u64(ReadIn.fh));
+    const fd = this.files.fd(fhEntry(req.u64(ReadIn.fh)));
     const size = Math.min(req.u32(ReadIn.size), rep.room);
     const r = sys.lseek(fd, req.big64(ReadIn.offset), SEEK_SET);
     if (typeof r === 'number' && r < 0) return r;

@@ -37,6 +37,7 @@ import type { Decision } from '../policy/index.js';
 import { InodeTable, IoMode } from './inodes.js';
 import type { Privileges } from './privileges.js';
 import type { SlotFds } from './slotfds.js';
+import type { OpenFiles } from './openfiles.js';
 
 const TWO32 = 2 ** 32;
 const FH_PASSTHROUGH = TWO32;
@@ -49,8 +50,8 @@ const FH_PT_WRITABLE = 8 * TWO32;
 /** The low bits of a passthrough open's fh: no descriptor (read as an int32: -1). */
 const FH_NO_FD = TWO32 - 1;
 
-/** The file descriptor of a file handle; -1 for a passthrough open (which has none: see Mirror.fileFd). */
-export const fhFd = (fh: number): number => (fhPassthrough(fh) ? -1 : fh % TWO32);
+/** The open-file entry (fs/openfiles.ts) a file handle names; -1 for a passthrough open (which holds no descriptor: see Mirror.fileFd). */
+export const fhEntry = (fh: number): number => (fhPassthrough(fh) ? -1 : fh % TWO32);
 /** Was this open audited by the policy (its reads and writes are logged)? */
 export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !== 0;
 /** Is this a passthrough open (which holds no descriptor of its own)? */
@@ -92,6 +93,7 @@ export class Opens {
     private readonly devFd: number,
     private readonly privileges: Privileges,
     private readonly opt: OpensOptions,
+    private readonly files: OpenFiles,
   ) {}
 
   /** Does this open get kernel passthrough, if the inode allows? The rule decides; without a policy, --io. */
@@ -244,9 +246,12 @@ export class Opens {
     if (preFd >= 0 && preFdIsBacking) { sys.close(preFd); preFd = -1; }
     const fd = preFd >= 0 ? preFd : sys.reopen(ifd, (flags & ~MEDIATED_DROP) | O.CLOEXEC);
     if (fd < 0) { this.release(s, -1); return fd; }
+    // Kept with the flags to open it again with (a successor process reopens it: never truncating, never creating).
+    const e = this.files.add(fd, s, (flags & ~(MEDIATED_DROP | O.TRUNC)) | O.CLOEXEC);
+    if (e < 0) { sys.close(fd); this.release(s, -1); return -E.NFILE; }
     table.addHeld(1);
     stats[C.openMediated]++;
-    out.fh = fd + (d?.audit ? FH_AUDIT : 0);
+    out.fh = e + (d?.audit ? FH_AUDIT : 0);
     // A writable mediated open keeps FLUSH: close(2) writes a shared mapping's dirty pages back through it.
     out.openFlags = writing ? 0 : FOPEN_NOFLUSH;
     out.backingId = 0;
@@ -262,7 +267,8 @@ export class Opens {
     if (fh >= 0 && fhPtWritable(fh)) table.addPtWritable(s, -1);
     table.unlock();
     if (fh >= 0 && !fhPassthrough(fh)) {
-      sys.close(fhFd(fh));
+      const fd = this.files.remove(fhEntry(fh));
+      if (fd >= 0) sys.close(fd);
       table.addHeld(-1);
     }
     if (last > 0) {

@@ -23,6 +23,8 @@ export class Request {
   uid = 0;
   gid = 0;
   pid = 0;
+  /** When the daemon began serving it (performance.now()): its latency is counted at its reply. */
+  arrived = 0;
 
   constructor(buf: Uint8Array) {
     this.buf = buf;
@@ -103,6 +105,7 @@ export class Request {
   copyTo(into: Request): Request {
     into.buf.set(this.buf.subarray(this.base, this.base + this.len), 0);
     into.load(0);
+    into.arrived = this.arrived;
     return into;
   }
 }

@@ -8,6 +8,7 @@ import { NAME_MAX } from '../native/linux.js';
 
 export const NOTIFY_INVAL_INODE = 2;
 export const NOTIFY_INVAL_ENTRY = 3;
+export const NOTIFY_RESEND = 7;
 export const NOTIFY_INC_EPOCH = 8;
 /** Room for any notification these encoders write. */
 export const NOTIFY_BUFFER = OUT_HEADER + 16 + NAME_MAX + 1;
@@ -36,6 +37,11 @@ export function invalEntry(buf: Uint8Array, dv: DataView, parent: number, name: 
   buf.set(name, OUT_HEADER + 16);
   buf[OUT_HEADER + 16 + name.length] = 0;
   return header(dv, OUT_HEADER + 16 + name.length + 1, NOTIFY_INVAL_ENTRY);
+}
+
+/** FUSE_NOTIFY_RESEND (7.40): the kernel queues again every request read but not answered (a successor takes over a dead daemon's). */
+export function resend(dv: DataView): number {
+  return header(dv, OUT_HEADER, NOTIFY_RESEND);
 }
 
 /** FUSE_NOTIFY_INC_EPOCH (7.44): every cached entry is stale. */

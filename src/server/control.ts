@@ -129,6 +129,16 @@ export class ControlServer {
     });
   }
 
+  /**
+   * Stop taking connections, keeping those open (a handover answers its
+   * client after a successor listens here: Node removes the socket file on
+   * close, so this one must close first). listen() again to take them again.
+   */
+  stopListening(): void {
+    // close() stops listening (and removes the file) at once; its callback would wait for the clients to leave.
+    this.server.close();
+  }
+
   /** Stop listening; clients still connected are cut off (the daemon is going away). */
   close(): Promise<void> {
     for (const sock of this.open) sock.destroy();

@@ -13,7 +13,12 @@ import { REQUEST_BUFFER, MAX_WRITE } from '../fuse/abi.js';
 import { Op } from '../fuse/opcodes.js';
 import { Request, Reply } from '../fuse/codec.js';
 import { negotiate, Capabilities } from '../fuse/init.js';
-import { allocateInodeTable, InodeTable } from '../fs/inodes.js';
+import { allocateInodeTable, HANDLE_BYTES, InodeTable } from '../fs/inodes.js';
+import { allocateOpenFiles, OpenFiles, type OpenFilesMemory } from '../fs/openfiles.js';
+import * as notify from '../fuse/notify.js';
+import { NOTIFY_BUFFER } from '../fuse/notify.js';
+import { StateFile } from './statefile.js';
+import { FD_FUSE, FD_STATE, FD_WORKER, fdSize, fdStore, fdStoreRemove, HandoverState, listenFds, mountDir, startSuccessor } from './handover.js';
 import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
@@ -57,6 +62,8 @@ export interface DaemonOptions {
   payloadSize: number;
   /** Keep io_uring workers on their queues' CPUs (src/server/pinning.ts). */
   pin: PinMode;
+  /** The `passfs mount` arguments this daemon runs with: a successor (restart) gets the same. */
+  argv?: string[];
   /** What the daemon logs (--log-level); debug also traces every request. */
   logLevel?: Level;
   /** Per-file policy (replaces --io's mount-wide choice), the audit destination ('-' = stdout). */
@@ -156,9 +163,11 @@ function removeDeadMount(p: string): boolean {
  * line. Returns the policy, loaded here (once) so that a start refused for
  * it has created nothing: no audit log, no log file of a background start.
  */
-export function preflight(o: DaemonOptions): Preflight {
+export function preflight(o: DaemonOptions, takeover = false): Preflight {
   if (process.getuid?.() !== 0) throw new UserError('passfs must run as root (it mounts and registers backing files)');
   if (!fs.existsSync('/dev/fuse')) throw new UserError('/dev/fuse is missing: load the fuse module (modprobe fuse)');
+  // Taking a mount over, the mount point is the mount itself, which nobody serves meanwhile: not to be touched.
+  if (takeover) return preflightRest(o, fs.realpathSync(o.lower), path.resolve(o.mountpoint));
   const dirCheck = (what: string, p: string) => {
     let st: fs.Stats;
     try {
@@ -178,8 +187,11 @@ export function preflight(o: DaemonOptions): Preflight {
   if (isMountpoint(o.mountpoint) && fs.realpathSync(o.mountpoint) !== '/' && !removeDeadMount(o.mountpoint)) {
     throw new UserError(`mount point ${o.mountpoint} is already mounted`);
   }
-  const lower = fs.realpathSync(o.lower);
-  const mnt = fs.realpathSync(o.mountpoint);
+  return preflightRest(o, fs.realpathSync(o.lower), fs.realpathSync(o.mountpoint));
+}
+
+/** What preflight checks beyond the mount point itself. */
+function preflightRest(o: DaemonOptions, lower: string, mnt: string): Preflight {
   if (mnt === lower || mnt.startsWith(lower + '/') || lower.startsWith(mnt + '/')) {
     throw new UserError(`mount point ${o.mountpoint} and lower directory ${o.lower} must not contain each other`);
   }
@@ -231,6 +243,12 @@ export class Daemon {
   readonly startedAt = new Date();
   private readonly statsMem: SharedArrayBuffer;
   private readonly inodesMem;
+  private readonly filesMem: OpenFilesMemory;
+  /** 0 for the daemon that mounted; a successor's is one more than its predecessor's (handover.ts). */
+  generation = 0;
+  mountedAt = new Date().toISOString();
+  /** A successor: from whom and when it took over, and how long requests waited meanwhile. */
+  takeover: { fromPid: number; at: string; reopenedFiles: number; failedFiles: number; lostInodes: number; resent: boolean } | null = null;
   /** Remembered paths for the policy (src/fs/paths.ts), only with one. */
   private readonly pathsMem: PathMemory | null;
   private readonly table: InodeTable;
@@ -260,9 +278,12 @@ export class Daemon {
     private readonly devFd: number,
     /** mount(2) flags of the passfs mount (fs/mountflags.ts). */
     readonly mountFlags: number,
+    /** The state a successor takes over (statefile.ts, handover.ts): the table lives in it. */
+    private readonly state: StateFile,
   ) {
     this.statsMem = allocateStats(opt.workers);
-    this.inodesMem = allocateInodeTable(opt.maxInodes);
+    this.inodesMem = allocateInodeTable(state.capacity, state.allocate);
+    this.filesMem = allocateOpenFiles(state.capacity, state.allocate);
     this.pathsMem = opt.policy ? allocatePathMemory(opt.maxInodes) : null;
     this.table = new InodeTable(this.inodesMem, MAIN_LOCK_OWNER);
     this.ended = new Promise((r) => (this.endResolve = r));
@@ -271,6 +292,9 @@ export class Daemon {
   /** Mount and start serving. Resolves once the mount is live and every worker is up. */
   static async start(opt: DaemonOptions): Promise<Daemon> {
     if (opt.logLevel) setLogLevel(opt.logLevel);
+    // Descriptors handed over (a restart, or systemd's fd store after a crash): take the mount over instead.
+    const handed = listenFds();
+    if (handed) return Daemon.takeOver(opt, handed);
     const { policy, mountFlags } = preflight(opt);
     const lower = fs.realpathSync(opt.lower);
     const mountpoint = fs.realpathSync(opt.mountpoint);
@@ -288,7 +312,15 @@ export class Daemon {
       native.close(rootFd);
       throw new UserError(`cannot open /dev/fuse: ${native.errnoName(-devFd)}`);
     }
-    const d = new Daemon(opt, lower, mountpoint, rootFd, devFd, mountFlags);
+    let state: StateFile;
+    try {
+      state = StateFile.create(opt.maxInodes);
+    } catch (e) {
+      native.close(rootFd);
+      native.close(devFd);
+      throw new UserError((e as Error).message);
+    }
+    const d = new Daemon(opt, lower, mountpoint, rootFd, devFd, mountFlags, state);
     if (policy) {
       d.policy = policy;
       d.policyLoadedAt = new Date();
@@ -296,17 +328,126 @@ export class Daemon {
     try {
       d.openAudit();
       d.mount();
+      d.saveState();
       d.openWatch();
       await d.startWorkers();
-      d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
-      await d.control.listen();
-      if (opt.metrics) d.metrics = await serveMetrics(opt.metrics, () => d.status());
+      await d.listen();
+      d.storeFds();
     } catch (e) {
       await d.abortStart();
       throw e;
     }
     return d;
   }
+
+  /** The control socket and the metrics (again, after a handover that failed). */
+  private async listen(): Promise<void> {
+    this.control = new ControlServer(this.mountpoint, (cmd) => this.command(cmd));
+    await this.control.listen();
+    if (this.opt.metrics) this.metrics = await serveMetrics(this.opt.metrics, () => this.status());
+  }
+
+  /**
+   * Take over the mount of the process before (handover.ts): its connection
+   * and state file in `handed`. Nothing is mounted and no INIT is answered;
+   * the table's descriptors are rebuilt; requests the process before had
+   * read and not answered are sent again by the kernel.
+   */
+  private static async takeOver(opt: DaemonOptions, handed: Map<string, number[]>): Promise<Daemon> {
+    const { policy, mountFlags } = preflight(opt, true);
+    const lower = fs.realpathSync(opt.lower);
+    const mountpoint = path.resolve(opt.mountpoint);
+    const devFd = handed.get(FD_FUSE)![0];
+    const stateFd = handed.get(FD_STATE)![0];
+    const oldClones = [...handed].filter(([name]) => name.startsWith(FD_WORKER));
+    native.umask(0);
+    native.raiseNofile(1 << 20);
+    let state: StateFile;
+    let hs: HandoverState;
+    try {
+      state = StateFile.adopt(stateFd, fdSize(stateFd));
+      hs = state.read<HandoverState>();
+    } catch (e) {
+      throw new UserError(`cannot take the mount over: ${(e as Error).message}`);
+    }
+    const atime = lowerAtime(mountFlags);
+    const rootFd = atime ? native.openTreeClone(lower, atime.set, atime.clear) : native.openat2(AT_FDCWD, lower, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
+    if (rootFd < 0) throw new UserError(`cannot open lower directory ${lower}: ${native.errnoName(-rootFd)}`);
+    const d = new Daemon(opt, lower, mountpoint, rootFd, devFd, mountFlags, state);
+    d.handedOver = true;
+    if (policy) {
+      d.policy = policy;
+      d.policyLoadedAt = new Date();
+    }
+    d.caps = hs.caps;
+    d.transport = 'devfuse';
+    d.generation = hs.generation + 1;
+    d.mountedAt = hs.mountedAt;
+    try {
+      d.openAudit();
+      d.rebase(hs);
+      d.openWatch();
+      await d.startWorkers();
+      // Requests the process before read and did not answer (still on its clones, kept in the fd store): queued again.
+      const buf = new Uint8Array(NOTIFY_BUFFER);
+      const resent = native.write(devFd, buf, 0, notify.resend(new DataView(buf.buffer))) >= 0;
+      for (const [name, fds] of oldClones) {
+        fdStoreRemove(name);
+        for (const fd of fds) native.close(fd);
+      }
+      // Changes beside the mount while nobody watched: every cached entry is stale.
+      if (d.caps.minor >= 44) native.write(devFd, buf, 0, notify.incEpoch(new DataView(buf.buffer)));
+      d.takeover = { fromPid: hs.pid, at: new Date().toISOString(), reopenedFiles: d.reopened.reopened, failedFiles: d.reopened.failed, lostInodes: d.reopened.lost, resent };
+      d.saveState();
+      await d.listen();
+      d.storeFds();
+    } catch (e) {
+      await d.abortStart();
+      throw e;
+    }
+    log(`took the mount over from pid ${hs.pid} (generation ${d.generation}): ${d.reopened.reopened} open files reopened${d.reopened.failed ? `, ${d.reopened.failed} could not be (they answer EBADF)` : ''}${d.reopened.lost ? `, ${d.reopened.lost} inodes without a file handle (they answer ESTALE)` : ''}`, d.reopened.failed || d.reopened.lost ? 'warn' : 'info');
+    return d;
+  }
+
+  /** Set by takeOver: this process did not mount, and must never unmount on a failed start. */
+  private handedOver = false;
+  private reopened = { reopened: 0, failed: 0, lost: 0 };
+
+  /** A successor's table and open files: the process before's descriptors replaced by this one's. */
+  private rebase(hs: HandoverState): void {
+    const nofile = native.raiseNofile(0);
+    const rootDir = () => native.reopen(this.rootFd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    const lost = this.table.rebase(this.rootFd, (id) => mountDir(id, hs.rootMountId, rootDir), nofile - 256);
+    const files = new OpenFiles(this.filesMem, this.table);
+    const fds = (this.slotFds ??= new SlotFds(native, this.table));
+    const r = files.rebase((slot, flags) => {
+      const pfd = fds.get(slot);
+      try {
+        return pfd < 0 ? pfd : native.reopen(pfd, flags);
+      } finally {
+        fds.done();
+      }
+    });
+    this.table.setHeld(files.live());
+    this.reopened = { ...r, lost };
+  }
+
+  /** What a successor needs to know, in the state file's header. */
+  private saveState(): void {
+    const h = new Uint8Array(HANDLE_BYTES);
+    const rootMountId = native.nameToHandle(this.rootFd, h, 0, HANDLE_BYTES) > 0 ? new Int32Array(h.buffer, 0, 2)[1] : -1;
+    const s: HandoverState = { caps: this.caps, generation: this.generation, mountedAt: this.mountedAt, validMs: this.validMs, rootMountId, pid: process.pid, workers: this.opt.workers };
+    this.state.write(s);
+  }
+
+  /** Under systemd with an fd store: the connection and the state, so that a crash is recovered by a successor (handover.ts). */
+  private storeFds(): void {
+    if (fdStore(FD_FUSE, this.devFd) && fdStore(FD_STATE, this.state.fd)) {
+      for (const s of this.slots) if (s.fd >= 0) fdStore(`${FD_WORKER}${s.index}`, s.fd);
+      this.fdStored = true;
+    }
+  }
+  private fdStored = false;
 
   private mount(): void {
     const { opt, devFd } = this;
@@ -420,6 +561,7 @@ export class Daemon {
     const fd = native.devClone(this.devFd);
     if (fd < 0) return Promise.reject(new UserError(`cloning /dev/fuse: ${native.errnoName(-fd)}`));
     slot.fd = fd;
+    if (this.fdStored) fdStore(`${FD_WORKER}${i}`, fd);
     const { port1, port2 } = new MessageChannel();
     slot.port?.close();
     slot.port = port1;
@@ -427,6 +569,7 @@ export class Daemon {
       index: i,
       fd,
       inodes: this.inodesMem,
+      files: this.filesMem,
       paths: this.pathsMem,
       stats: this.statsMem,
       io: this.opt.io,
@@ -489,9 +632,15 @@ export class Daemon {
     slot.running = false;
     this.running--;
     // Requests this worker had taken but not answered end with ECONNABORTED
-    // once its fd is closed; nothing is left hanging.
+    // once its fd is closed (and out of the fd store, which would keep it open); nothing is left hanging.
+    if (this.fdStored) fdStoreRemove(`${FD_WORKER}${slot.index}`);
     native.close(slot.fd);
     slot.fd = -1;
+    if (this.drained) {
+      // Handing over: the worker stopped taking requests and answered the ones it had begun.
+      if (this.running === 0) this.drained();
+      return;
+    }
     if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`, 'warn');
     if (err && !this.stopping) {
       slot.restarts++;
@@ -504,10 +653,57 @@ export class Daemon {
     if (this.running === 0) this.endResolve();
   }
 
-  /** Resolves when the file system has been unmounted and every worker has finished. */
-  async wait(): Promise<void> {
+  /** Resolves when the file system has been unmounted, or handed to a successor (its pid), and every worker has finished. */
+  async wait(): Promise<{ successor: number | null }> {
     await this.ended;
     await this.cleanup();
+    return { successor: this.successor };
+  }
+
+  /** Set while workers drain for a handover: called when the last has ended. */
+  private drained: (() => void) | null = null;
+  /** The process the mount was handed to. */
+  private successor: number | null = null;
+
+  /**
+   * `passfs restart` (handover.ts): stop taking requests, answer those begun,
+   * start a successor on this connection and state, and end once it serves
+   * (`argv`: this process's mount arguments, for it). If it fails, serve again.
+   */
+  private async handover(argv: string[]): Promise<{ ok: boolean; pid?: number; pausedMs?: number; error?: string }> {
+    if (this.transport !== 'devfuse') {
+      return { ok: false, error: 'this mount serves FUSE over io_uring, whose queues cannot be handed over (the kernel cannot take a ring\'s entries back): mount it with --transport devfuse to restart it in place' };
+    }
+    if (this.stopping || this.drained || this.successor) return { ok: false, error: 'the daemon is stopping or already handing over' };
+    const t0 = performance.now();
+    const allEnded = new Promise<void>((r) => (this.drained = r));
+    for (const s of this.slots) s.port?.postMessage({ drain: true });
+    await allEnded;
+    log(`handover: workers stopped after ${Math.round(performance.now() - t0)} ms`, 'debug');
+    // The successor listens where this one does, and watches LOWER itself.
+    this.metrics?.close();
+    this.metrics = null;
+    this.watch?.close();
+    this.watch = null;
+    this.control.stopListening();
+    this.saveState();
+    const r = await startSuccessor(argv, this.devFd, this.state.fd);
+    if (!r.ok) {
+      log(`restart failed, serving on: ${r.error}`, 'error');
+      this.drained = null;
+      await this.control.listen();
+      this.openWatch();
+      await Promise.all(this.slots.map((s) => this.launch(s.index)));
+      if (this.opt.metrics) this.metrics = await serveMetrics(this.opt.metrics, () => this.status()).catch(() => null);
+      return { ok: false, error: r.error };
+    }
+    const pausedMs = Math.round(performance.now() - t0);
+    log(`handed the mount to pid ${r.pid} (requests waited ${pausedMs} ms)`);
+    this.successor = r.pid;
+    this.stopping = true;
+    // Ended once the answer to `passfs restart` has left (ending cuts the control socket's clients off).
+    setTimeout(() => this.endResolve(), 100);
+    return { ok: true, pid: r.pid, pausedMs };
   }
 
   private cleanedUp = false;
@@ -546,7 +742,7 @@ export class Daemon {
 
   private async abortStart(): Promise<void> {
     this.stopping = true;
-    if (this.mounted) native.umount2(this.mountpoint, MNT_DETACH);
+    if (this.mounted && !this.handedOver) native.umount2(this.mountpoint, MNT_DETACH);
     const stopped = this.pool?.destroy();
     this.watch?.close();
     this.watch = null;
@@ -570,6 +766,10 @@ export class Daemon {
     return {
       version: 1,
       pid: process.pid,
+      generation: this.generation,
+      mountedAt: this.mountedAt,
+      takeover: this.takeover,
+      fdStore: this.fdStored,
       lower: this.lower,
       mountpoint: this.mountpoint,
       startedAt: this.startedAt.toISOString(),
@@ -674,6 +874,8 @@ export class Daemon {
         return this.reload();
       case 'umount':
         return this.unmount();
+      case 'handover':
+        return this.handover(this.opt.argv ?? []);
       case 'kill-worker': {
         // For tests and drills: terminate one worker thread as if it had crashed.
         const slot = this.slots[Number(cmd.index ?? 0)];

@@ -44,6 +44,14 @@ export interface DaemonStatus extends Omit<StatsSummary, 'watchMarkFailures'> {
   lower: string;
   mountpoint: string;
   startedAt: string;
+  /** 0 for the daemon that mounted; each restart in place (passfs restart, or a successor after a crash) one more (server/handover.ts). */
+  generation: number;
+  /** When the mount was made (by the first daemon). */
+  mountedAt: string;
+  /** For a successor: the daemon it took over from, when, and what it could not carry over. */
+  takeover: { fromPid: number; at: string; reopenedFiles: number; failedFiles: number; lostInodes: number; resent: boolean } | null;
+  /** The connection and state are in systemd's fd store (a crash is recovered by a successor). */
+  fdStore: boolean;
   uptimeSeconds: number;
   io: 'passthrough' | 'mediated';
   /** mount(2) flags of the FUSE mount, comma-separated (README, "Mount options"). */

@@ -18,12 +18,15 @@ import { AsyncEngine, SyncEngine } from '../io/mediated.js';
 import { loadPolicy, Policy } from '../policy/index.js';
 import { AuditLog, AuditFailure } from './audit.js';
 import { pinToQueues } from './pinning.js';
+import type { OpenFilesMemory } from '../fs/openfiles.js';
 import { Level, Log, makeLogger } from './logging.js';
 
 export interface WorkerTask {
   index: number;
   fd: number;
   inodes: InodeTableMemory;
+  /** The open files holding a descriptor (fs/openfiles.ts). */
+  files: OpenFilesMemory;
   /** The policy's remembered paths, shared by the workers (null without a policy). */
   paths: PathMemory | null;
   stats: SharedArrayBuffer;
@@ -92,9 +95,17 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     policy: compile(task.policy),
     audit,
     paths: task.paths,
+    files: task.files,
   });
-  task.port.on('message', (m: { policy?: { text: string; file: string } | null }) => {
+  // A handover (server/handover.ts): stop taking requests, answer the ones begun, end.
+  let drained!: () => void;
+  const draining = new Promise<void>((r) => (drained = r));
+  task.port.on('message', (m: { policy?: { text: string; file: string } | null; drain?: boolean }) => {
     if (m.policy !== undefined) mirror.setPolicy(compile(m.policy));
+    if (m.drain) {
+      for (const t of transports) t.stop();
+      mirror.idle().then(drained);
+    }
   });
   task.port.unref();
   // /dev/fuse always: requests arrive there until the rings take over, and
@@ -103,7 +114,7 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   if (ring && uringEntries > 0) {
     transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, stats, log));
   }
-  const serving = Promise.race(transports.map((t) => t.serve(mirror)));
+  const serving = Promise.race([...transports.map((t) => t.serve(mirror)), draining]);
   task.port.postMessage({ threadId, tid: native.gettid(), adopted: !!ring?.adopted && uringEntries > 0 });
   await serving;
   task.port.close();

@@ -1,0 +1,150 @@
+// Handing the mount to a successor process without unmounting (issue 19).
+//
+// The kernel keeps a FUSE connection while anyone holds a /dev/fuse
+// descriptor of it, and what it refers to (node ids, file handles, backing
+// ids) is in the daemon's shared state file (statefile.ts). So a successor
+// needs two descriptors, the connection and the state file, and from them
+// rebuilds what was the process before's (descriptors: fs/inodes.ts rebase,
+// fs/openfiles.ts rebase). They reach it the way systemd passes descriptors:
+// $LISTEN_FDS from fd 3 on, named by $LISTEN_FDNAMES. Two ways lead there:
+//  - `passfs restart MNT`: the running daemon stops taking requests, answers
+//    the ones it began, and starts its successor itself with the two
+//    descriptors; it ends once the successor serves (or, if the successor
+//    fails, serves again: nothing is unmounted either way);
+//  - a daemon that died (kill -9): under systemd with FileDescriptorStoreMax,
+//    the daemon put its descriptors in the fd store at start (FDSTORE=1),
+//    its worker clones included, so that requests it had read stay queued in
+//    the kernel; systemd starts the unit again with them, and the successor
+//    has the kernel send those requests again (FUSE_NOTIFY_RESEND).
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { native } from '../native/index.js';
+import { AT_FDCWD, O } from '../native/linux.js';
+import type { Capabilities } from '../fuse/init.js';
+
+/** Names of the descriptors handed over (LISTEN_FDNAMES, FDNAME=). */
+export const FD_FUSE = 'passfs-fuse';
+export const FD_STATE = 'passfs-state';
+/** A worker's /dev/fuse clone in the fd store: passfs-w0, passfs-w1... */
+export const FD_WORKER = 'passfs-w';
+
+/** What a successor must know that the kernel will not say again (the state file's header). */
+export interface HandoverState {
+  /** The INIT agreement (there is no second INIT on a connection). */
+  caps: Capabilities;
+  /** 0 for the daemon that mounted; each successor one more. */
+  generation: number;
+  /** When the mount was made (the first daemon's start). */
+  mountedAt: string;
+  /** The entry and attribute timeout the kernel was told. */
+  validMs: number;
+  /** The lower root's mount id as the process before saw it (its handles name it). */
+  rootMountId: number;
+  /** The daemon that last served, and the workers it had (their clones may be in the fd store). */
+  pid: number;
+  workers: number;
+}
+
+/** Descriptors passed to this process ($LISTEN_FDS, $LISTEN_FDNAMES; $LISTEN_PID if set must be ours), by name; read once, then the variables are removed so that no child inherits them. */
+export function listenFds(env: NodeJS.ProcessEnv = process.env): Map<string, number[]> | null {
+  const n = Number(env.LISTEN_FDS ?? 0);
+  const pid = env.LISTEN_PID;
+  const names = (env.LISTEN_FDNAMES ?? '').split(':');
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  delete env.LISTEN_PID;
+  if (!Number.isInteger(n) || n <= 0 || (pid !== undefined && Number(pid) !== process.pid)) return null;
+  const out = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const name = names[i] || 'unknown';
+    out.set(name, [...(out.get(name) ?? []), 3 + i]);
+  }
+  return out.has(FD_FUSE) && out.has(FD_STATE) ? out : null;
+}
+
+/** The size of the file behind `fd`. */
+export function fdSize(fd: number): number {
+  return fs.fstatSync(fd).size;
+}
+
+/**
+ * An open directory of the mount `mountId` names (open_by_handle_at's mount
+ * fd): the lower root's own for the mount it was on, else the mount point
+ * /proc/self/mountinfo gives; -1 when the mount is gone.
+ */
+export function mountDir(mountId: number, rootMountId: number, rootDir: () => number): number {
+  if (mountId === rootMountId) return rootDir();
+  let info: string;
+  try {
+    info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return -1;
+  }
+  for (const line of info.split('\n')) {
+    const f = line.split(' ');
+    if (Number(f[0]) !== mountId) continue;
+    // Octal escapes (\040 for a space) in the mount point.
+    const where = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const fd = native.openat2(AT_FDCWD, where, O.RDONLY | O.DIRECTORY | O.CLOEXEC, 0, 0);
+    return fd >= 0 ? fd : -1;
+  }
+  return -1;
+}
+
+/** Put descriptors in the fd store of whoever supervises us ($NOTIFY_SOCKET with $FDSTORE set: systemd's FileDescriptorStoreMax). */
+export function fdStore(name: string, ...fds: number[]): boolean {
+  const sock = process.env.NOTIFY_SOCKET;
+  if (!sock || !(Number(process.env.FDSTORE ?? 0) > 0)) return false;
+  return native.sdNotifyFds(sock, `FDSTORE=1\nFDNAME=${name}`, ...fds) > 0;
+}
+
+/** Take descriptors out of the fd store (FDSTOREREMOVE). */
+export function fdStoreRemove(name: string): void {
+  const sock = process.env.NOTIFY_SOCKET;
+  if (sock && Number(process.env.FDSTORE ?? 0) > 0) native.sdNotify(sock, `FDSTOREREMOVE=1\nFDNAME=${name}`);
+}
+
+/** How long a successor may take to serve before the restart is given up (and this daemon serves on). */
+const SUCCESSOR_TIMEOUT_MS = 30_000;
+
+/**
+ * Start the successor: this process's program and mount arguments
+ * (`argv`, after the node binary; a newer passfs installed at the same path
+ * runs), in the foreground, with the connection and the state file as
+ * LISTEN_FDS 3 and 4, and a pipe on fd 5 on which it says "ok" once it
+ * serves. Its stdout and stderr are ours (the log file, or the journal).
+ */
+export function startSuccessor(argv: string[], devFd: number, stateFd: number): Promise<{ ok: true; pid: number } | { ok: false; error: string }> {
+  const args = [...argv];
+  const r = args.indexOf('--ready-fd');
+  if (r >= 0) args.splice(r, 2);
+  if (!args.includes('--foreground') && !args.includes('-f')) args.push('--foreground');
+  args.push('--ready-fd', '5');
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', 'inherit', 'inherit', devFd, stateFd, 'pipe'],
+    env: { ...process.env, LISTEN_FDS: '2', LISTEN_FDNAMES: `${FD_FUSE}:${FD_STATE}` },
+  });
+  return new Promise((resolve) => {
+    let answer = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ ok: false, error: `the successor did not serve within ${SUCCESSOR_TIMEOUT_MS / 1000} s` });
+    }, SUCCESSOR_TIMEOUT_MS);
+    const pipe = (child.stdio as unknown as NodeJS.ReadableStream[])[5];
+    pipe.setEncoding('utf8');
+    pipe.on('data', (d: string) => {
+      answer += d;
+      if (!answer.includes('\n')) return;
+      clearTimeout(timer);
+      const line = answer.trim();
+      (pipe as unknown as { destroy(): void }).destroy();
+      child.unref();
+      resolve(line === 'ok' ? { ok: true, pid: child.pid! } : { ok: false, error: line.replace(/^error: /, '') });
+    });
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ ok: false, error: answer.trim().replace(/^error: /, '') || `the successor exited (${code ?? sig}) before serving` });
+    });
+  });
+}
