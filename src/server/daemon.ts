@@ -387,14 +387,15 @@ export class Daemon {
       d.openAudit();
       d.rebase(hs);
       d.openWatch();
-      await d.startWorkers();
-      // Requests the process before read and did not answer (still on its clones, kept in the fd store): queued again.
+      // Requests the process before read and did not answer (still on its clones, kept in the fd store): queued
+      // again, before any worker of ours reads (the kernel would send ours again too, and they would be done twice).
       const buf = new Uint8Array(NOTIFY_BUFFER);
-      const resent = native.write(devFd, buf, 0, notify.resend(new DataView(buf.buffer))) >= 0;
+      const resent = oldClones.length > 0 && native.write(devFd, buf, 0, notify.resend(new DataView(buf.buffer))) >= 0;
       for (const [name, fds] of oldClones) {
         fdStoreRemove(name);
         for (const fd of fds) native.close(fd);
       }
+      await d.startWorkers();
       // Changes beside the mount while nobody watched: every cached entry is stale.
       if (d.caps.minor >= 44) native.write(devFd, buf, 0, notify.incEpoch(new DataView(buf.buffer)));
       d.takeover = { fromPid: hs.pid, at: new Date().toISOString(), reopenedFiles: d.reopened.reopened, failedFiles: d.reopened.failed, lostInodes: d.reopened.lost, resent };

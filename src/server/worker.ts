@@ -98,13 +98,12 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
     files: task.files,
   });
   // A handover (server/handover.ts): stop taking requests, answer the ones begun, end.
-  let drained!: () => void;
-  const draining = new Promise<void>((r) => (drained = r));
+  let draining: Promise<void> | null = null;
   task.port.on('message', (m: { policy?: { text: string; file: string } | null; drain?: boolean }) => {
     if (m.policy !== undefined) mirror.setPolicy(compile(m.policy));
-    if (m.drain) {
+    if (m.drain && !draining) {
       for (const t of transports) t.stop();
-      mirror.idle().then(drained);
+      draining = mirror.idle();
     }
   });
   task.port.unref();
@@ -114,9 +113,11 @@ export default async function serve(task: WorkerTask): Promise<WorkerResult> {
   if (ring && uringEntries > 0) {
     transports.push(new UringTransport(ring, task.fd, task.queues, task.queueDepth, task.payloadSize, stats, log));
   }
-  const serving = Promise.race([...transports.map((t) => t.serve(mirror)), draining]);
+  const serving = Promise.race(transports.map((t) => t.serve(mirror)));
   task.port.postMessage({ threadId, tid: native.gettid(), adopted: !!ring?.adopted && uringEntries > 0 });
   await serving;
+  // Requests begun are answered before the clone is closed (closing it would abort them).
+  if (draining) await draining;
   task.port.close();
   await audit?.close();
   for (const t of transports) t.stop();

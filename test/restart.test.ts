@@ -1,0 +1,131 @@
+// Restarting the daemon with the mount kept live (issue 19): applications
+// holding files open in passthrough and mediated mode and a metadata loop
+// run on while `passfs restart` swaps the daemon, twenty times in a row;
+// nothing fails, the data is intact, the files keep their modes, the policy
+// and its audit go on. And the refusals: a restart that cannot happen
+// leaves the daemon serving.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, ChildProcess } from 'node:child_process';
+import { cli, isMounted, mount, Mount, ROOT } from './helpers.js';
+
+const t = suite('restart');
+const APPS = path.join(ROOT, 'test/fixtures/restart-apps.py');
+const POLICY = `version: 1
+default: passthrough
+rules:
+  - name: mediated-dir
+    match: { path: ["med/**"] }
+    action: mediated
+    audit: true
+`;
+
+interface App { child: ChildProcess; out: Promise<{ code: number | null; text: string }> }
+function app(...args: string[]): App {
+  const child = spawn('python3', [APPS, ...args]);
+  let text = '';
+  child.stdout!.on('data', (d) => (text += d));
+  child.stderr!.on('data', (d) => (text += d));
+  return { child, out: new Promise((r) => child.on('exit', (code) => r({ code, text }))) };
+}
+async function stop(a: App): Promise<string> {
+  a.child.kill('SIGTERM');
+  const r = await a.out;
+  assert.is(r.code, 0, r.text);
+  return r.text;
+}
+
+let M: Mount;
+let base: string;
+t.before(() => {
+  base = fs.mkdtempSync('/tmp/passfs-restart-');
+  const lower = path.join(base, 'lower');
+  for (const d of ['pt', 'med', 'loop-pt', 'loop-med']) fs.mkdirSync(path.join(lower, d), { recursive: true });
+  fs.writeFileSync(path.join(lower, 'pt/a'), '');
+  fs.writeFileSync(path.join(lower, 'med/b'), '');
+  fs.writeFileSync(path.join(base, 'policy.yaml'), POLICY);
+  M = mount(['--transport', 'devfuse', '--policy', path.join(base, 'policy.yaml'), '--audit', path.join(base, 'audit.jsonl')], lower);
+});
+t.after(() => {
+  M?.umount();
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+t('passfs restart, 20 times under load: no application sees an error, data intact, modes kept, policy and audit go on', async () => {
+  const first = await M.status();
+  const holder = app('holder', M.m('pt/a'), M.m('med/b'));
+  const loops = [app('meta', M.m('loop-pt')), app('meta', M.m('med'))];
+  await new Promise((r) => setTimeout(r, 300));
+  const pids = new Set<number>([first.pid]);
+  for (let i = 0; i < 20; i++) {
+    const r = cli(['restart', M.mnt]);
+    assert.is(r.status, 0, r.stderr);
+    const m = /served by pid (\d+) now \(requests waited (\d+) ms/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    pids.add(Number(m[1]));
+    // Both applications are still running: none has failed.
+    assert.is(holder.child.exitCode, null, 'the holder runs on');
+    for (const l of loops) assert.is(l.child.exitCode, null, 'the metadata loop runs on');
+  }
+  assert.is(pids.size, 21, 'a new process each time');
+  const s = await M.status();
+  assert.is(s.generation, 20);
+  assert.is(s.mountedAt, first.mountedAt);
+  assert.is(s.takeover.failedFiles, 0);
+  // The files held open keep their modes.
+  const mode = (p: string) => s.openFiles.find((f: { path: string }) => f.path === p)?.mode;
+  assert.is(mode('pt/a'), 'passthrough');
+  assert.is(mode('med/b'), 'mediated');
+  await new Promise((r) => setTimeout(r, 300));
+  const held = await stop(holder);
+  for (const l of loops) assert.match(await stop(l), /^ok [1-9]\d*/);
+  // Every record, in order, in both files on the lower directory.
+  const n = Number(/^ok (\d+)/.exec(held)![1]);
+  assert.ok(n > 20, `records written: ${n}`);
+  const want = Array.from({ length: n }, (_, i) => `record ${String(i).padStart(8, '0')}\n`).join('');
+  assert.is(fs.readFileSync(M.l('pt/a'), 'utf8'), want);
+  assert.is(fs.readFileSync(M.l('med/b'), 'utf8'), want);
+  // The policy decided all along (its rule hit after the last restart too), and the audit kept its trail.
+  const after = await M.status();
+  assert.ok(after.policy.rules[0].hits > 0, 'the rule decides in the last daemon');
+  const audit = fs.readFileSync(path.join(base, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const last = Date.parse(s.takeover.at);
+  assert.ok(audit.some((a) => Date.parse(a.time ?? a.ts ?? a.at) > last), 'audit lines after the last restart');
+  assert.ok(audit.some((a) => Date.parse(a.time ?? a.ts ?? a.at) < Date.parse(first.startedAt) + 5000), 'and from the first daemon');
+});
+
+t('a restart that cannot happen leaves the daemon serving: FUSE over io_uring, a successor that fails', async () => {
+  const U = mount(['--transport', 'uring']);
+  try {
+    const r = cli(['restart', U.mnt]);
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, /restart of .* refused, the daemon serves on: .*io_uring.*--transport devfuse/);
+    fs.writeFileSync(U.m('still'), 'serving');
+    assert.is(fs.readFileSync(U.l('still'), 'utf8'), 'serving');
+  } finally {
+    U.umount();
+  }
+  // A successor that cannot start (its policy file is gone now): the old daemon serves on.
+  const policy = path.join(base, 'gone.yaml');
+  fs.writeFileSync(policy, POLICY);
+  const P = mount(['--transport', 'devfuse', '--policy', policy]);
+  try {
+    const before = await P.status();
+    fs.rmSync(policy);
+    const r = cli(['restart', P.mnt]);
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, /refused, the daemon serves on: .*gone\.yaml/);
+    const after = await P.status();
+    assert.is(after.pid, before.pid);
+    assert.is(after.generation, 0);
+    fs.writeFileSync(P.m('still'), 'serving');
+    assert.is(fs.readFileSync(P.l('still'), 'utf8'), 'serving');
+  } finally {
+    P.umount();
+  }
+  for (const m of [U, P]) assert.not.ok(isMounted(m.mnt), 'unmounted as asked, nothing left behind');
+});
+
+t.run();
