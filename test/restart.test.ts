@@ -22,13 +22,13 @@ rules:
     audit: true
 `;
 
-interface App { child: ChildProcess; out: Promise<{ code: number | null; text: string }> }
+interface App { child: ChildProcess; out: Promise<{ code: number | null; text: string }>; text: () => string }
 function app(...args: string[]): App {
   const child = spawn('python3', [APPS, ...args]);
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
   child.stderr!.on('data', (d) => (text += d));
-  return { child, out: new Promise((r) => child.on('exit', (code) => r({ code, text }))) };
+  return { child, out: new Promise((r) => child.on('exit', (code) => r({ code, text }))), text: () => text };
 }
 async function stop(a: App): Promise<string> {
   a.child.kill('SIGTERM');
@@ -94,6 +94,59 @@ t('passfs restart, 20 times under load: no application sees an error, data intac
   const last = Date.parse(s.takeover.at);
   assert.ok(audit.some((a) => Date.parse(a.time ?? a.ts ?? a.at) > last), 'audit lines after the last restart');
   assert.ok(audit.some((a) => Date.parse(a.time ?? a.ts ?? a.at) < Date.parse(first.startedAt) + 5000), 'and from the first daemon');
+});
+
+t('kill -9, 20 times, with the descriptors in an fd store (systemd\'s protocol): a successor takes over and no application sees an error', async () => {
+  const lower = path.join(base, 'crash-lower');
+  const mnt = path.join(base, 'crash-mnt');
+  for (const d of ['pt', 'med', 'loop']) fs.mkdirSync(path.join(lower, d), { recursive: true });
+  fs.mkdirSync(mnt);
+  fs.writeFileSync(path.join(lower, 'pt/a'), '');
+  fs.writeFileSync(path.join(lower, 'med/b'), '');
+  // The stand-in for systemd: keeps what the daemon stores, restarts it with that after a SIGKILL.
+  const store = spawn('python3', [path.join(ROOT, 'test/fixtures/fdstore.py'), path.join(base, 'notify'), '--',
+    process.execPath, path.join(ROOT, 'bin/passfs.js'), 'mount', '-f', lower, mnt, '--transport', 'devfuse', '--policy', path.join(base, 'policy.yaml')]);
+  let out = '';
+  store.stdout!.on('data', (d) => (out += d));
+  store.stderr!.on('data', (d) => (out += d));
+  const readies = () => [...out.matchAll(/^ready (\d+) (\d+)$/gm)];
+  const waitReady = async (n: number) => {
+    for (let i = 0; i < 400 && readies().length < n; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(readies().length >= n, `ready ${n}: ${out}`);
+  };
+  try {
+    await waitReady(1);
+    assert.is(Number(readies()[0][2]), 4, 'stored: the connection, the state, a clone per worker');
+    const holder = app('holder', path.join(mnt, 'pt/a'), path.join(mnt, 'med/b'));
+    const loops = [app('meta', path.join(mnt, 'loop')), app('meta', path.join(mnt, 'med'))];
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 1; i <= 20; i++) {
+      store.stdin!.write('kill\n');
+      await waitReady(i + 1);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.is(holder.child.exitCode, null, `the holder runs on after kill ${i}: ${holder.text()}`);
+      for (const l of loops) assert.is(l.child.exitCode, null, `the metadata loop runs on after kill ${i}: ${l.text()}`);
+    }
+    const pids = new Set(readies().map((m) => m[1]));
+    assert.is(pids.size, 21);
+    const st = JSON.parse(cli(['status', mnt, '--json']).stdout);
+    assert.is(st.generation, 20);
+    assert.ok(st.fdStore);
+    const mode = (p: string) => st.openFiles.find((f: { path: string }) => f.path === p)?.mode;
+    assert.is(mode('pt/a'), 'passthrough');
+    assert.is(mode('med/b'), 'mediated');
+    const held = await stop(holder);
+    for (const l of loops) assert.match(await stop(l), /^ok [1-9]\d*/);
+    const n = Number(/^ok (\d+)/.exec(held)![1]);
+    const want = Array.from({ length: n }, (_, i) => `record ${String(i).padStart(8, '0')}\n`).join('');
+    assert.is(fs.readFileSync(path.join(lower, 'pt/a'), 'utf8'), want);
+    assert.is(fs.readFileSync(path.join(lower, 'med/b'), 'utf8'), want);
+  } finally {
+    store.stdin!.write('stop\n');
+    await new Promise((r) => store.on('exit', r));
+    if (isMounted(mnt)) cli(['umount', mnt]);
+  }
+  assert.not.ok(isMounted(mnt));
 });
 
 t('a restart that cannot happen leaves the daemon serving: FUSE over io_uring, a successor that fails', async () => {

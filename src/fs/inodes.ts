@@ -216,6 +216,24 @@ export class InodeTable {
     return s >= 0 && this.ints[s * I.STRIDE + I.type] > 0 ? s : -1;
   }
 
+  /**
+   * find, for a file whose birth time is known (btime; 0: unknown, then as
+   * find): a slot in use for that number but born at another time is a
+   * deleted inode's whose number the lower fs gave a new file (possible once
+   * the slot holds no descriptor: evicted, or after a takeover). It leaves
+   * the index (the kernel keeps its node id, which answers ESTALE), and -1
+   * says to make the new file a slot of its own.
+   */
+  findBorn(dev: number, ino: number, born: number, bornNs: number): number {
+    const s = this.find(dev, ino);
+    if (s < 0 || born === 0) return s;
+    const f = s * F.STRIDE;
+    // (A slot whose birth is unknown, the root's say, is taken as it is.)
+    if (this.nums[f + F.born] === 0 || (this.nums[f + F.born] === born && this.nums[f + F.bornNs] === bornNs)) return s;
+    this.unlink(s);
+    return -1;
+  }
+
   /** The slot indexed for (dev, ino), in use or forgotten, or -1. */
   private findAny(dev: number, ino: number): number {
     const index = this.index;

@@ -44,7 +44,7 @@ import { InodeTable } from './inodes.js';
 import { LowerPaths } from './lowerpath.js';
 import { flagNames, notCrossable } from './mountflags.js';
 import { fhAudited, fhEntry, fhPassthrough, MEDIATED_DROP, Opened, Opens } from './opens.js';
-import { OpenFiles, type OpenFilesMemory } from './openfiles.js';
+import { NOT_OPEN, OpenFiles, type OpenFilesMemory } from './openfiles.js';
 import { markDirectory } from './watch.js';
 import { PathCache, PathMemory } from './paths.js';
 import { Privileges, startsWith } from './privileges.js';
@@ -349,7 +349,7 @@ export class Mirror implements Handler, IoReplies {
       if (refused) return -E.ACCES;
     }
     table.lock();
-    let s = table.find(st[St.dev], st[St.ino]);
+    let s = table.findBorn(st[St.dev], st[St.ino], st[St.btime], st[St.btimeNs]);
     if (s >= 0) table.addLookup(s);
     table.unlock();
     if (s < 0) {
@@ -364,7 +364,7 @@ export class Mirror implements Handler, IoReplies {
       // Its file handle, to reopen it by when the cache has closed it (slotfds.ts).
       const handle = this.fds.describe(fd, type === S_IFDIR, st[St.mountRoot] !== 0, pfd);
       table.lock();
-      s = table.find(st[St.dev], st[St.ino]);
+      s = table.findBorn(st[St.dev], st[St.ino], st[St.btime], st[St.btimeNs]);
       if (s >= 0) table.addLookup(s);
       // The birth time tells this inode from a later one with its number; without one, the change time (it moves with every change: the denial memory then forgets sooner).
       else s = table.insert(fd, type, st[St.dev], st[St.ino], this.rootCaller,
@@ -678,13 +678,21 @@ export class Mirror implements Handler, IoReplies {
   unlink(req: Request): number {
     const pn = this.parentOf(req, 0);
     if (typeof pn === 'number') return pn;
-    return this.sys.unlinkat(pn[0], pn[1], 0);
+    return this.done(req, this.sys.unlinkat(pn[0], pn[1], 0));
   }
 
   rmdir(req: Request): number {
     const pn = this.parentOf(req, 0);
     if (typeof pn === 'number') return pn;
-    return this.sys.unlinkat(pn[0], pn[1], AT_REMOVEDIR);
+    return this.done(req, this.sys.unlinkat(pn[0], pn[1], AT_REMOVEDIR));
+  }
+
+  /**
+   * A removal's result, or 0 for a request sent again (Request.resent) whose
+   * name is gone: the daemon that died had removed it and not said so.
+   */
+  private done(req: Request, r: number, stillThere = false): number {
+    return r === -E.NOENT && !stillThere && req.resent() ? 0 : r;
   }
 
   private renameCommon(req: Request, nameOff: number, flags: number): number {
@@ -703,7 +711,9 @@ export class Mirror implements Handler, IoReplies {
         ((flags & RENAME_EXCHANGE) ? this.renameAllowed(req, npfd, newName, req.nodeid - 1, pn[1]) : 0);
       if (refused) return refused;
     }
-    const r = this.sys.renameat2(pn[0], pn[1], npfd, newName, flags);
+    let r = this.sys.renameat2(pn[0], pn[1], npfd, newName, flags);
+    // Sent again after a daemon died: done already if the old name is gone and the new one is there.
+    if (r === -E.NOENT && req.resent()) r = this.done(req, r, this.sys.fstatat(npfd, newName, AT_SYMLINK_NOFOLLOW, this.st) < 0);
     if (r === 0 && this.decisions.active) {
       // The policy's remembered paths follow the move (paths.ts).
       const op = req.nodeid - 1;
@@ -868,7 +878,10 @@ export class Mirror implements Handler, IoReplies {
 
   release(req: Request): number {
     const s = this.slot(req.nodeid);
-    if (s >= 0) this.opens.release(s, req.u64(ReleaseIn.fh));
+    const fh = req.u64(ReleaseIn.fh);
+    // Sent again after a daemon died, for a mediated open it had released already (its entry is gone): done.
+    if (req.resent() && !fhPassthrough(fh) && this.files.fd(fhEntry(fh)) < 0) return 0;
+    if (s >= 0) this.opens.release(s, fh);
     return 0;
   }
 
@@ -953,8 +966,8 @@ export class Mirror implements Handler, IoReplies {
 
   releasedir(req: Request): number {
     const fd = this.files.remove(fhEntry(req.u64(ReleaseIn.fh)));
-    if (fd < 0) return 0; // not ours (or released already)
-    this.sys.close(fd); // freed even when close reports an error
+    if (fd === NOT_OPEN) return 0; // released already (a RELEASEDIR sent again after a daemon died)
+    if (fd >= 0) this.sys.close(fd); // freed even when close reports an error
     this.table.addHeld(-1);
     return 0;
   }

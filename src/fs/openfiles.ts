@@ -9,8 +9,21 @@
 // lock, and read without it (an entry is only reused after its RELEASE).
 import type { InodeTable } from './inodes.js';
 
-/** Entry fields: the descriptor (this process's), the inode's slot, the flags to reopen it with; the free list's link. */
-const enum E { fd = 0, slot, flags, next, STRIDE = 4 }
+/** Entry fields: the descriptor (this process's), the inode's slot, the flags to reopen it with; the free list's link; its generation. */
+const enum E { fd = 0, slot, flags, next, gen, STRIDE = 5 }
+const TWO32 = 2 ** 32;
+/**
+ * A key (what a file handle carries): the entry's index in the low 32 bits,
+ * its generation from bit 36 (bits 32-35 are the file handle's flags,
+ * fs/opens.ts). A request sent again after a daemon died (a RELEASE the dead
+ * one had done) then cannot touch the entry a later open was given.
+ */
+export const GEN_UNIT = 2 ** 36;
+/** remove's answer for a key that names no open entry. */
+export const NOT_OPEN = -2;
+const GENS = 2 ** 16;
+const indexOf = (key: number): number => key % TWO32;
+const genOf = (key: number): number => Math.floor(key / GEN_UNIT);
 /** Header: the free list's head (entry + 1; 0: empty), the entries ever used, the entries live. */
 const enum H { free = 0, used, live, LENGTH = 4 }
 
@@ -34,7 +47,7 @@ export class OpenFiles {
     this.ints = new Int32Array(mem.ints);
   }
 
-  /** A new entry for `fd`, the file of slot `slot` opened with `flags`: its index, or -1 when all are taken. */
+  /** A new entry for `fd`, the file of slot `slot` opened with `flags`: its key, or -1 when all are taken. */
   add(fd: number, slot: number, flags: number): number {
     const h = this.ints;
     this.table.lock();
@@ -46,27 +59,32 @@ export class OpenFiles {
       h[b + E.fd] = fd;
       h[b + E.slot] = slot;
       h[b + E.flags] = flags;
+      h[b + E.gen] = (h[b + E.gen] % (GENS - 1)) + 1; // 1..GENS-1
       h[H.live]++;
     }
     this.table.unlock();
-    return i;
+    return i < 0 ? -1 : i + this.ints[H.LENGTH + i * E.STRIDE + E.gen] * GEN_UNIT;
   }
 
-  /** The descriptor of entry i (-1: none; a handle the kernel should not have sent). */
-  fd(i: number): number {
-    return i >= 0 && i < this.capacity ? this.ints[H.LENGTH + i * E.STRIDE + E.fd] : -1;
+  /** The descriptor of the entry `key` names (-1: none, or another open's now). */
+  fd(key: number): number {
+    const i = indexOf(key);
+    if (key < 0 || i >= this.capacity) return -1;
+    const b = H.LENGTH + i * E.STRIDE;
+    return this.ints[b + E.gen] === genOf(key) ? this.ints[b + E.fd] : -1;
   }
 
-  /** Give entry i back (RELEASE); returns its descriptor, to close, or -1. */
-  remove(i: number): number {
-    if (i < 0 || i >= this.capacity) return -1;
+  /** Give the entry `key` names back (RELEASE); returns its descriptor, to close (-1: it had none), or NOT_OPEN. */
+  remove(key: number): number {
+    const i = indexOf(key);
+    if (key < 0 || i >= this.capacity) return NOT_OPEN;
     const h = this.ints;
     const b = H.LENGTH + i * E.STRIDE;
     this.table.lock();
-    // Never taken, or given back already: nothing to do.
-    if (i >= h[H.used] || h[b + E.slot] < 0) {
+    // Never taken, given back already, or another open's now: nothing to do.
+    if (i >= h[H.used] || h[b + E.slot] < 0 || h[b + E.gen] !== genOf(key)) {
       this.table.unlock();
-      return -1;
+      return NOT_OPEN;
     }
     const fd = h[b + E.fd];
     h[b + E.fd] = -1;

@@ -37,7 +37,7 @@ import type { Decision } from '../policy/index.js';
 import { InodeTable, IoMode } from './inodes.js';
 import type { Privileges } from './privileges.js';
 import type { SlotFds } from './slotfds.js';
-import type { OpenFiles } from './openfiles.js';
+import { GEN_UNIT, NOT_OPEN, type OpenFiles } from './openfiles.js';
 
 const TWO32 = 2 ** 32;
 const FH_PASSTHROUGH = TWO32;
@@ -51,7 +51,7 @@ const FH_PT_WRITABLE = 8 * TWO32;
 const FH_NO_FD = TWO32 - 1;
 
 /** The open-file entry (fs/openfiles.ts) a file handle names; -1 for a passthrough open (which holds no descriptor: see Mirror.fileFd). */
-export const fhEntry = (fh: number): number => (fhPassthrough(fh) ? -1 : fh % TWO32);
+export const fhEntry = (fh: number): number => (fhPassthrough(fh) ? -1 : (fh % TWO32) + Math.floor(fh / GEN_UNIT) * GEN_UNIT);
 /** Was this open audited by the policy (its reads and writes are logged)? */
 export const fhAudited = (fh: number): boolean => (Math.floor(fh / TWO32) & 2) !== 0;
 /** Is this a passthrough open (which holds no descriptor of its own)? */
@@ -268,8 +268,10 @@ export class Opens {
     table.unlock();
     if (fh >= 0 && !fhPassthrough(fh)) {
       const fd = this.files.remove(fhEntry(fh));
-      if (fd >= 0) sys.close(fd);
-      table.addHeld(-1);
+      if (fd !== NOT_OPEN) {
+        if (fd >= 0) sys.close(fd);
+        table.addHeld(-1);
+      }
     }
     if (last > 0) {
       sys.backingClose(this.devFd, last);

@@ -43,6 +43,12 @@ export class Request {
     this.pid = dv.getUint32(base + 32, true);
   }
 
+  /**
+   * Sent again by the kernel (FUSE_UNIQUE_RESEND, the unique's top bit): a
+   * daemon that died had read it, and may have done it before dying.
+   */
+  resent(): boolean { return (this.dv.getUint32(this.base + 12, true) & 0x80000000) !== 0; }
+
   /** The request's id (for traces; replies copy it without reading it). */
   unique(): number { return readU64(this.dv, this.base + 8); }
 

@@ -18,7 +18,7 @@ import { allocateOpenFiles, OpenFiles, type OpenFilesMemory } from '../fs/openfi
 import * as notify from '../fuse/notify.js';
 import { NOTIFY_BUFFER } from '../fuse/notify.js';
 import { StateFile } from './statefile.js';
-import { FD_FUSE, FD_STATE, FD_WORKER, fdSize, fdStore, fdStoreRemove, HandoverState, listenFds, mountDir, startSuccessor } from './handover.js';
+import { FD_FUSE, FD_STATE, FD_WORKER, fdSize, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, startSuccessor } from './handover.js';
 import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
@@ -443,9 +443,14 @@ export class Daemon {
 
   /** Under systemd with an fd store: the connection and the state, so that a crash is recovered by a successor (handover.ts). */
   private storeFds(): void {
-    if (fdStore(FD_FUSE, this.devFd) && fdStore(FD_STATE, this.state.fd)) {
-      for (const s of this.slots) if (s.fd >= 0) fdStore(`${FD_WORKER}${s.index}`, s.fd);
-      this.fdStored = true;
+    // The connection and the state stay in the store from the first daemon on; each daemon stores its own clones.
+    if (this.generation === 0 && !(fdStore(FD_FUSE, this.devFd) && fdStore(FD_STATE, this.state.fd))) return;
+    this.fdStored = fdStoreEnabled();
+    if (!this.fdStored) return;
+    for (const s of this.slots) {
+      if (s.fd < 0) continue;
+      fdStoreRemove(`${FD_WORKER}${s.index}`);
+      fdStore(`${FD_WORKER}${s.index}`, s.fd);
     }
   }
   private fdStored = false;
@@ -562,7 +567,10 @@ export class Daemon {
     const fd = native.devClone(this.devFd);
     if (fd < 0) return Promise.reject(new UserError(`cloning /dev/fuse: ${native.errnoName(-fd)}`));
     slot.fd = fd;
-    if (this.fdStored) fdStore(`${FD_WORKER}${i}`, fd);
+    if (this.fdStored) {
+      fdStoreRemove(`${FD_WORKER}${i}`);
+      fdStore(`${FD_WORKER}${i}`, fd);
+    }
     const { port1, port2 } = new MessageChannel();
     slot.port?.close();
     slot.port = port1;

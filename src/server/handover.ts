@@ -93,15 +93,18 @@ export function mountDir(mountId: number, rootMountId: number, rootDir: () => nu
 
 /** Put descriptors in the fd store of whoever supervises us ($NOTIFY_SOCKET with $FDSTORE set: systemd's FileDescriptorStoreMax). */
 export function fdStore(name: string, ...fds: number[]): boolean {
-  const sock = process.env.NOTIFY_SOCKET;
-  if (!sock || !(Number(process.env.FDSTORE ?? 0) > 0)) return false;
-  return native.sdNotifyFds(sock, `FDSTORE=1\nFDNAME=${name}`, ...fds) > 0;
+  if (!fdStoreEnabled()) return false;
+  return native.sdNotifyFds(process.env.NOTIFY_SOCKET!, `FDSTORE=1\nFDNAME=${name}`, ...fds) > 0;
+}
+
+/** Is there an fd store to use (systemd sets $FDSTORE to FileDescriptorStoreMax when it is above 0)? */
+export function fdStoreEnabled(): boolean {
+  return !!process.env.NOTIFY_SOCKET && Number(process.env.FDSTORE ?? 0) > 0;
 }
 
 /** Take descriptors out of the fd store (FDSTOREREMOVE). */
 export function fdStoreRemove(name: string): void {
-  const sock = process.env.NOTIFY_SOCKET;
-  if (sock && Number(process.env.FDSTORE ?? 0) > 0) native.sdNotify(sock, `FDSTOREREMOVE=1\nFDNAME=${name}`);
+  if (fdStoreEnabled()) native.sdNotify(process.env.NOTIFY_SOCKET!, `FDSTOREREMOVE=1\nFDNAME=${name}`);
 }
 
 /** How long a successor may take to serve before the restart is given up (and this daemon serves on). */

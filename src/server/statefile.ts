@@ -13,7 +13,7 @@ import { native } from '../native/index.js';
 
 const MAGIC = 0x70617366; // "pasf"
 /** Changes whenever the layout of the header or of a region changes: a successor refuses another. */
-export const STATE_LAYOUT = 1;
+export const STATE_LAYOUT = 2;
 const HEADER_BYTES = 64 * 1024;
 const PAGE = 4096;
 /** Byte offsets in the header. */
