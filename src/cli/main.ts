@@ -167,7 +167,7 @@ async function foreground(o: DaemonOptions, readyFd?: number, stopTimeout = 10):
   });
   try {
     // A restart gives the successor the same arguments (server/handover.ts).
-    d = await Daemon.start({ ...o, argv: process.argv.slice(1) });
+    d = await Daemon.start({ ...o, argv: process.argv.slice(1), onStandby: () => { if (readyFd !== undefined) fs.writeSync(readyFd, 'standby\n'); } });
   } catch (e) {
     const msg = e instanceof UserError ? e.message : (e as Error).stack ?? String(e);
     ready(`error: ${msg}`);

@@ -18,7 +18,7 @@ import { allocateOpenFiles, OpenFiles, type OpenFilesMemory } from '../fs/openfi
 import * as notify from '../fuse/notify.js';
 import { NOTIFY_BUFFER } from '../fuse/notify.js';
 import { StateFile } from './statefile.js';
-import { FD_FUSE, FD_STATE, FD_WORKER, fdSize, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, startSuccessor } from './handover.js';
+import { FD_FUSE, FD_STATE, FD_WORKER, fdSize, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, Successor, FD_GO, waitForGo } from './handover.js';
 import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
@@ -62,6 +62,8 @@ export interface DaemonOptions {
   payloadSize: number;
   /** Keep io_uring workers on their queues' CPUs (src/server/pinning.ts). */
   pin: PinMode;
+  /** A successor started by a running daemon: called once it is loaded and waits to take over. */
+  onStandby?: () => void;
   /** The `passfs mount` arguments this daemon runs with: a successor (restart) gets the same. */
   argv?: string[];
   /** What the daemon logs (--log-level); debug also traces every request. */
@@ -383,8 +385,17 @@ export class Daemon {
     d.transport = 'devfuse';
     d.generation = hs.generation + 1;
     d.mountedAt = hs.mountedAt;
+    const go = handed.get(FD_GO)?.[0];
     try {
       d.openAudit();
+      if (go !== undefined) {
+        // Started by a running daemon (passfs restart): load everything while it serves, then wait for it to stop.
+        await d.warmWorkers();
+        opt.onStandby?.();
+        await waitForGo(go);
+        // Its state as it left it (a successor started before it stopped read an older header).
+        hs = state.read<HandoverState>();
+      }
       d.rebase(hs);
       d.openWatch();
       // Requests the process before read and did not answer (still on its clones, kept in the fd store): queued
@@ -543,16 +554,26 @@ export class Daemon {
     return this.transport === 'uring' && shouldPin(this.opt.pin, onlyPassthrough);
   }
 
-  private async startWorkers(): Promise<void> {
-    const n = this.opt.workers;
+  /** Start the worker threads and have each load its code, serving nothing yet (a successor on standby). */
+  private async warmWorkers(): Promise<void> {
+    this.createPool();
+    await Promise.all(Array.from({ length: this.opt.workers }, () => this.pool.run({ warm: true })));
+  }
+
+  private createPool(): void {
     this.pool = new Piscina({
       filename: path.join(here, 'worker.js'),
-      minThreads: n,
-      maxThreads: n,
+      minThreads: this.opt.workers,
+      maxThreads: this.opt.workers,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
       maxQueue: 0,
     });
+  }
+
+  private async startWorkers(): Promise<void> {
+    const n = this.opt.workers;
+    if (!this.pool) this.createPool();
     const started: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
       this.slots.push({ index: i, fd: -1, port: null, threadId: 0, tid: 0, adopted: false, restarts: 0, running: false });
@@ -671,8 +692,9 @@ export class Daemon {
 
   /** Set while workers drain for a handover: called when the last has ended. */
   private drained: (() => void) | null = null;
-  /** The process the mount was handed to. */
+  /** The process the mount was handed to; set while one is being started. */
   private successor: number | null = null;
+  private handing = false;
 
   /**
    * `passfs restart` (handover.ts): stop taking requests, answer those begun,
@@ -683,7 +705,18 @@ export class Daemon {
     if (this.transport !== 'devfuse') {
       return { ok: false, error: 'this mount serves FUSE over io_uring, whose queues cannot be handed over (the kernel cannot take a ring\'s entries back): mount it with --transport devfuse to restart it in place' };
     }
-    if (this.stopping || this.drained || this.successor) return { ok: false, error: 'the daemon is stopping or already handing over' };
+    if (this.stopping || this.drained || this.successor || this.handing) return { ok: false, error: 'the daemon is stopping or already handing over' };
+    // The successor loads while this daemon serves on; only then are requests held.
+    this.handing = true;
+    this.saveState();
+    const next = Successor.start(argv, this.devFd, this.state.fd);
+    const standby = await next.next();
+    if (standby !== 'standby') {
+      this.handing = false;
+      next.kill();
+      log(`restart failed, serving on: ${standby.replace(/^error: /, '')}`, 'error');
+      return { ok: false, error: standby.replace(/^error: /, '') };
+    }
     const t0 = performance.now();
     const allEnded = new Promise<void>((r) => (this.drained = r));
     for (const s of this.slots) s.port?.postMessage({ drain: true });
@@ -696,8 +729,12 @@ export class Daemon {
     this.watch = null;
     this.control.stopListening();
     this.saveState();
-    const r = await startSuccessor(argv, this.devFd, this.state.fd);
+    next.go();
+    const answer = await next.next();
+    const r = answer === 'ok' ? { ok: true as const, pid: next.pid } : { ok: false as const, error: answer.replace(/^error: /, '') };
+    this.handing = false;
     if (!r.ok) {
+      next.kill();
       log(`restart failed, serving on: ${r.error}`, 'error');
       this.drained = null;
       await this.control.listen();
@@ -707,6 +744,7 @@ export class Daemon {
       return { ok: false, error: r.error };
     }
     const pausedMs = Math.round(performance.now() - t0);
+    next.release();
     log(`handed the mount to pid ${r.pid} (requests waited ${pausedMs} ms)`);
     this.successor = r.pid;
     this.stopping = true;

@@ -17,7 +17,8 @@
 //    the kernel; systemd starts the unit again with them, and the successor
 //    has the kernel send those requests again (FUSE_NOTIFY_RESEND).
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { native } from '../native/index.js';
 import { AT_FDCWD, O } from '../native/linux.js';
 import type { Capabilities } from '../fuse/init.js';
@@ -107,47 +108,104 @@ export function fdStoreRemove(name: string): void {
   if (fdStoreEnabled()) native.sdNotify(process.env.NOTIFY_SOCKET!, `FDSTOREREMOVE=1\nFDNAME=${name}`);
 }
 
-/** How long a successor may take to serve before the restart is given up (and this daemon serves on). */
+/** How long a successor may take to get ready, and then to serve, before the restart is given up (this daemon serves on). */
 const SUCCESSOR_TIMEOUT_MS = 30_000;
+/** The pipe on which a successor is told to go (LISTEN_FDNAMES). */
+export const FD_GO = 'passfs-go';
 
 /**
- * Start the successor: this process's program and mount arguments
- * (`argv`, after the node binary; a newer passfs installed at the same path
- * runs), in the foreground, with the connection and the state file as
- * LISTEN_FDS 3 and 4, and a pipe on fd 5 on which it says "ok" once it
- * serves. Its stdout and stderr are ours (the log file, or the journal).
+ * A successor process, started before this daemon stops serving: this
+ * process's program and mount arguments (`argv`, after the node binary; a
+ * newer passfs installed at the same path runs), in the foreground, with the
+ * connection, the state file and a "go" pipe as LISTEN_FDS 3, 4, 5, and a
+ * pipe on fd 6 on which it says "standby" once it is loaded (its worker
+ * threads up, waiting), then "ok" once it serves, or "error: ...". Its
+ * stdout and stderr are ours (the log file, or the journal). The pause the
+ * applications see is from drain to "ok": the successor's start-up is not
+ * in it.
  */
-export function startSuccessor(argv: string[], devFd: number, stateFd: number): Promise<{ ok: true; pid: number } | { ok: false; error: string }> {
-  const args = [...argv];
-  const r = args.indexOf('--ready-fd');
-  if (r >= 0) args.splice(r, 2);
-  if (!args.includes('--foreground') && !args.includes('-f')) args.push('--foreground');
-  args.push('--ready-fd', '5');
-  const child = spawn(process.execPath, args, {
-    detached: true,
-    stdio: ['ignore', 'inherit', 'inherit', devFd, stateFd, 'pipe'],
-    env: { ...process.env, LISTEN_FDS: '2', LISTEN_FDNAMES: `${FD_FUSE}:${FD_STATE}` },
-  });
-  return new Promise((resolve) => {
-    let answer = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve({ ok: false, error: `the successor did not serve within ${SUCCESSOR_TIMEOUT_MS / 1000} s` });
-    }, SUCCESSOR_TIMEOUT_MS);
-    const pipe = (child.stdio as unknown as NodeJS.ReadableStream[])[5];
+export class Successor {
+  private buf = '';
+  private readonly lines: string[] = [];
+  private waiter: (() => void) | null = null;
+  private exited: string | null = null;
+
+  private constructor(private readonly child: ChildProcess, private readonly goPipe: Writable) {
+    const pipe = (child.stdio as unknown as NodeJS.ReadableStream[])[6];
     pipe.setEncoding('utf8');
     pipe.on('data', (d: string) => {
-      answer += d;
-      if (!answer.includes('\n')) return;
-      clearTimeout(timer);
-      const line = answer.trim();
-      (pipe as unknown as { destroy(): void }).destroy();
-      child.unref();
-      resolve(line === 'ok' ? { ok: true, pid: child.pid! } : { ok: false, error: line.replace(/^error: /, '') });
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        this.lines.push(this.buf.slice(0, nl).trim());
+        this.buf = this.buf.slice(nl + 1);
+      }
+      this.waiter?.();
     });
+    pipe.on('error', () => {});
+    goPipe.on('error', () => {});
     child.on('exit', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: answer.trim().replace(/^error: /, '') || `the successor exited (${code ?? sig}) before serving` });
+      this.exited = `the successor exited (${code ?? sig}) before serving`;
+      this.waiter?.();
     });
+  }
+
+  static start(argv: string[], devFd: number, stateFd: number): Successor {
+    const args = [...argv];
+    const r = args.indexOf('--ready-fd');
+    if (r >= 0) args.splice(r, 2);
+    if (!args.includes('--foreground') && !args.includes('-f')) args.push('--foreground');
+    args.push('--ready-fd', '6');
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit', devFd, stateFd, 'pipe', 'pipe'],
+      env: { ...process.env, LISTEN_FDS: '3', LISTEN_FDNAMES: `${FD_FUSE}:${FD_STATE}:${FD_GO}` },
+    });
+    return new Successor(child, (child.stdio as unknown as Writable[])[5]);
+  }
+
+  get pid(): number { return this.child.pid ?? -1; }
+
+  /** The successor's next line ("standby", "ok", "error: ..."), or an error line when it exits or takes too long. */
+  async next(): Promise<string> {
+    const end = Date.now() + SUCCESSOR_TIMEOUT_MS;
+    while (this.lines.length === 0) {
+      if (this.exited) return `error: ${this.exited}`;
+      if (Date.now() > end) {
+        this.child.kill('SIGKILL');
+        return `error: the successor did not answer within ${SUCCESSOR_TIMEOUT_MS / 1000} s`;
+      }
+      await new Promise<void>((r) => {
+        this.waiter = r;
+        setTimeout(r, 100).unref();
+      });
+      this.waiter = null;
+    }
+    return this.lines.shift()!;
+  }
+
+  /** Tell it to take over (this daemon has stopped serving). */
+  go(): void {
+    this.goPipe.end('go\n');
+  }
+
+  /** It serves: let this process end without waiting for it. */
+  release(): void {
+    this.child.unref();
+    for (const s of this.child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+/** A successor's wait for "go" on `fd` (the pipe its predecessor writes): resolves at "go", or when the predecessor is gone (end of file). */
+export function waitForGo(fd: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = fs.createReadStream('', { fd, autoClose: true });
+    s.on('data', () => { s.destroy(); resolve(); });
+    s.on('end', () => resolve());
+    s.on('error', () => resolve());
   });
 }

@@ -65,7 +65,9 @@ export interface WorkerResult {
   tid: number;
 }
 
-export default async function serve(task: WorkerTask): Promise<WorkerResult> {
+export default async function serve(task: WorkerTask | { warm: true }): Promise<WorkerResult> {
+  // A successor's warm-up (server/handover.ts): this thread has loaded its code, which is all it was for.
+  if ('warm' in task) return { index: -1, tid: native.gettid() };
   // Rate-limited: a user can cause some of these lines through the mount (logging.ts).
   const logger = makeLogger(`passfs[worker ${task.index}]`, task.logLevel, task.journal, (line) => process.stderr.write(line));
   // What workers log is mostly trouble: warn unless said.
