@@ -12,8 +12,11 @@ say() { echo "passfs setup: $*" >&2; }
 # for the tests that call mmap, fallocate and copy_file_range directly, fuse3
 # for fusermount3 (the tests unmount with it as FUSE users do).
 debs=(liburing-dev pkg-config cmake g++ make fio stress-ng attr acl xfsprogs util-linux python3 fuse3)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# fuse3 replaces the FUSE 2 package: never installed over it (the fusermount3 test then says it is missing).
+if installed fuse; then debs=("${debs[@]/fuse3}"); say "the fuse (FUSE 2) package is installed: not installing fuse3 over it"; fi
 missing=()
-for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+for p in "${debs[@]}"; do [ -n "$p" ] || continue; installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then say "missing Debian packages (${missing[*]}) and not root: run as root"; exit 1; fi
   say "installing Debian packages: ${missing[*]}"

@@ -241,6 +241,9 @@ t('passfs systemd-unit prints a unit systemd accepts', () => {
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /^Type=notify$/m);
   assert.match(r.stdout, new RegExp(`^ExecStart=.* mount -f ${b('lower')} ${b('mnt')} --allow-other --io mediated$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^ExecReload=.* restart ${b('mnt')}$`, 'm'));
+  assert.match(r.stdout, /^NotifyAccess=all$/m);
+  assert.match(r.stdout, /^FileDescriptorStoreMax=\d+$/m);
   const unit = b('passfs-test.service');
   fs.writeFileSync(unit, r.stdout);
   const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });

@@ -51,7 +51,7 @@ t('status --watch redraws rates per second, latencies and open files by mode', a
     const frames = r.out.trim().split('\n\n');
     assert.is(frames.length, 2, r.out);
     for (const f of frames) {
-      assert.match(f, /per second over the last 0\.\d s/);
+      assert.match(f, /per second over the last \d+\.\d s/);
       const rps = Number(/requests\/s: ([\d.]+)/.exec(f)?.[1]);
       assert.ok(rps > 0, f);
       assert.match(f, /\n +(OPEN|READ|LOOKUP|GETATTR|RELEASE|FLUSH) +[\d.]+\/s +p50 +[\d.]+ (µs|ms) +p99/);
@@ -105,10 +105,16 @@ t('--debug traces every request with its result and latency; lines carry time an
   assert.match(bad.stderr, /Allowed choices are error, warn, info, debug/);
 });
 
-t('under the journal, each line starts with its syslog priority and no time of its own', async () => {
-  const d = spawn(process.execPath, [BIN, 'mount', '-f', b('lower'), b('mnt'), '--log-level', 'debug'], { env: { ...process.env, JOURNAL_STREAM: '8:12345' } });
+t('under the journal, each line starts with its syslog priority and no time of its own; an inherited $JOURNAL_STREAM is not the journal', async () => {
+  // The journal's stream, played by a file: $JOURNAL_STREAM names its device and inode, as systemd does.
+  const stream = b('journal');
+  const fd = fs.openSync(stream, 'w');
+  const st = fs.fstatSync(fd);
+  const d = spawn(process.execPath, [BIN, 'mount', '-f', b('lower'), b('mnt'), '--log-level', 'debug'], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}` } });
+  fs.closeSync(fd);
   let err = '';
-  d.stderr.on('data', (x) => (err += x));
+  const read = () => (err = fs.readFileSync(stream, 'utf8'));
+  const poll = setInterval(read, 20);
   try {
     for (let i = 0; i < 200 && !/serving/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
     fs.statSync(b('mnt/f'));
@@ -116,10 +122,45 @@ t('under the journal, each line starts with its syslog priority and no time of i
   } finally {
     d.kill('SIGTERM');
     await new Promise((r) => d.on('exit', r));
+    clearInterval(poll);
+    read();
   }
   assert.match(err, /^<6>passfs: serving /m);
   assert.match(err, /^<7>passfs\[worker \d+\]: (LOOKUP|GETATTR) #\d+ node 1 /m);
   assert.not.match(err, /^\d{4}-\d\d-\d\dT/m);
+  // Inherited by a background daemon whose stderr is its log file: lines there carry their time and level.
+  const m = cli(['mount', b('lower'), b('mnt')]);
+  assert.is(m.status, 0, m.stderr);
+  try {
+    assert.match(fs.readFileSync(logPath(mnt()), 'utf8'), /^\S+Z passfs info: serving /m);
+  } finally {
+    await umountIt();
+  }
+});
+
+t('latency buckets: under 2^b µs in bucket b, the last for longer; mediated requests on /dev/fuse are timed too', async () => {
+  // The compiled counters (tsc inlines the counter slots; the tests' on-the-fly compiler cannot): buckets relative to 0 µs's.
+  const { observeLatency, LAT_BOUNDS_US, LAT_BUCKETS } = await import('../dist/io/counters.js') as typeof import('../src/io/counters.js');
+  const stats = new Float64Array(1 << 16);
+  const slot = (us: number) => {
+    stats.fill(0);
+    observeLatency(stats, 15, us);
+    return stats.indexOf(1);
+  };
+  const bucket = (us: number) => slot(us) - slot(0);
+  assert.equal([0, 0.5, 1, 1.9, 2, 3, 4, 1023, 1024, 2 ** 20 - 1, 2 ** 20, 1e9].map(bucket), [0, 0, 1, 1, 2, 2, 3, 10, 11, 20, 21, 21]);
+  assert.is(LAT_BOUNDS_US.length, LAT_BUCKETS - 1);
+  // The async engine serves these later (stable copies of the request): their time is counted from arrival.
+  mountIt('--io', 'mediated', '--transport', 'devfuse', '--mediated', 'async');
+  try {
+    for (let i = 0; i < 20; i++) fs.readFileSync(b('mnt/f'));
+    const s = JSON.parse(cli(['status', b('mnt'), '--json']).stdout);
+    const read = s.latency.byOpcode.READ;
+    assert.ok(read && read.count >= 1 && Number.isFinite(read.sumMicros) && read.sumMicros > 0, JSON.stringify(read));
+    assert.is(read.buckets[0], 0, 'none under 1 µs: a real read takes longer');
+  } finally {
+    await umountIt();
+  }
 });
 
 t('a start removes what dead daemons left under /run/passfs: sockets nobody listens on, logs a week old', async () => {
@@ -162,6 +203,11 @@ t('bash completion: commands, options, option values, subcommands, mount points 
   assert.equal(complete(['passfs', 'mount', '--io', '']), ['passthrough', 'mediated']);
   assert.equal(complete(['passfs', 'mount', '--log-level', 'd']), ['debug']);
   assert.equal(complete(['passfs', 'policy', '']).sort(), ['check', 'explain']);
+  // Files where a command takes a file, the one shell for completion, the alias of umount.
+  fs.writeFileSync(b('pol.yaml'), 'version: 1\n');
+  assert.ok(complete(['passfs', 'policy', 'check', b('pol')]).includes(b('pol.yaml')));
+  assert.equal(complete(['passfs', 'completion', '']), ['bash']);
+  assert.ok(complete(['passfs', 'unmount', '--']).includes('--help'));
   assert.ok(complete(['passfs', 'policy', 'explain', '--']).includes('--size'));
   mountIt();
   try {

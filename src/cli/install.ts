@@ -45,13 +45,14 @@ export function packageVersion(): string {
 /** The commit this copy was built from: the checkout's, or the one a runtime package recorded (scripts/package.sh). */
 export function buildCommit(): string {
   try {
-    return execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch { /* not a git checkout: an installed package */ }
-  try {
     return (JSON.parse(fs.readFileSync(path.join(REPO, 'dist/build-info.json'), 'utf8')) as { commit: string }).commit;
-  } catch {
-    return 'unknown';
-  }
+  } catch { /* not a package: a checkout */ }
+  try {
+    const git = (...a: string[]) => execFileSync('git', ['-C', REPO, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    // Only this checkout's own commit (a copy inside some other repository is not that repository's).
+    if (fs.realpathSync(git('rev-parse', '--show-toplevel')) === fs.realpathSync(REPO)) return git('rev-parse', '--short', 'HEAD');
+  } catch { /* no git */ }
+  return 'unknown';
 }
 
 /** `passfs --version`: package version and commit; the FUSE protocol each passfs mount agreed with the kernel (asked of its daemon: root only). */

@@ -47,7 +47,7 @@ function bytesRate(now: number, before: number, dt: number): string {
 /** A latency bound for people: 16 µs, 2 ms, 1 s. */
 function micros(us: number): string {
   if (!Number.isFinite(us)) return '>1 s';
-  return us >= 1e6 ? `${us / 1e6} s` : us >= 1000 ? `${Math.round(us / 100) / 10} ms` : `${us} µs`;
+  return us >= 1e6 ? `${(us / 1e6).toFixed(1)} s` : us >= 1000 ? `${Math.round(us / 100) / 10} ms` : `${us} µs`;
 }
 
 /** The q-quantile of the latencies of `op` seen between two documents: the upper bound of its bucket. */

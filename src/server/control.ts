@@ -17,16 +17,20 @@ export function logPath(mountpoint: string): string {
   return socketPath(mountpoint).replace(/\.sock$/, '.log');
 }
 
-/** A background daemon's log this big is moved aside (to .log.1, replacing the one before) when a new daemon starts on its mount point. */
-const LOG_ROTATE_BYTES = 1 << 20;
+
 /** Logs of mount points no daemon serves are removed when untouched this long. */
 const LOG_KEEP_MS = 7 * 86_400_000;
 
-/** The log file for a background daemon of `mountpoint`, opened for appending; the one before is moved aside if big. */
+/**
+ * A new log file for a background daemon of `mountpoint`; the one before
+ * (a daemon that failed, or one still serving a detached mount) is kept as
+ * .log.1, replacing the one before it. Each daemon has a file of its own, so
+ * that one ending cleanly removes its own and no other (removeOwnLog).
+ */
 export function openLog(mountpoint: string): { fd: number; path: string } {
   const p = logPath(mountpoint);
-  if ((fs.statSync(p, { throwIfNoEntry: false })?.size ?? 0) > LOG_ROTATE_BYTES) fs.renameSync(p, `${p}.1`);
-  return { fd: fs.openSync(p, 'a', 0o600), path: p };
+  if (fs.existsSync(p)) fs.renameSync(p, `${p}.1`);
+  return { fd: fs.openSync(p, 'wx', 0o600), path: p };
 }
 
 /** At a clean exit: remove the log of `mountpoint` if it is this process's stderr (a background daemon's). */
@@ -67,8 +71,11 @@ export async function pruneRunDir(now = Date.now()): Promise<number> {
   };
   const live = new Set<string>();
   await Promise.all(names.filter((f) => f.endsWith('.sock')).map(async (f) => {
-    if (await listening(path.join(RUN_DIR, f))) live.add(f.slice(0, -'.sock'.length));
-    else rm(f);
+    const p = path.join(RUN_DIR, f);
+    const before = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (await listening(p)) live.add(f.slice(0, -'.sock'.length));
+    // Removed only if it is still the file that nobody answered on (a daemon starting meanwhile makes a new one).
+    else if (before && fs.lstatSync(p, { throwIfNoEntry: false })?.ino === before.ino) rm(f);
   }));
   for (const f of names) {
     const m = /^([0-9a-f]{16})\.log(\.1)?$/.exec(f);

@@ -120,6 +120,27 @@ export function makeLogger(prefix: string, threshold: Level, journal: boolean, o
     log: (msg, level = 'info') => {
       if (LEVELS.indexOf(level) <= rank) limited(msg, level);
     },
-    trace: threshold === 'debug' ? (msg) => out(formatLine(prefix, 'debug', cut(oneLine(msg), o.maxChars), journal)) : null,
+    trace: threshold === 'debug' ? traceLimited((line) => out(formatLine(prefix, 'debug', cut(oneLine(line), o.maxChars), journal))) : null,
+  };
+}
+
+/** Traced lines per second at most: --debug on a busy mount must not fill /run (a tmpfs) by itself. */
+export const TRACE_PER_SECOND = 2000;
+
+/** Every line up to TRACE_PER_SECOND a second; the rest counted, and said in one line when the next second starts. */
+function traceLimited(write: (line: string) => void, now: () => number = Date.now): (msg: string) => void {
+  let second = 0;
+  let n = 0;
+  let held = 0;
+  return (msg) => {
+    const s = Math.floor(now() / 1000);
+    if (s !== second) {
+      if (held > 0) write(`${held} more traced request(s) were not logged in the second before (at most ${TRACE_PER_SECOND} a second)`);
+      second = s;
+      n = 0;
+      held = 0;
+    }
+    if (n++ < TRACE_PER_SECOND) write(msg);
+    else held++;
   };
 }

@@ -94,15 +94,3 @@ function latencyOf(sum: Float64Array): LatencySummary {
   }
   return { boundsMicros: LAT_BOUNDS_US, byOpcode };
 }
-
-/** The q-quantile (0.5, 0.99) of one opcode's latencies: the upper bound of its bucket, in microseconds (Infinity: beyond the last). */
-export function quantileMicros(l: LatencySummary, op: string, q: number): number {
-  const o = l.byOpcode[op];
-  if (!o) return 0;
-  let seen = 0;
-  for (let i = 0; i < o.buckets.length; i++) {
-    seen += o.buckets[i];
-    if (seen >= q * o.count) return l.boundsMicros[i] ?? Infinity;
-  }
-  return Infinity;
-}

@@ -2,6 +2,7 @@
 // (sd_notify(3): datagrams to $NOTIFY_SOCKET; the addon sends them, Node
 // cannot), whether stderr goes to the journal, and the unit passfs ships as
 // `passfs systemd-unit`.
+import fs from 'node:fs';
 import { native } from '../native/index.js';
 
 /** Tell systemd something (READY=1, STOPPING=1, STATUS=...), when it listens: a no-op without $NOTIFY_SOCKET. */
@@ -11,9 +12,20 @@ export function notify(...lines: string[]): void {
   native.sdNotify(sock, lines.join('\n'));
 }
 
-/** Is stderr the journal (systemd sets $JOURNAL_STREAM)? Then it stamps time itself. */
+/**
+ * Is stderr the journal? systemd sets $JOURNAL_STREAM to its device and
+ * inode; a process that inherited the variable but writes elsewhere (a
+ * background daemon's log file) is not (systemd.exec(5)).
+ */
 export function underJournal(): boolean {
-  return !!process.env.JOURNAL_STREAM;
+  const m = /^(\d+):(\d+)$/.exec(process.env.JOURNAL_STREAM ?? '');
+  if (!m) return false;
+  try {
+    const st = fs.fstatSync(2);
+    return st.dev === Number(m[1]) && st.ino === Number(m[2]);
+  } catch {
+    return false;
+  }
 }
 
 /** A systemd service unit that mounts LOWER at MNT with `args` (passfs mount flags). */
@@ -27,8 +39,13 @@ Before=remote-fs.target
 
 [Service]
 Type=notify
-NotifyAccess=main
+# A restart in place (ExecReload, passfs restart) hands the mount to a new process, which says READY=1 and MAINPID=.
+NotifyAccess=all
 ExecStart=${[node, bin, 'mount', '-f', lower, mnt, ...args].map(q).join(' ')}
+ExecReload=${[node, bin, 'restart', mnt].map(q).join(' ')}
+# The connection, the state and the workers' clones, kept by systemd: after a crash, Restart= starts a
+# successor on them, and the mount (and every open file) lives on (README, "Restarting in place").
+FileDescriptorStoreMax=80
 # SIGTERM unmounts; a busy mount is detached and served --stop-timeout seconds more (default 10).
 KillSignal=SIGTERM
 TimeoutStopSec=30
