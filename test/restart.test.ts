@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { cli, isMounted, mount, Mount, ROOT } from './helpers.js';
 
 const t = suite('restart');
@@ -78,6 +78,17 @@ t('passfs restart, 20 times under load: no application sees an error, data intac
   const mode = (p: string) => s.openFiles.find((f: { path: string }) => f.path === p)?.mode;
   assert.is(mode('pt/a'), 'passthrough');
   assert.is(mode('med/b'), 'mediated');
+  // The new daemon watches LOWER in the directories the kernel already knew: a change beside the mount shows
+  // (the attributes are cached for a day, with the watch on, once looked up).
+  fs.writeFileSync(M.l('pt/c'), 'one');
+  assert.is(fs.statSync(M.m('pt/c')).size, 3);
+  fs.appendFileSync(M.l('pt/c'), 'more');
+  let seen = false;
+  for (let i = 0; i < 40 && !seen; i++) {
+    seen = fs.statSync(M.m('pt/c')).size === 7;
+    if (!seen) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(seen, 'a change beside the mount after the restarts is seen');
   await new Promise((r) => setTimeout(r, 300));
   const held = await stop(holder);
   for (const l of loops) assert.match(await stop(l), /^ok [1-9]\d*/);
@@ -105,7 +116,7 @@ t('kill -9, 20 times, with the descriptors in an fd store (systemd\'s protocol):
   fs.writeFileSync(path.join(lower, 'med/b'), '');
   // The stand-in for systemd: keeps what the daemon stores, restarts it with that after a SIGKILL.
   const store = spawn('python3', [path.join(ROOT, 'test/fixtures/fdstore.py'), path.join(base, 'notify'), '--',
-    process.execPath, path.join(ROOT, 'bin/passfs.js'), 'mount', '-f', lower, mnt, '--transport', 'devfuse', '--policy', path.join(base, 'policy.yaml')]);
+    process.execPath, path.join(ROOT, 'bin/passfs.js'), 'mount', '-f', lower, mnt, '--transport', 'devfuse', '--workers', '2', '--policy', path.join(base, 'policy.yaml')]);
   let out = '';
   store.stdout!.on('data', (d) => (out += d));
   store.stderr!.on('data', (d) => (out += d));
@@ -179,6 +190,45 @@ t('a restart that cannot happen leaves the daemon serving: FUSE over io_uring, a
     P.umount();
   }
   for (const m of [U, P]) assert.not.ok(isMounted(m.mnt), 'unmounted as asked, nothing left behind');
+});
+
+t('a successor that fails after it began taking over: the old daemon takes the mount back and serves on, open files and all', async () => {
+  const lower = path.join(base, 'fault-lower');
+  const mnt = path.join(base, 'fault-mnt');
+  fs.mkdirSync(path.join(lower, 'med'), { recursive: true });
+  fs.mkdirSync(mnt);
+  fs.writeFileSync(path.join(lower, 'med/b'), '');
+  fs.writeFileSync(path.join(lower, 'pt'), '');
+  // The drill: every successor of this daemon fails right after it rebuilt the shared state with its own descriptors.
+  const m = spawnSync(process.execPath, [path.join(ROOT, 'bin/passfs.js'), 'mount', lower, mnt, '--transport', 'devfuse', '--policy', path.join(base, 'policy.yaml')],
+    { encoding: 'utf8', env: { ...process.env, PASSFS_FAULT: 'after-go' } });
+  assert.is(m.status, 0, m.stderr);
+  try {
+    const before = JSON.parse(cli(['status', mnt, '--json']).stdout);
+    const holder = app('holder', path.join(mnt, 'pt'), path.join(mnt, 'med/b'));
+    const loop = app('meta', path.join(mnt, 'med'));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 3; i++) {
+      const r = cli(['restart', mnt]);
+      assert.is.not(r.status, 0);
+      assert.match(r.stderr, /refused, the daemon serves on: .*failing on purpose/, `restart ${i}: ${r.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(holder.child.exitCode, null, holder.text());
+    assert.is(loop.child.exitCode, null, loop.text());
+    const after = JSON.parse(cli(['status', mnt, '--json']).stdout);
+    assert.is(after.pid, before.pid);
+    assert.is(after.generation, 0);
+    assert.is(after.workers.alive, after.workers.count);
+    const n = Number(/^ok (\d+)/.exec(await stop(holder))![1]);
+    assert.match(await stop(loop), /^ok [1-9]/);
+    const want = Array.from({ length: n }, (_, i) => `record ${String(i).padStart(8, '0')}\n`).join('');
+    assert.is(fs.readFileSync(path.join(lower, 'med/b'), 'utf8'), want);
+    assert.is(fs.readFileSync(path.join(lower, 'pt'), 'utf8'), want);
+  } finally {
+    cli(['umount', mnt]);
+  }
+  assert.not.ok(isMounted(mnt));
 });
 
 t.run();

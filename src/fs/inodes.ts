@@ -136,11 +136,11 @@ export class InodeTable {
    * and every descriptor. Slots are reopened by handle when next used (a
    * slot without a handle cannot be, and answers ESTALE); the root gets
    * `rootFd`, each mount the directory `mountDir(mountId)` gives (-1: its
-   * slots answer ESTALE). A slot forgotten while the dead pinned it is
+   * slots answer ESTALE), and its id in this process. A slot forgotten while the dead pinned it is
    * freed. `fdBudget` as at init (this process's file limit).
    * Returns the slots in use that cannot be reopened (no handle).
    */
-  rebase(rootFd: number, mountDir: (mountId: number) => number, fdBudget: number): number {
+  rebase(rootFd: number, mountDir: (mountId: number) => { fd: number; id: number }, fdBudget: number): number {
     const m = this.meta;
     m[M.fdBudget] = fdBudget;
     const ints = this.ints;
@@ -167,7 +167,12 @@ export class InodeTable {
     m[M.unhandled] = 0;
     m[M.held] = 0;
     m[M.hand] = 0;
-    for (let i = 0; i < m[M.mounts]; i++) m[M.MOUNT_FDS + i] = mountDir(m[M.MOUNT_IDS + i]);
+    // A mount's id may change (the lower root reached through a private clone has a new one in each process).
+    for (let i = 0; i < m[M.mounts]; i++) {
+      const { fd, id } = mountDir(m[M.MOUNT_IDS + i]);
+      m[M.MOUNT_FDS + i] = fd;
+      m[M.MOUNT_IDS + i] = id;
+    }
     return lost;
   }
 

@@ -163,7 +163,10 @@ export class Mirror implements Handler, IoReplies {
     // The policy's records are trusted for the short timeout at most, whatever the kernel caches (paths.ts).
     this.paths = new PathCache(table, opt.paths, Math.min(opt.validMs, NEGATIVE_MAX_MS));
     this.lowerPaths = new LowerPaths(sys, table.fd(ROOT_ID - 1), opt.lowerRoot); // the root's descriptor is never evicted
-    this.fds = new SlotFds(sys, table);
+    // A directory reopened by handle is marked for the watch again: after a takeover the watch is a new one, which knows none (server/handover.ts).
+    this.fds = new SlotFds(sys, table, opt.watchFd < 0 ? undefined : (s, fd) => {
+      if ((table.type(s) & S_IFMT) === S_IFDIR && markDirectory(sys, opt.watchFd, fd) < 0) stats[C.watchMarkFailures]++;
+    });
     this.privileges = new Privileges(sys, devFd);
     this.creds = new Creds(sys);
     this.files = new OpenFiles(opt.files, table);
@@ -880,7 +883,7 @@ export class Mirror implements Handler, IoReplies {
     const s = this.slot(req.nodeid);
     const fh = req.u64(ReleaseIn.fh);
     // Sent again after a daemon died, for a mediated open it had released already (its entry is gone): done.
-    if (req.resent() && !fhPassthrough(fh) && this.files.fd(fhEntry(fh)) < 0) return 0;
+    if (req.resent() && !fhPassthrough(fh) && !this.files.isOpen(fhEntry(fh))) return 0;
     if (s >= 0) this.opens.release(s, fh);
     return 0;
   }

@@ -96,6 +96,14 @@ export class OpenFiles {
     return fd;
   }
 
+  /** Does `key` name an open entry (with or without a descriptor)? */
+  isOpen(key: number): boolean {
+    const i = indexOf(key);
+    if (key < 0 || i >= this.capacity || i >= Atomics.load(this.ints, H.used)) return false;
+    const b = H.LENGTH + i * E.STRIDE;
+    return this.ints[b + E.slot] >= 0 && this.ints[b + E.gen] === genOf(key);
+  }
+
   /** Entries live now. */
   live(): number {
     return Atomics.load(this.ints, H.live);

@@ -23,7 +23,8 @@ export class SlotFds {
   mount = -1;
   private readonly st = new Float64Array(St.LENGTH);
 
-  constructor(private readonly sys: Native, private readonly table: InodeTable) {}
+  /** `onReopen`: called for each descriptor reopened by handle and installed (the mirror marks directories for the watch). */
+  constructor(private readonly sys: Native, private readonly table: InodeTable, private readonly onReopen?: (s: number, fd: number) => void) {}
 
   /**
    * Slot s's descriptor for the rest of this request, or -errno when its
@@ -179,6 +180,7 @@ export class SlotFds {
     const got = t.valid(s) && t.generation(s) === gen ? t.install(s, fd) : -E.STALE;
     t.unlock();
     if (got !== fd) sys.close(fd);
+    else this.onReopen?.(s, fd);
     this.trim();
     return got;
   }

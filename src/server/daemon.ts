@@ -18,7 +18,7 @@ import { allocateOpenFiles, OpenFiles, type OpenFilesMemory } from '../fs/openfi
 import * as notify from '../fuse/notify.js';
 import { NOTIFY_BUFFER } from '../fuse/notify.js';
 import { StateFile } from './statefile.js';
-import { FD_FUSE, FD_STATE, FD_WORKER, fdSize, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, Successor, FD_GO, waitForGo } from './handover.js';
+import { FD_FUSE, FD_STATE, FD_WORKER, checkHanded, fdSize, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, Successor, FD_GO, waitForGo } from './handover.js';
 import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
@@ -100,6 +100,8 @@ interface Slot {
 }
 
 const MAIN_LOCK_OWNER = 0x7fff;
+/** How long a handover waits for the workers to answer the requests they began. */
+const DRAIN_TIMEOUT_MS = 10_000;
 const ATIME_FLAGS = MS_NOATIME | MS_NODIRATIME | MS_STRICTATIME;
 /** Open files listed by status at most (each costs a readlink, perhaps a reopen by handle). */
 const OPEN_FILES_LISTED = 1000;
@@ -356,11 +358,10 @@ export class Daemon {
    * read and not answered are sent again by the kernel.
    */
   private static async takeOver(opt: DaemonOptions, handed: Map<string, number[]>): Promise<Daemon> {
-    const { policy, mountFlags } = preflight(opt, true);
-    const lower = fs.realpathSync(opt.lower);
-    const mountpoint = path.resolve(opt.mountpoint);
     const devFd = handed.get(FD_FUSE)![0];
     const stateFd = handed.get(FD_STATE)![0];
+    const why = checkHanded(devFd, stateFd);
+    if (why) throw new UserError(`cannot take the mount over: ${why}`);
     const oldClones = [...handed].filter(([name]) => name.startsWith(FD_WORKER));
     native.umask(0);
     native.raiseNofile(1 << 20);
@@ -372,11 +373,18 @@ export class Daemon {
     } catch (e) {
       throw new UserError(`cannot take the mount over: ${(e as Error).message}`);
     }
+    if (hs.caps.uring) throw new UserError('cannot take the mount over: it was mounted with FUSE over io_uring, whose queues cannot be handed over');
+    // The paths the mount was made with (canonical: the control socket is named after the mount point).
+    const lower = hs.lower;
+    const mountpoint = hs.mountpoint;
+    if (fs.realpathSync(opt.lower) !== lower) throw new UserError(`cannot take the mount over: it mirrors ${lower}, not ${opt.lower}`);
+    const { policy, mountFlags } = preflight({ ...opt, lower, mountpoint }, true);
     const atime = lowerAtime(mountFlags);
     const rootFd = atime ? native.openTreeClone(lower, atime.set, atime.clear) : native.openat2(AT_FDCWD, lower, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
     if (rootFd < 0) throw new UserError(`cannot open lower directory ${lower}: ${native.errnoName(-rootFd)}`);
     const d = new Daemon(opt, lower, mountpoint, rootFd, devFd, mountFlags, state);
     d.handedOver = true;
+    d.control = new ControlServer(mountpoint, (cmd) => d.command(cmd));
     if (policy) {
       d.policy = policy;
       d.policyLoadedAt = new Date();
@@ -397,7 +405,6 @@ export class Daemon {
         hs = state.read<HandoverState>();
       }
       d.rebase(hs);
-      d.openWatch();
       // Requests the process before read and did not answer (still on its clones, kept in the fd store): queued
       // again, before any worker of ours reads (the kernel would send ours again too, and they would be done twice).
       const buf = new Uint8Array(NOTIFY_BUFFER);
@@ -406,12 +413,20 @@ export class Daemon {
         fdStoreRemove(name);
         for (const fd of fds) native.close(fd);
       }
+      // The watch's group now (the workers mark directories in it as they reopen them), its reading and
+      // telling the kernel once requests flow again (a notification can wait on a lock a request not yet read holds).
+      d.openWatch(false);
+      // What can fail, before any worker reads a request: a failure up to here leaves the requests queued for the daemon
+      // before (it takes the mount back, handover()); after, they would fail with this process.
+      await d.control.listen();
+      if (process.env.PASSFS_FAULT === 'after-go') throw new UserError('PASSFS_FAULT=after-go: failing on purpose (a drill)');
       await d.startWorkers();
+      d.watch?.start();
       // Changes beside the mount while nobody watched: every cached entry is stale.
       if (d.caps.minor >= 44) native.write(devFd, buf, 0, notify.incEpoch(new DataView(buf.buffer)));
       d.takeover = { fromPid: hs.pid, at: new Date().toISOString(), reopenedFiles: d.reopened.reopened, failedFiles: d.reopened.failed, lostInodes: d.reopened.lost, resent };
       d.saveState();
-      await d.listen();
+      if (opt.metrics) d.metrics = await serveMetrics(opt.metrics, () => d.status()).catch((e: Error) => { log(`metrics: ${e.message}`, 'error'); return null; });
       d.storeFds();
     } catch (e) {
       await d.abortStart();
@@ -429,7 +444,8 @@ export class Daemon {
   private rebase(hs: HandoverState): void {
     const nofile = native.raiseNofile(0);
     const rootDir = () => native.reopen(this.rootFd, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
-    const lost = this.table.rebase(this.rootFd, (id) => mountDir(id, hs.rootMountId, rootDir), nofile - 256);
+    const rootId = this.rootMountId();
+    const lost = this.table.rebase(this.rootFd, (id) => ({ fd: mountDir(id, hs.rootMountId, rootDir), id: id === hs.rootMountId ? rootId : id }), nofile - 256);
     const files = new OpenFiles(this.filesMem, this.table);
     const fds = (this.slotFds ??= new SlotFds(native, this.table));
     const r = files.rebase((slot, flags) => {
@@ -444,16 +460,26 @@ export class Daemon {
     this.reopened = { ...r, lost };
   }
 
+  /** The mount id of the lower root's mount, as this process sees it (its handles name it). */
+  private rootMountId(): number {
+    const h = new Uint8Array(HANDLE_BYTES);
+    return native.nameToHandle(this.rootFd, h, 0, HANDLE_BYTES) > 0 ? new Int32Array(h.buffer, 0, 2)[1] : -1;
+  }
+
   /** What a successor needs to know, in the state file's header. */
   private saveState(): void {
-    const h = new Uint8Array(HANDLE_BYTES);
-    const rootMountId = native.nameToHandle(this.rootFd, h, 0, HANDLE_BYTES) > 0 ? new Int32Array(h.buffer, 0, 2)[1] : -1;
-    const s: HandoverState = { caps: this.caps, generation: this.generation, mountedAt: this.mountedAt, validMs: this.validMs, rootMountId, pid: process.pid, workers: this.opt.workers };
+    const rootMountId = this.rootMountId();
+    const s: HandoverState = {
+      caps: this.caps, generation: this.generation, mountedAt: this.mountedAt, validMs: this.validMs, rootMountId,
+      pid: process.pid, workers: this.opt.workers, lower: this.lower, mountpoint: this.mountpoint,
+    };
     this.state.write(s);
   }
 
   /** Under systemd with an fd store: the connection and the state, so that a crash is recovered by a successor (handover.ts). */
   private storeFds(): void {
+    // FUSE over io_uring: a successor could not serve the queues (handover.ts), so there is nothing to keep.
+    if (this.transport !== 'devfuse') return;
     // The connection and the state stay in the store from the first daemon on; each daemon stores its own clones.
     if (this.generation === 0 && !(fdStore(FD_FUSE, this.devFd) && fdStore(FD_STATE, this.state.fd))) return;
     this.fdStored = fdStoreEnabled();
@@ -528,7 +554,7 @@ export class Daemon {
   validMs = SHORT_TIMEOUT_MS;
 
   /** The lower directory's watch, and the timeouts it allows. */
-  private openWatch(): void {
+  private openWatch(start = true): void {
     if (this.opt.watch) {
       const paths = this.pathsMem;
       const w = LowerWatch.open(this.devFd, this.rootFd, this.table, () => paths && invalidatePaths(paths), log);
@@ -537,7 +563,7 @@ export class Daemon {
         log(`cannot watch the lower directory (${w}): changes made beside the mount are seen after the timeouts, which stay short`, 'warn');
       } else {
         this.watch = w;
-        w.start();
+        if (start) w.start();
       }
     } else {
       this.watchOff = 'turned off (--watch off)';
@@ -666,12 +692,12 @@ export class Daemon {
     if (this.fdStored) fdStoreRemove(`${FD_WORKER}${slot.index}`);
     native.close(slot.fd);
     slot.fd = -1;
+    if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`, 'warn');
     if (this.drained) {
       // Handing over: the worker stopped taking requests and answered the ones it had begun.
       if (this.running === 0) this.drained();
       return;
     }
-    if (this.table.breakLock(slot.index + 1)) log(`worker ${slot.index} died holding the inode table lock; released`, 'warn');
     if (err && !this.stopping) {
       slot.restarts++;
       log(`worker ${slot.index} ended (${err.message}); starting a replacement`, 'error');
@@ -713,44 +739,66 @@ export class Daemon {
     const standby = await next.next();
     if (standby !== 'standby') {
       this.handing = false;
-      next.kill();
+      await next.kill();
       log(`restart failed, serving on: ${standby.replace(/^error: /, '')}`, 'error');
       return { ok: false, error: standby.replace(/^error: /, '') };
     }
     const t0 = performance.now();
-    const allEnded = new Promise<void>((r) => (this.drained = r));
-    for (const s of this.slots) s.port?.postMessage({ drain: true });
-    await allEnded;
-    log(`handover: workers stopped after ${Math.round(performance.now() - t0)} ms`, 'debug');
-    // The successor listens where this one does, and watches LOWER itself.
-    this.metrics?.close();
-    this.metrics = null;
+    // Nothing tells the kernel anything while nobody serves (a notification can wait on a lock held by a request not read).
     this.watch?.close();
     this.watch = null;
+    const allEnded = new Promise<void>((r) => (this.drained = r));
+    if (this.running === 0) this.drained!();
+    for (const s of this.slots) s.port?.postMessage({ drain: true });
+    // A worker stuck in a system call does not hold the mount forever: its request fails (ECONNABORTED) when this process ends.
+    const stuck = await Promise.race([allEnded.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), DRAIN_TIMEOUT_MS).unref())]);
+    if (stuck) log(`handover: ${this.running} worker(s) did not finish their requests within ${DRAIN_TIMEOUT_MS / 1000} s: those requests fail`, 'warn');
+    log(`handover: workers stopped after ${Math.round(performance.now() - t0)} ms`, 'debug');
+    // The successor listens where this one does.
+    this.metrics?.close();
+    this.metrics = null;
     this.control.stopListening();
     this.saveState();
     next.go();
     const answer = await next.next();
-    const r = answer === 'ok' ? { ok: true as const, pid: next.pid } : { ok: false as const, error: answer.replace(/^error: /, '') };
     this.handing = false;
-    if (!r.ok) {
-      next.kill();
-      log(`restart failed, serving on: ${r.error}`, 'error');
-      this.drained = null;
-      await this.control.listen();
-      this.openWatch();
-      await Promise.all(this.slots.map((s) => this.launch(s.index)));
-      if (this.opt.metrics) this.metrics = await serveMetrics(this.opt.metrics, () => this.status()).catch(() => null);
-      return { ok: false, error: r.error };
+    if (answer !== 'ok') {
+      const error = answer.replace(/^error: /, '');
+      log(`restart failed after the successor began taking over, serving on: ${error}`, 'error');
+      await next.kill();
+      await this.resume();
+      return { ok: false, error };
     }
     const pausedMs = Math.round(performance.now() - t0);
     next.release();
-    log(`handed the mount to pid ${r.pid} (requests waited ${pausedMs} ms)`);
-    this.successor = r.pid;
+    log(`handed the mount to pid ${next.pid} (requests waited ${pausedMs} ms)`);
+    this.successor = next.pid;
     this.stopping = true;
     // Ended once the answer to `passfs restart` has left (ending cuts the control socket's clients off).
     setTimeout(() => this.endResolve(), 100);
-    return { ok: true, pid: r.pid, pausedMs };
+    return { ok: true, pid: next.pid, pausedMs };
+  }
+
+  /**
+   * A successor that failed once told to go (and is gone now) may have
+   * rebuilt the shared state with its own descriptors: this daemon takes
+   * the mount over again, as a successor would (rebase with its own), then
+   * serves as before.
+   */
+  private async resume(): Promise<void> {
+    this.drained = null;
+    this.rebase(this.state.read<HandoverState>());
+    this.saveState();
+    const buf = new Uint8Array(NOTIFY_BUFFER);
+    await Promise.all(this.slots.filter((s) => !s.running).map((s) => this.launch(s.index)));
+    this.openWatch();
+    if (this.caps.minor >= 44) native.write(this.devFd, buf, 0, notify.incEpoch(new DataView(buf.buffer)));
+    try {
+      await this.control.listen();
+    } catch (e) {
+      log(`cannot listen on the control socket again: ${(e as Error).message}`, 'error');
+    }
+    if (this.opt.metrics) this.metrics = await serveMetrics(this.opt.metrics, () => this.status()).catch(() => null);
   }
 
   private cleanedUp = false;
@@ -914,6 +962,8 @@ export class Daemon {
   }
 
   private async command(cmd: { cmd: string; [k: string]: unknown }): Promise<unknown> {
+    // While the mount is being handed over, the state is (or is about to be) the successor's.
+    if (this.drained || this.successor) return { ok: false, error: 'the daemon is handing the mount over: ask again in a moment' };
     switch (cmd.cmd) {
       case 'status':
         return this.status();

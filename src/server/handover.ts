@@ -44,6 +44,22 @@ export interface HandoverState {
   /** The daemon that last served, and the workers it had (their clones may be in the fd store). */
   pid: number;
   workers: number;
+  /** The lower directory and mount point, canonical, as the first daemon had them. */
+  lower: string;
+  mountpoint: string;
+}
+
+/** Are the descriptors handed over what they say (the FUSE device, a passfs state memfd)? A reason if not. */
+export function checkHanded(devFd: number, stateFd: number): string | null {
+  try {
+    const dev = fs.fstatSync(devFd);
+    // /dev/fuse: character device 10, 229.
+    if (!dev.isCharacterDevice() || dev.rdev !== ((10 << 8) | 229)) return `descriptor ${devFd} is not /dev/fuse`;
+    if (!fs.readlinkSync(`/proc/self/fd/${stateFd}`).startsWith('/memfd:passfs-state')) return `descriptor ${stateFd} is not a passfs state file`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
 }
 
 /** Descriptors passed to this process ($LISTEN_FDS, $LISTEN_FDNAMES; $LISTEN_PID if set must be ours), by name; read once, then the variables are removed so that no child inherits them. */
@@ -144,6 +160,11 @@ export class Successor {
     });
     pipe.on('error', () => {});
     goPipe.on('error', () => {});
+    // A successor that cannot even be started (node gone, no processes left): said, not thrown.
+    child.on('error', (e) => {
+      this.exited = `the successor could not be started: ${e.message}`;
+      this.waiter?.();
+    });
     child.on('exit', (code, sig) => {
       this.exited = `the successor exited (${code ?? sig}) before serving`;
       this.waiter?.();
@@ -156,7 +177,7 @@ export class Successor {
     if (r >= 0) args.splice(r, 2);
     if (!args.includes('--foreground') && !args.includes('-f')) args.push('--foreground');
     args.push('--ready-fd', '6');
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, [...process.execArgv, ...args], {
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit', devFd, stateFd, 'pipe', 'pipe'],
       env: { ...process.env, LISTEN_FDS: '3', LISTEN_FDNAMES: `${FD_FUSE}:${FD_STATE}:${FD_GO}` },
@@ -195,8 +216,12 @@ export class Successor {
     for (const s of this.child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
   }
 
-  kill(): void {
+  /** Kill it, and resolve once it is gone (it must not serve alongside whoever serves next). */
+  kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.child.kill('SIGKILL');
+    return gone;
   }
 }
 

@@ -15,7 +15,8 @@ const MAGIC = 0x70617366; // "pasf"
 /** Changes whenever the layout of the header or of a region changes: a successor refuses another. */
 export const STATE_LAYOUT = 2;
 const HEADER_BYTES = 64 * 1024;
-const PAGE = 4096;
+/** Regions start at multiples of this: a page on every kernel (4K, 16K and 64K pages). */
+const PAGE = 64 * 1024;
 /** Byte offsets in the header. */
 const enum Hd { magic = 0, layout = 4, capacity = 8, jsonLen = 12, JSON_AT = 16 }
 
