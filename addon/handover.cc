@@ -5,9 +5,9 @@
 //   mapShared(fd, offset, length): a SharedArrayBuffer over an mmap of it, so
 //     the workers' atomics and waits work on it as on any SharedArrayBuffer,
 //     and whatever the daemon writes is in the file when it dies;
-//   sdNotifyFds(socket, message, fd...): an sd_notify(3) datagram carrying
-//     descriptors (SCM_RIGHTS): FDSTORE=1 puts them in systemd's fd store
-//     (or a holder's that speaks the same protocol).
+//   sdNotify / sdNotifyFds(socket, message, fd...): an sd_notify(3)
+//     datagram, carrying descriptors (SCM_RIGHTS) if given: FDSTORE=1 puts
+//     them in systemd's fd store (or a holder's that speaks the same protocol).
 //
 // Node-API cannot make a SharedArrayBuffer over memory it did not allocate,
 // so mapShared uses V8's API for that one step (napi_value and
@@ -72,8 +72,11 @@ Napi::Value mapShared(const Napi::CallbackInfo& info) {
   return Napi::Value(a.env(), fromV8(sab));
 }
 
-// sdNotifyFds(socketPath, message, fd...): like sdNotify (process.cc), with
-// the descriptors attached. Returns the bytes sent or -errno.
+// sdNotify(socketPath, message, fd...): one datagram to systemd's
+// notification socket (NOTIFY_SOCKET; "@name" is an abstract one), the
+// sd_notify(3) protocol, which Node cannot speak (no AF_UNIX datagrams),
+// with the descriptors attached if any (SCM_RIGHTS; exported as sdNotifyFds
+// too). Returns the bytes sent or -errno.
 Napi::Value sdNotifyFds(const Napi::CallbackInfo& info) {
   Args a(info);
   PathBuf pb, mb;
@@ -82,7 +85,7 @@ Napi::Value sdNotifyFds(const Napi::CallbackInfo& info) {
   std::vector<int> fds;
   for (size_t i = 2; i < info.Length(); i++) fds.push_back(a.fd(i));
   if (!a.ok()) return a.failure();
-  if (fds.empty() || fds.size() > 253) return errResult(a.env(), EINVAL);
+  if (fds.size() > 253) return errResult(a.env(), EINVAL);
   sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
   size_t len = strlen(path);
@@ -96,13 +99,15 @@ Napi::Value sdNotifyFds(const Napi::CallbackInfo& info) {
   mh.msg_namelen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  mh.msg_control = control.data();
-  mh.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  if (!fds.empty()) {
+    mh.msg_control = control.data();
+    mh.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
   int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return errResult(a.env(), errno);
   ssize_t n = sendmsg(s, &mh, MSG_NOSIGNAL);
@@ -117,6 +122,7 @@ void registerHandover(Napi::Env env, Napi::Object exports) {
   exportFunction<memfdCreate>(env, exports, "memfdCreate");
   exportFunction<mapShared>(env, exports, "mapShared");
   exportFunction<sdNotifyFds>(env, exports, "sdNotifyFds");
+  exportFunction<sdNotifyFds>(env, exports, "sdNotify");
 }
 
 }  // namespace passfs

@@ -1,8 +1,6 @@
 // Process-wide knobs and small helpers.
 #include <sched.h>
 #include <sys/fsuid.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -174,31 +172,6 @@ const char* errnoSymbol(int e) {
   }
 }
 
-// sdNotify(socketPath, message): one datagram to systemd's notification
-// socket (NOTIFY_SOCKET; "@name" is an abstract one), the sd_notify(3)
-// protocol, which Node cannot speak (no AF_UNIX datagrams). Returns the
-// bytes sent or -errno.
-Napi::Value sdNotify(const Napi::CallbackInfo& info) {
-  Args a(info);
-  PathBuf pb, mb;
-  const char* path = a.str(0, pb);
-  const char* msg = a.str(1, mb);
-  if (!a.ok()) return a.failure();
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  size_t len = strlen(path);
-  if (len == 0 || len >= sizeof addr.sun_path) return errResult(a.env(), EINVAL);
-  memcpy(addr.sun_path, path, len);
-  if (path[0] == '@') addr.sun_path[0] = 0;
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errResult(a.env(), errno);
-  ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
-                     static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
-  int e = errno;
-  close(fd);
-  return n < 0 ? errResult(a.env(), e) : Napi::Number::New(a.env(), static_cast<double>(n));
-}
-
 // Accepts the -errno form every other function returns as well.
 Napi::Value errnoName(const Napi::CallbackInfo& info) {
   Args a(info);
@@ -221,7 +194,6 @@ void registerProcess(Napi::Env env, Napi::Object exports) {
   exportFunction<threadUnshareFs>(env, exports, "threadUnshareFs");
   exportFunction<pinThread>(env, exports, "pinThread");
   exportFunction<errnoName>(env, exports, "errnoName");
-  exportFunction<sdNotify>(env, exports, "sdNotify");
 }
 
 }  // namespace passfs
