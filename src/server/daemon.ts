@@ -18,7 +18,7 @@ import { allocateOpenFiles, OpenFiles, type OpenFilesMemory } from '../fs/openfi
 import * as notify from '../fuse/notify.js';
 import { NOTIFY_BUFFER } from '../fuse/notify.js';
 import { StateFile } from './statefile.js';
-import { FD_FUSE, FD_STATE, FD_WORKER, checkHanded, fdSize, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, Successor, FD_GO, waitForGo } from './handover.js';
+import { FD_FUSE, FD_STATE, FD_WORKER, checkHanded, fdStore, fdStoreEnabled, fdStoreRemove, HandoverState, listenFds, mountDir, Successor, FD_GO, waitForGo } from './handover.js';
 import { allocatePathMemory, invalidatePaths, PathMemory } from '../fs/paths.js';
 import { LowerWatch } from '../fs/watch.js';
 import { LowerPaths } from '../fs/lowerpath.js';
@@ -368,7 +368,7 @@ export class Daemon {
     let state: StateFile;
     let hs: HandoverState;
     try {
-      state = StateFile.adopt(stateFd, fdSize(stateFd));
+      state = StateFile.adopt(stateFd);
       hs = state.read<HandoverState>();
     } catch (e) {
       throw new UserError(`cannot take the mount over: ${(e as Error).message}`);

@@ -79,11 +79,6 @@ export function listenFds(env: NodeJS.ProcessEnv = process.env): Map<string, num
   return out.has(FD_FUSE) && out.has(FD_STATE) ? out : null;
 }
 
-/** The size of the file behind `fd`. */
-export function fdSize(fd: number): number {
-  return fs.fstatSync(fd).size;
-}
-
 /**
  * An open directory of the mount `mountId` names (open_by_handle_at's mount
  * fd): the lower root's own for the mount it was on, else the mount point

@@ -9,16 +9,21 @@
 // workers work in this memory itself, it is current even when the daemon
 // dies without warning (kill -9), and whoever kept the descriptors (systemd's
 // fd store, server/systemd.ts) can start a successor on it.
+import fs from 'node:fs';
 import { native } from '../native/index.js';
 
 const MAGIC = 0x70617366; // "pasf"
 /** Changes whenever the layout of the header or of a region changes: a successor refuses another. */
-export const STATE_LAYOUT = 2;
+export const STATE_LAYOUT = 3;
 const HEADER_BYTES = 64 * 1024;
 /** Regions start at multiples of this: a page on every kernel (4K, 16K and 64K pages). */
 const PAGE = 64 * 1024;
-/** Byte offsets in the header. */
-const enum Hd { magic = 0, layout = 4, capacity = 8, jsonLen = 12, JSON_AT = 16 }
+/**
+ * Byte offsets in the header. The state (JSON) has two homes, written in
+ * turn: `seq` says which holds the last one whole (a crash while one is
+ * written leaves the other), `len0`/`len1` their lengths.
+ */
+const enum Hd { magic = 0, layout = 4, capacity = 8, seq = 12, len0 = 16, len1 = 20, JSON_AT = 64, HALF = (64 * 1024 - 64) / 2 }
 
 export class StateFile {
   private end = HEADER_BYTES;
@@ -46,7 +51,9 @@ export class StateFile {
   }
 
   /** The state file a process before left (its descriptor `fd`); throws with a one-line reason if it is not one this version can take over. */
-  static adopt(fd: number, size: number): StateFile {
+  static adopt(fd: number): StateFile {
+    // Its size as it is (a mapping past the end would fault at first touch).
+    const size = fs.fstatSync(fd).size;
     if (size < HEADER_BYTES) throw new Error('the state file handed over is too small');
     const probe = new StateFile(fd, 0, true, size);
     if (probe.hv.getUint32(Hd.magic, true) !== MAGIC) throw new Error('the descriptor handed over is not a passfs state file');
@@ -72,17 +79,28 @@ export class StateFile {
     return sab;
   };
 
-  /** What a successor must know (JSON), written at each change: a successor reads the last one. */
+  /** What a successor must know (JSON), written at each change into the home not holding the last one, then made the last. */
   write(state: object): void {
     const bytes = new TextEncoder().encode(JSON.stringify(state));
-    if (Hd.JSON_AT + bytes.length > HEADER_BYTES) throw new Error('state too large for its header');
-    this.header.set(bytes, Hd.JSON_AT);
-    this.hv.setUint32(Hd.jsonLen, bytes.length, true);
+    if (bytes.length > Hd.HALF) throw new Error('state too large for its header');
+    const seq = this.hv.getUint32(Hd.seq, true) + 1;
+    const home = seq % 2;
+    this.header.set(bytes, Hd.JSON_AT + home * Hd.HALF);
+    this.hv.setUint32(home ? Hd.len1 : Hd.len0, bytes.length, true);
+    this.hv.setUint32(Hd.seq, seq, true);
   }
 
   read<T>(): T {
-    const len = this.hv.getUint32(Hd.jsonLen, true);
-    if (len === 0 || Hd.JSON_AT + len > HEADER_BYTES) throw new Error('the state file handed over holds no state');
-    return JSON.parse(new TextDecoder().decode(this.header.slice(Hd.JSON_AT, Hd.JSON_AT + len))) as T;
+    const seq = this.hv.getUint32(Hd.seq, true);
+    if (seq === 0) throw new Error('the state file handed over holds no state');
+    // The last one written; the one before if the last was cut short.
+    for (const home of [seq % 2, (seq + 1) % 2]) {
+      const len = this.hv.getUint32(home ? Hd.len1 : Hd.len0, true);
+      if (len === 0 || len > Hd.HALF) continue;
+      try {
+        return JSON.parse(new TextDecoder().decode(this.header.slice(Hd.JSON_AT + home * Hd.HALF, Hd.JSON_AT + home * Hd.HALF + len))) as T;
+      } catch { /* cut short: the other one */ }
+    }
+    throw new Error('the state file handed over holds no readable state');
   }
 }
