@@ -3,7 +3,7 @@
 # `npm start` installs), installed there with no compiler, no cmake and no
 # registry access:
 #   npm run package                      # -> pkg/passfs-VERSION-linux-ARCH.tgz
-#   npm install -g ./passfs-VERSION-linux-ARCH.tgz   # on the node: Node >= 20 and nothing else
+#   npm install -g ./passfs-VERSION-linux-ARCH.tgz   # on the node: the Node major it was built with, and nothing else
 # The tarball holds the compiled TypeScript, the built addon (liburing and the
 # C++ runtime linked in: it needs only the C library), its npm dependencies
 # bundled, the passfs(8) page (npm -g puts it on MANPATH) and the bash
@@ -38,9 +38,11 @@ const [file, arch] = process.argv.slice(2);
 const src = require('./package.json');
 // node-addon-api is headers for the build; the built addon does not need it.
 const deps = Object.fromEntries(Object.entries(src.dependencies).filter(([k]) => k !== 'node-addon-api'));
+// The addon uses V8's API for one step (addon/handover.cc): it runs on the Node major it was built with.
+const major = process.versions.node.split('.')[0];
 const pkg = {
   name: src.name, version: src.version, description: src.description, license: src.license, type: src.type,
-  bin: src.bin, engines: src.engines, os: ['linux'], cpu: [arch],
+  bin: src.bin, engines: { node: `>=${major}.0.0 <${Number(major) + 1}` }, os: ['linux'], cpu: [arch],
   man: ['./man/passfs.8'],
   files: ['bin', 'dist', 'build/Release/passfs.node', 'man', 'completion', 'docs', 'README.md'],
   dependencies: deps, bundleDependencies: Object.keys(deps),
