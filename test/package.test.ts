@@ -40,6 +40,9 @@ t('npm run package builds a tarball that npm install -g puts in place offline, w
   assert.not.match(ldd, /liburing|libstdc\+\+/, ldd);
   for (const dev of ['typescript', 'cmake-js', 'node-addon-api', 'uvu', 'tsx']) assert.not.ok(fs.existsSync(path.join(lib, 'node_modules', dev)), dev);
   assert.ok(fs.existsSync(path.join(prefix, 'share/man/man8/passfs.8')), 'passfs(8) where man finds it');
+  // It says which Node it runs on: the major it was built with.
+  const major = process.versions.node.split('.')[0];
+  assert.is(JSON.parse(fs.readFileSync(path.join(lib, 'package.json'), 'utf8')).engines.node, `>=${major}.0.0 <${Number(major) + 1}`);
   assert.ok(fs.existsSync(path.join(lib, 'completion/passfs.bash')));
   // It runs, and knows what it was built from.
   const v = spawnSync(passfs, ['--version'], { encoding: 'utf8', env });
